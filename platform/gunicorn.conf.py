@@ -1,0 +1,23 @@
+"""gunicorn settings for the web process (`gunicorn -c platform/gunicorn.conf.py config.wsgi`).
+
+A synchronous /v1/audio request holds its thread while its job runs on a worker, so the web
+process uses threads (gthread), not one blocking process per request.
+"""
+
+import os
+
+bind = os.environ.get(
+    "BIND", f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
+)
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = "gthread"
+threads = int(os.environ.get("WEB_THREADS", "16"))
+# Longer than the longest synchronous wait, so gunicorn never kills a request that is only
+# waiting for its job (that request answers 504 itself).
+timeout = int(float(os.environ.get("SYNC_WAIT_TIMEOUT", "600"))) + 60
+graceful_timeout = 30
+keepalive = 5
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", None)
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "warning")
+wsgi_app = "config.wsgi:application"

@@ -1,0 +1,254 @@
+"""faster-whisper behind a small interface: the model registry, the per-process model cache
+and one `transcribe` call with the platform's decode settings.
+
+Each worker process loads a model once and keeps it; loading takes far longer than a short
+clip's inference, so it must never happen per job.
+"""
+
+import hashlib
+import importlib.util
+import logging
+import os
+import shutil
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+# Whisper's fallback ladder, used when the caller leaves temperature at 0 (OpenAI's documented
+# behaviour: "the model will use log probability to automatically increase the temperature").
+TEMPERATURE_LADDER = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+BEAM_SIZE = 5
+MODEL_FILES = ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt")
+
+
+class ModelUnavailable(Exception):
+    """The model's files are missing or do not match their pinned digests."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    id: str
+    source: dict[str, Any]
+    multilingual: bool
+    sha256: dict[str, str]
+    compute_type: str | None = None
+
+
+@dataclass
+class TranscriptionResult:
+    language: str
+    duration: float
+    text: str
+    segments: list[dict[str, Any]] = field(default_factory=list)
+    words: list[dict[str, Any]] | None = None
+
+
+def registry() -> dict[str, ModelSpec]:
+    return {
+        model_id: ModelSpec(
+            id=model_id,
+            source=conf["source"],
+            multilingual=conf.get("multilingual", True),
+            sha256=conf.get("sha256", {}),
+            compute_type=conf.get("compute_type"),
+        )
+        for model_id, conf in settings.WHISPER_MODELS.items()
+    }
+
+
+def resolve_model_id(requested: str) -> str | None:
+    """The registry id for a requested model id or alias; None when unknown."""
+    model_id = settings.WHISPER_MODEL_ALIASES.get(requested, requested)
+    return model_id if model_id in settings.WHISPER_MODELS else None
+
+
+# --- Model files ------------------------------------------------------------------------------
+
+
+def _package_dir(module: str, subdir: str) -> Path:
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelUnavailable(f"model package {module!r} is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / subdir
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _verify(directory: Path, spec: ModelSpec) -> None:
+    for name, expected in spec.sha256.items():
+        path = directory / name
+        if not path.exists():
+            raise ModelUnavailable(f"{spec.id}: {path} is missing")
+        actual = sha256_file(path)
+        if actual != expected:
+            raise ModelUnavailable(f"{spec.id}: {path} has SHA-256 {actual}, expected {expected}")
+
+
+def _reassemble(spec: ModelSpec, parts: Iterable[tuple[str, str]]) -> Path:
+    """Concatenate model.bin.partN from several packages into the cache, once per machine.
+
+    Written to a temporary name and renamed, so a worker killed half-way (or two workers
+    starting together) never leaves a truncated model.bin that looks complete.
+    """
+    target = Path(settings.WHISPER_CACHE_DIR) / spec.id
+    model_bin = target / "model.bin"
+    part_dirs = [_package_dir(module, subdir) for module, subdir in parts]
+    if model_bin.exists() and sha256_file(model_bin) == spec.sha256.get("model.bin"):
+        return target
+    target.mkdir(parents=True, exist_ok=True)
+    for name in MODEL_FILES[1:]:
+        for part_dir in part_dirs:
+            if (part_dir / name).exists():
+                shutil.copyfile(part_dir / name, target / name)
+                break
+    tmp = target / f"model.bin.tmp-{os.getpid()}-{threading.get_ident()}"
+    with tmp.open("wb") as out:
+        for index, part_dir in enumerate(part_dirs, start=1):
+            with (part_dir / f"model.bin.part{index}").open("rb") as src:
+                shutil.copyfileobj(src, out, 1 << 20)
+    os.replace(tmp, model_bin)
+    return target
+
+
+def model_directory(spec: ModelSpec) -> Path | str:
+    """Where the model's CTranslate2 files are, verified against their pinned digests."""
+    source = spec.source
+    if "path" in source:
+        directory = Path(source["path"])
+    elif "package" in source:
+        directory = _package_dir(source["package"], source.get("subdir", ""))
+    elif "parts" in source:
+        directory = _reassemble(spec, source["parts"])
+    elif "hf_repo" in source:
+        return source["hf_repo"]  # faster-whisper downloads it; only where the network allows
+    else:
+        raise ModelUnavailable(f"{spec.id}: unknown source {source!r}")
+    _verify(directory, spec)
+    return directory
+
+
+# --- Loaded models ------------------------------------------------------------------------------
+
+_models: dict[str, Any] = {}
+_lock = threading.Lock()
+
+
+def _device() -> tuple[str, str]:
+    device = settings.WHISPER_DEVICE
+    if device == "auto":
+        import ctranslate2
+
+        device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+    return device, "float16" if device == "cuda" else "int8"
+
+
+def get_model(model_id: str):
+    """The loaded WhisperModel for a registry id, loaded on first use and kept."""
+    model = _models.get(model_id)
+    if model is not None:
+        return model
+    with _lock:
+        if model_id not in _models:
+            from faster_whisper import WhisperModel
+
+            spec = registry()[model_id]
+            device, compute_type = _device()
+            _models[model_id] = WhisperModel(
+                str(model_directory(spec)),
+                device=device,
+                compute_type=spec.compute_type or compute_type,
+                cpu_threads=settings.WHISPER_CPU_THREADS,
+                num_workers=1,
+            )
+            logger.info("loaded model %s on %s (%s)", model_id, device, compute_type)
+        return _models[model_id]
+
+
+def loaded_models() -> list[str]:
+    return sorted(_models)
+
+
+def preload(model_ids: Iterable[str] | None = None) -> None:
+    """Load models before the first job so that it is as fast as any other."""
+    for model_id in model_ids if model_ids is not None else settings.WHISPER_PRELOAD_MODELS:
+        get_model(model_id)
+
+
+# --- Inference --------------------------------------------------------------------------------
+
+
+def _segment_dict(index: int, segment, temperature_default: float) -> dict[str, Any]:
+    return {
+        "id": index,  # OpenAI numbers segments from 0; faster-whisper from 1
+        "seek": segment.seek,
+        "start": round(segment.start, 3),
+        "end": round(segment.end, 3),
+        "text": segment.text,
+        "tokens": list(segment.tokens),
+        "temperature": segment.temperature
+        if segment.temperature is not None
+        else temperature_default,
+        "avg_logprob": segment.avg_logprob,
+        "compression_ratio": segment.compression_ratio,
+        "no_speech_prob": segment.no_speech_prob,
+    }
+
+
+def transcribe(
+    audio: str | BinaryIO,
+    *,
+    model_id: str,
+    task: str = "transcribe",
+    language: str | None = None,
+    prompt: str | None = None,
+    temperature: float = 0.0,
+    word_timestamps: bool = False,
+    on_segment: Callable[[dict[str, Any], float], None] | None = None,
+) -> TranscriptionResult:
+    """Run Whisper on one file; `on_segment(segment, duration)` sees each segment as it comes."""
+    model = get_model(model_id)
+    temperatures = TEMPERATURE_LADDER if temperature == 0 else (temperature,)
+    segments_iter, info = model.transcribe(
+        audio,
+        task=task,
+        language=language,
+        initial_prompt=prompt or None,
+        temperature=list(temperatures),
+        beam_size=BEAM_SIZE,
+        word_timestamps=word_timestamps,
+        vad_filter=False,
+    )
+    segments: list[dict[str, Any]] = []
+    words: list[dict[str, Any]] = []
+    for segment in segments_iter:
+        item = _segment_dict(len(segments), segment, temperatures[0])
+        segments.append(item)
+        for word in segment.words or ():
+            words.append(
+                {
+                    "word": word.word.strip(),
+                    "start": round(word.start, 3),
+                    "end": round(word.end, 3),
+                }
+            )
+        if on_segment is not None:
+            on_segment(item, info.duration)
+    return TranscriptionResult(
+        language=info.language,
+        duration=round(info.duration, 3),
+        text="".join(s["text"] for s in segments).strip(),
+        segments=segments,
+        words=words if word_timestamps else None,
+    )

@@ -1,0 +1,116 @@
+"""A transcription job: the request, its audio, its status and, when done, its transcript."""
+
+import uuid
+
+from django.db import models
+from django.utils import timezone
+
+from accounts.models import ApiKey, Tenant
+
+
+def new_public_id() -> str:
+    return f"job_{uuid.uuid4().hex}"
+
+
+def audio_upload_to(job: "Job", filename: str) -> str:
+    # The client's file name is kept in `audio_filename`; the stored name reveals nothing.
+    return f"audio/{job.tenant_id}/{job.public_id}"
+
+
+class Job(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class Task(models.TextChoices):
+        TRANSCRIBE = "transcribe", "Transcribe"
+        TRANSLATE = "translate", "Translate"
+
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+
+    public_id = models.CharField(max_length=40, unique=True, editable=False, default=new_public_id)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="jobs")
+    api_key = models.ForeignKey(
+        ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
+    )
+    request_id = models.CharField(max_length=64, blank=True)
+
+    task = models.CharField(max_length=16, choices=Task.choices, default=Task.TRANSCRIBE)
+    requested_model = models.CharField(max_length=64)
+    model = models.CharField(max_length=64, help_text="Registry id the request resolved to")
+    language = models.CharField(max_length=8, blank=True)
+    prompt = models.TextField(blank=True)
+    response_format = models.CharField(max_length=16, default="json")
+    temperature = models.FloatField(default=0.0)
+    timestamp_granularities = models.JSONField(default=list, blank=True)
+    stream = models.BooleanField(default=False)
+
+    audio = models.FileField(upload_to=audio_upload_to, blank=True)
+    audio_filename = models.CharField(max_length=255, blank=True)
+    audio_bytes = models.BigIntegerField(default=0)
+    audio_format = models.CharField(max_length=32, blank=True)
+    probed_duration = models.FloatField(default=0.0, help_text="Seconds, probed at upload")
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error_code = models.CharField(max_length=64, blank=True)
+    error_message = models.TextField(blank=True)
+
+    detected_language = models.CharField(max_length=8, blank=True)
+    duration = models.FloatField(null=True, blank=True, help_text="Seconds, measured by the engine")
+    text = models.TextField(blank=True)
+    # {"language", "duration", "text", "segments": [...], "words": [...] | null}
+    result = models.JSONField(null=True, blank=True)
+    # Text of the segments decoded so far: what a streaming request sends as deltas.
+    partial_text = models.TextField(blank=True)
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["tenant", "-created_at"]),
+            models.Index(fields=["status"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(progress__lte=100), name="job_progress_at_most_100"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.public_id
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    @property
+    def processing_seconds(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+
+class WorkerHeartbeat(models.Model):
+    """A worker process that has started and loaded its models; refreshed after each job."""
+
+    hostname = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    loaded_models = models.JSONField(default=list)
+    started_at = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["hostname", "pid"], name="unique_worker_process"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.hostname}:{self.pid}"

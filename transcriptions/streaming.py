@@ -1,0 +1,43 @@
+"""Server-Sent Events for `stream=true`: text deltas as segments are decoded, then the total."""
+
+import json
+from collections.abc import Iterator
+
+from django.conf import settings
+
+from config.errors import ApiError
+
+from .formats import usage
+from .models import Job
+from .services import job_error
+from .waiting import job_wait
+
+
+def _event(payload: dict) -> str:
+    return f"data: {json.dumps(payload)}\n\n"
+
+
+def sse_events(job: Job) -> Iterator[str]:
+    sent = 0
+
+    def moved_on(current: Job) -> bool:
+        return current.is_finished or len(current.partial_text) > sent
+
+    while True:
+        job = job_wait(job.pk, timeout=settings.SYNC_WAIT_TIMEOUT, until=moved_on)
+        if job.status != Job.Status.SUCCEEDED and len(job.partial_text) > sent:
+            yield _event({"type": "transcript.text.delta", "delta": job.partial_text[sent:]})
+            sent = len(job.partial_text)
+        if job.status == Job.Status.SUCCEEDED:
+            # The final text may differ from the running one (it is stripped): send the rest
+            # of the running text, then the authoritative total.
+            if len(job.partial_text) > sent:
+                yield _event({"type": "transcript.text.delta", "delta": job.partial_text[sent:]})
+            yield _event(
+                {"type": "transcript.text.done", "text": job.text, "usage": usage(job.duration)}
+            )
+            return
+        if job.is_finished or not moved_on(job):
+            error: ApiError = job_error(job)
+            yield _event({"type": "error", **error.as_dict()})
+            return
