@@ -8,7 +8,8 @@ from typing import Any
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Value
+from django.db.models.functions import Concat
 from django.utils import timezone
 from django_q.exceptions import TimeoutException
 from django_q.tasks import async_task
@@ -202,7 +203,7 @@ def job_run(*, job_pk: int) -> None:
     def on_segment(segment: dict[str, Any], duration: float) -> None:
         progress = min(99, int(100 * segment["end"] / duration)) if duration else 0
         Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
-            progress=progress, partial_text=F("partial_text") + segment["text"]
+            progress=progress, partial_text=Concat(F("partial_text"), Value(segment["text"]))
         )
         if job.stream:
             job_notify(job.pk)

@@ -1,0 +1,55 @@
+"""The real recordings from ../shared/audio, and clips cut from them with PyAV."""
+
+import io
+import os
+from functools import cache
+from pathlib import Path
+
+import av
+import numpy as np
+
+from config.settings.base import BASE_DIR
+
+AUDIO_DIR = Path(os.environ.get("SHARED_AUDIO_DIR", BASE_DIR.parent / "shared" / "audio"))
+
+JFK = AUDIO_DIR / "jfk.flac"
+HOTWORDS = AUDIO_DIR / "hotwords.mp3"
+MULTILINGUAL = AUDIO_DIR / "multilingual.mp3"
+JFK_TEXT = (
+    "And so, my fellow Americans, ask not what your country can do for you, "
+    "ask what you can do for your country."
+)
+# multilingual.mp3 reads the MIT licence in English, then from about 30.5 s in German.
+GERMAN_START = 30.5
+
+
+def words(text: str) -> list[str]:
+    return "".join(c.lower() if c.isalnum() or c.isspace() else " " for c in text).split()
+
+
+def encode(samples: np.ndarray, *, fmt: str = "wav", codec: str = "pcm_s16le", rate=16000) -> bytes:
+    """Encode mono float samples (-1..1) into an audio file in memory."""
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format=fmt) as container:
+        stream = container.add_stream(codec, rate=rate, layout="mono")
+        pcm = (np.clip(samples, -1, 1) * 32767).astype(np.int16).reshape(1, -1)
+        frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
+        frame.sample_rate = rate
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return buffer.getvalue()
+
+
+@cache
+def german_wav() -> bytes:
+    """The German half of multilingual.mp3 as 16 kHz WAV."""
+    from faster_whisper.audio import decode_audio
+
+    samples = decode_audio(str(MULTILINGUAL), sampling_rate=16000)
+    return encode(samples[int(GERMAN_START * 16000) :])
+
+
+def silence_wav(seconds: float) -> bytes:
+    return encode(np.zeros(int(seconds * 16000), dtype=np.float32))

@@ -1,0 +1,91 @@
+"""Shared fixtures. Personas (healthchecks' hc/test.py): alice owns tenant A, bob is a member
+of A, charlie belongs to tenant B and must be refused everything of A."""
+
+from dataclasses import dataclass
+
+import pytest
+from rest_framework.test import APIClient
+
+from accounts.models import ApiKey, Membership, Tenant
+from accounts.services import api_key_create
+from tests.factories import MembershipFactory, TenantFactory, UserFactory
+
+
+@dataclass
+class KeyedClient:
+    client: APIClient
+    tenant: Tenant
+    api_key: ApiKey
+    key: str
+
+
+@pytest.fixture
+def tenant_a(db) -> Tenant:
+    return TenantFactory(slug="acme", name="Acme")
+
+
+@pytest.fixture
+def tenant_b(db) -> Tenant:
+    return TenantFactory(slug="globex", name="Globex")
+
+
+@pytest.fixture
+def alice(tenant_a):
+    user = UserFactory(username="alice")
+    MembershipFactory(tenant=tenant_a, user=user, role=Membership.Role.OWNER)
+    return user
+
+
+@pytest.fixture
+def bob(tenant_a):
+    user = UserFactory(username="bob")
+    MembershipFactory(tenant=tenant_a, user=user, role=Membership.Role.MEMBER)
+    return user
+
+
+@pytest.fixture
+def charlie(tenant_b):
+    user = UserFactory(username="charlie")
+    MembershipFactory(tenant=tenant_b, user=user, role=Membership.Role.OWNER)
+    return user
+
+
+def keyed_client(tenant: Tenant) -> KeyedClient:
+    api_key, key = api_key_create(tenant=tenant, name="test")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    return KeyedClient(client=client, tenant=tenant, api_key=api_key, key=key)
+
+
+@pytest.fixture
+def api_a(tenant_a) -> KeyedClient:
+    return keyed_client(tenant_a)
+
+
+@pytest.fixture
+def api_b(tenant_b) -> KeyedClient:
+    return keyed_client(tenant_b)
+
+
+def assert_error(
+    response,
+    status: int,
+    *,
+    code: str | None,
+    message: str | None = None,
+    param: str | None = None,
+    type: str = "invalid_request_error",
+) -> dict:
+    """An OpenAI error envelope with exactly these fields."""
+    assert response.status_code == status, response.content[:500]
+    body = response.json()
+    assert set(body) == {"error"}
+    error = body["error"]
+    assert set(error) == {"message", "type", "param", "code"}
+    assert error["type"] == type
+    assert error["code"] == code
+    if message is not None:
+        assert error["message"] == message
+    if param is not None:
+        assert error["param"] == param
+    return error
