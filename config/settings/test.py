@@ -6,7 +6,7 @@ import tempfile
 os.environ.setdefault("PLATFORM_VAR_DIR", tempfile.mkdtemp(prefix="whisper-platform-test-"))
 
 from .base import *  # noqa: F403
-from .base import BASE_DIR, Q_CLUSTER
+from .base import BASE_DIR, Q_CLUSTER, STATIC_ROOT
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Model files are reassembled once per machine, not once per test run.
