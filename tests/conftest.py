@@ -89,3 +89,14 @@ def assert_error(
     if param is not None:
         assert error["param"] == param
     return error
+
+
+@pytest.fixture(scope="session")
+def platform_server(tmp_path_factory):
+    """A running platform (gunicorn + 2 qcluster workers, SQLite, ORM broker) for e2e tests."""
+    from tests.live import make_platform
+
+    platform = make_platform(tmp_path_factory.mktemp("platform"), Q_WORKERS="2")
+    platform.start(workers_ready=2)
+    yield platform
+    platform.stop()
