@@ -1,6 +1,10 @@
 """Reads for tenants and API keys."""
 
-from .models import KEY_PREFIX, LOOKUP_LENGTH, ApiKey
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import QuerySet
+from django.http import Http404
+
+from .models import KEY_PREFIX, LOOKUP_LENGTH, ApiKey, Tenant
 
 PREFIX_LENGTH = len(KEY_PREFIX) + LOOKUP_LENGTH
 
@@ -12,4 +16,25 @@ def api_key_find(*, key: str) -> ApiKey | None:
     api_key = ApiKey.objects.select_related("tenant").filter(prefix=key[:PREFIX_LENGTH]).first()
     if api_key is None or not api_key.matches(key):
         return None
+    return api_key
+
+
+def tenant_list_for_user(*, user: AbstractBaseUser) -> QuerySet[Tenant]:
+    """The tenants a signed-in person may see: staff every tenant, others their own."""
+    if not user.is_authenticated or not user.is_active:
+        return Tenant.objects.none()
+    if user.is_staff:
+        return Tenant.objects.all()
+    return Tenant.objects.filter(memberships__user=user).distinct()
+
+
+def api_key_list(*, tenant: Tenant) -> QuerySet[ApiKey]:
+    return ApiKey.objects.filter(tenant=tenant).select_related("created_by")
+
+
+def api_key_get(*, tenants: QuerySet[Tenant], pk: int) -> ApiKey:
+    """One key of the tenants given; any other key is a 404, never another tenant's row."""
+    api_key = ApiKey.objects.select_related("tenant").filter(pk=pk, tenant__in=tenants).first()
+    if api_key is None:
+        raise Http404("No such API key.")
     return api_key

@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.urls import path
+from django.urls import include, path
 
 from config.errors import ApiError, error_response
 from config.middleware import is_api_request
@@ -15,10 +15,15 @@ def healthz(request: HttpRequest) -> JsonResponse:
 urlpatterns = [
     path("v1/audio/transcriptions", api.TranscriptionCreateApi.as_view()),
     path("v1/audio/translations", api.TranslationCreateApi.as_view()),
+    path("v1/audio/jobs", api.JobCollectionApi.as_view()),
+    path("v1/audio/jobs/<str:job_id>", api.JobDetailApi.as_view()),
     path("v1/models", api.ModelListApi.as_view()),
     path("v1/models/<str:model_id>", api.ModelDetailApi.as_view()),
     path("healthz", healthz),
     path("admin/", admin.site.urls),
+    path("api/", include("transcriptions.api_docs_urls")),
+    path("", include("accounts.dashboard_urls")),
+    path("", include("transcriptions.dashboard_urls")),
 ]
 
 

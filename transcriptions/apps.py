@@ -6,4 +6,16 @@ class TranscriptionsConfig(AppConfig):
     verbose_name = "Transcriptions"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
         from . import signals  # noqa: F401  (worker start-up: preload models)
+
+        post_migrate.connect(_install_schedules, sender=self)
+
+
+def _install_schedules(sender, **kwargs) -> None:
+    # The periodic tasks live in code (recovery.SCHEDULES); every migrate brings the
+    # database's django-q2 schedules in line with it.
+    from .recovery import schedules_install
+
+    schedules_install()

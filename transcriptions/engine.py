@@ -206,6 +206,28 @@ def _segment_dict(index: int, segment, temperature_default: float) -> dict[str, 
     }
 
 
+def decode_options(
+    *,
+    task: str = "transcribe",
+    language: str | None = None,
+    prompt: str | None = None,
+    temperature: float = 0.0,
+    word_timestamps: bool = False,
+) -> dict[str, Any]:
+    """WhisperModel.transcribe's keyword arguments for a request: the platform's decode
+    settings in one place, so the benchmark's bare engine decodes exactly as a job does."""
+    temperatures = TEMPERATURE_LADDER if temperature == 0 else (temperature,)
+    return {
+        "task": task,
+        "language": language,
+        "initial_prompt": prompt or None,
+        "temperature": list(temperatures),
+        "beam_size": BEAM_SIZE,
+        "word_timestamps": word_timestamps,
+        "vad_filter": False,
+    }
+
+
 def transcribe(
     audio: str | BinaryIO,
     *,
@@ -219,21 +241,18 @@ def transcribe(
 ) -> TranscriptionResult:
     """Run Whisper on one file; `on_segment(segment, duration)` sees each segment as it comes."""
     model = get_model(model_id)
-    temperatures = TEMPERATURE_LADDER if temperature == 0 else (temperature,)
-    segments_iter, info = model.transcribe(
-        audio,
+    options = decode_options(
         task=task,
         language=language,
-        initial_prompt=prompt or None,
-        temperature=list(temperatures),
-        beam_size=BEAM_SIZE,
+        prompt=prompt,
+        temperature=temperature,
         word_timestamps=word_timestamps,
-        vad_filter=False,
     )
+    segments_iter, info = model.transcribe(audio, **options)
     segments: list[dict[str, Any]] = []
     words: list[dict[str, Any]] = []
     for segment in segments_iter:
-        item = _segment_dict(len(segments), segment, temperatures[0])
+        item = _segment_dict(len(segments), segment, options["temperature"][0])
         segments.append(item)
         for word in segment.words or ():
             words.append(

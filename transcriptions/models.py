@@ -47,6 +47,10 @@ class Job(models.Model):
     temperature = models.FloatField(default=0.0)
     timestamp_granularities = models.JSONField(default=list, blank=True)
     stream = models.BooleanField(default=False)
+    # Async jobs (POST /v1/audio/jobs) may ask to be called back when they end.
+    callback_url = models.URLField(max_length=2000, blank=True)
+    # Set by the async API: a synchronous request's client is waiting and needs no listing.
+    is_async = models.BooleanField(default=False)
 
     audio = models.FileField(upload_to=audio_upload_to, blank=True)
     audio_filename = models.CharField(max_length=255, blank=True)
@@ -57,6 +61,8 @@ class Job(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     progress = models.PositiveSmallIntegerField(default=0)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # "host:pid" of the worker process running it: how a dead worker's job is found.
+    worker = models.CharField(max_length=300, blank=True)
     error_code = models.CharField(max_length=64, blank=True)
     error_message = models.TextField(blank=True)
 
@@ -114,3 +120,34 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hostname}:{self.pid}"
+
+
+class CallbackSecret(models.Model):
+    """The per-tenant secret that signs job callbacks (HMAC-SHA256 over the body)."""
+
+    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="callback_secret")
+    secret = models.CharField(max_length=100)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"callback secret of {self.tenant}"
+
+
+class CallbackAttempt(models.Model):
+    """One delivery attempt of a job's callback: visible to the tenant and the operators."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="callback_attempts")
+    number = models.PositiveSmallIntegerField()
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    delivered = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["job", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "number"], name="unique_callback_attempt"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job} callback #{self.number}"

@@ -128,3 +128,44 @@ class TranscriptionRequestSerializer(AudioRequestSerializer):
         if attrs.get("stream") and attrs["response_format"] not in ("json", "text"):
             raise serializers.ValidationError({"stream": MSG_STREAM_FORMAT}, code="invalid_value")
         return attrs
+
+
+MSG_TASK = "Invalid value: '{value}'. Supported values are: 'transcribe' and 'translate'."
+MSG_CALLBACK_URL = "Invalid 'callback_url': expected an http:// or https:// URL."
+MSG_ASYNC_STREAM = "Streaming is not available for async jobs; poll the job or use callback_url."
+
+
+class JobRequestSerializer(TranscriptionRequestSerializer):
+    """POST /v1/audio/jobs: the transcription fields plus `task` and `callback_url`."""
+
+    task = serializers.CharField(required=False, default="transcribe")
+    callback_url = serializers.URLField(
+        required=False,
+        allow_blank=True,
+        max_length=2000,
+        error_messages={"invalid": MSG_CALLBACK_URL},
+    )
+
+    def validate_task(self, value: str) -> str:
+        if value not in ("transcribe", "translate"):
+            raise _error(MSG_TASK.format(value=value), "unsupported_value")
+        return value
+
+    def validate_callback_url(self, value: str) -> str:
+        if value and not value.lower().startswith(("http://", "https://")):
+            raise _error(MSG_CALLBACK_URL, "invalid_value")
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs.get("stream"):
+            raise serializers.ValidationError({"stream": MSG_ASYNC_STREAM}, code="invalid_value")
+        return super().validate(attrs)
+
+
+class JobListSerializer(serializers.Serializer):
+    limit = serializers.IntegerField(required=False, default=20, min_value=1, max_value=100)
+    after = serializers.CharField(required=False, allow_blank=True)
+    status = serializers.ChoiceField(
+        required=False,
+        choices=["queued", "running", "succeeded", "failed", "cancelled"],
+    )

@@ -20,6 +20,7 @@ from config.errors import SERVER_ERROR, ApiError
 from . import audio, engine
 from .models import Job
 from .waiting import job_notify
+from .worker_registry import worker_identity
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ MSG_WAIT_TIMEOUT = (
 MSG_CANCELLED = "Job {job} was cancelled."
 MSG_INTERRUPTED = "The worker running job {job} stopped before finishing it."
 
+MSG_QUEUE_FULL = "The server is overloaded with queued jobs; please retry after a short wait."
 # A job handed out again after its worker died is tried this many times in all.
 MAX_JOB_ATTEMPTS = 2
 
@@ -56,9 +58,11 @@ class AudioRequest:
     temperature: float = 0.0
     timestamp_granularities: tuple[str, ...] = ()
     stream: bool = False
+    callback_url: str = ""
+    is_async: bool = False
 
 
-def audio_request_build(*, task: str, data: dict[str, Any]) -> AudioRequest:
+def audio_request_build(*, task: str, data: dict[str, Any], is_async: bool = False) -> AudioRequest:
     """Resolve the model and check it can do what is asked (404 / 400 otherwise)."""
     requested = data["model"]
     model_id = engine.resolve_model_id(requested)
@@ -92,6 +96,8 @@ def audio_request_build(*, task: str, data: dict[str, Any]) -> AudioRequest:
         temperature=data.get("temperature") or 0.0,
         timestamp_granularities=tuple(data.get("timestamp_granularities") or ()),
         stream=bool(data.get("stream")),
+        callback_url=data.get("callback_url") or "",
+        is_async=is_async,
     )
 
 
@@ -105,6 +111,7 @@ def job_submit(
 ) -> Job:
     """Probe the upload, store it with its job row, and queue the job."""
     info = audio.probe(upload, filename=upload.name or "", size=upload.size or 0)
+    queue_check_capacity()
     job = job_create(
         tenant=tenant,
         api_key=api_key,
@@ -115,6 +122,19 @@ def job_submit(
     )
     job_enqueue(job=job)
     return job
+
+
+def queue_check_capacity() -> None:
+    """503 when too many jobs wait already: better a quick "retry later" than a request that
+    waits for minutes. (A soft limit: two racing requests may both pass at the edge.)"""
+    if Job.objects.filter(status=Job.Status.QUEUED).count() >= settings.MAX_QUEUED_JOBS:
+        raise ApiError(
+            MSG_QUEUE_FULL,
+            status_code=503,
+            type=SERVER_ERROR,
+            code="queue_full",
+            headers={"Retry-After": str(settings.QUEUE_FULL_RETRY_AFTER)},
+        )
 
 
 def job_create(
@@ -139,6 +159,8 @@ def job_create(
         temperature=params.temperature,
         timestamp_granularities=list(params.timestamp_granularities),
         stream=params.stream,
+        callback_url=params.callback_url,
+        is_async=params.is_async,
         audio_filename=(upload.name or "")[:255],
         audio_bytes=upload.size or 0,
         audio_format=info.container[:32],
@@ -157,12 +179,16 @@ def job_create(
 
 
 def job_enqueue(*, job: Job) -> None:
-    # Queued only once the row is committed, or a fast worker could look for it in vain.
+    """Queue the job's next attempt once the row is committed (or a fast worker could look for
+    it in vain). The attempt number travels with the task, so a stale copy handed out again by
+    the broker after a crash finds the job already claimed and does nothing."""
+    attempt = job.attempts + 1
     transaction.on_commit(
         lambda: async_task(
             "transcriptions.tasks.run_job",
             job.pk,
-            task_name=job.public_id,
+            attempt,
+            task_name=f"{job.public_id}-{attempt}",
             group=job.model,
         )
     )
@@ -181,23 +207,24 @@ def _audio_source(job: Job):
             yield fh
 
 
-def _claim(job_pk: int) -> Job | None:
-    """queued -> running. A job still `running` is one whose worker died: it may run again."""
-    claimed = Job.objects.filter(
-        pk=job_pk, status__in=[Job.Status.QUEUED, Job.Status.RUNNING]
-    ).update(status=Job.Status.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1)
+def _claim(job_pk: int, attempt: int) -> Job | None:
+    """queued -> running for this attempt only; None when cancelled, finished, or already
+    claimed by another delivery of the same task."""
+    claimed = Job.objects.filter(pk=job_pk, status=Job.Status.QUEUED, attempts=attempt - 1).update(
+        status=Job.Status.RUNNING,
+        started_at=timezone.now(),
+        attempts=attempt,
+        worker=worker_identity(),
+    )
     if not claimed:
-        return None  # cancelled or finished meanwhile: nothing to do
+        return None
     return Job.objects.get(pk=job_pk)
 
 
-def job_run(*, job_pk: int) -> None:
+def job_run(*, job_pk: int, attempt: int = 1) -> None:
     """Run one job to its end: succeeded or failed, never left running by an exception."""
-    job = _claim(job_pk)
+    job = _claim(job_pk, attempt)
     if job is None:
-        return
-    if job.attempts > MAX_JOB_ATTEMPTS:
-        job_fail(job=job, code="worker_interrupted", message=MSG_INTERRUPTED.format(job=job))
         return
 
     def on_segment(segment: dict[str, Any], duration: float) -> None:
@@ -232,13 +259,20 @@ def job_run(*, job_pk: int) -> None:
     job_succeed(job=job, result=result)
 
 
-def _finish(job: Job, **fields: Any) -> bool:
-    """running -> a final state, once; False when someone else (a cancel) got there first."""
+def _finish(
+    job: Job, *, from_statuses: tuple[str, ...] = (Job.Status.RUNNING,), **fields: Any
+) -> bool:
+    """The one way into a final state, taken once: False when someone else got there first
+    (a cancel racing the worker's success, or the reverse)."""
     fields.setdefault("finished_at", timezone.now())
-    finished = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(**fields)
+    finished = Job.objects.filter(pk=job.pk, status__in=from_statuses).update(**fields)
     if finished and not settings.RETAIN_AUDIO and job.audio:
         job.audio.delete(save=False)
         Job.objects.filter(pk=job.pk).update(audio="")
+    if finished and job.callback_url:
+        from .callbacks import callback_enqueue
+
+        callback_enqueue(job_pk=job.pk)
     job_notify(job.pk)
     return bool(finished)
 
@@ -261,8 +295,85 @@ def job_succeed(*, job: Job, result: engine.TranscriptionResult) -> bool:
     )
 
 
-def job_fail(*, job: Job, code: str, message: str) -> bool:
-    return _finish(job, status=Job.Status.FAILED, error_code=code, error_message=message)
+def job_fail(
+    *, job: Job, code: str, message: str, from_statuses: tuple[str, ...] = (Job.Status.RUNNING,)
+) -> bool:
+    return _finish(
+        job,
+        from_statuses=from_statuses,
+        status=Job.Status.FAILED,
+        error_code=code,
+        error_message=message,
+    )
+
+
+def job_cancel(*, job: Job) -> bool:
+    """Cancel a queued or running job. A running worker finishes its decode, but its result
+    is refused by _finish, and the client is not billed."""
+    return _finish(
+        job,
+        from_statuses=(Job.Status.QUEUED, Job.Status.RUNNING),
+        status=Job.Status.CANCELLED,
+        error_code="cancelled",
+        error_message=MSG_CANCELLED.format(job=job.public_id),
+    )
+
+
+def job_delete(*, job: Job) -> None:
+    """Delete a job with its audio and transcript (cancelling it first if it has not ended)."""
+    if not job.is_finished:
+        job_cancel(job=job)
+    if job.audio:
+        job.audio.delete(save=False)
+    job.delete()
+
+
+def job_requeue(*, job: Job) -> bool:
+    """Give a job whose worker died another attempt (the same attempt token is not reused)."""
+    requeued = Job.objects.filter(
+        pk=job.pk, status=Job.Status.RUNNING, attempts=job.attempts, worker=job.worker
+    ).update(status=Job.Status.QUEUED, progress=0, partial_text="", worker="")
+    if requeued:
+        job.refresh_from_db()
+        job_enqueue(job=job)
+    return bool(requeued)
+
+
+def jobs_recover(*, dead_workers: set[str]) -> dict[str, int]:
+    """Jobs left running by dead worker processes: retried up to MAX_JOB_ATTEMPTS, then
+    failed (which refunds their quota). Returns how many of each."""
+    counts = {"requeued": 0, "failed": 0}
+    for job in Job.objects.filter(status=Job.Status.RUNNING, worker__in=dead_workers):
+        logger.warning("job %s lost its worker %s (attempt %s)", job, job.worker, job.attempts)
+        if job.attempts < MAX_JOB_ATTEMPTS:
+            counts["requeued"] += job_requeue(job=job)
+        else:
+            counts["failed"] += job_fail(
+                job=job, code="worker_interrupted", message=MSG_INTERRUPTED.format(job=job)
+            )
+    return counts
+
+
+def job_retry(*, job: Job) -> bool:
+    """failed -> queued again, for an operator (admin action). Only a job whose audio is still
+    stored (RETAIN_AUDIO) can run again; False when it cannot or someone else moved it first."""
+    retried = (
+        Job.objects.filter(pk=job.pk, status=Job.Status.FAILED)
+        .exclude(audio="")
+        .update(
+            status=Job.Status.QUEUED,
+            progress=0,
+            partial_text="",
+            error_code="",
+            error_message="",
+            started_at=None,
+            finished_at=None,
+        )
+    )
+    if retried:
+        job.refresh_from_db()
+        job_enqueue(job=job)
+    return bool(retried)
 
 
 # --- Answering ----------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""Worker start-up: each django-q2 worker process loads its models before taking a job, so
-the first request after a start is as fast as any other."""
+"""Worker start-up: each django-q2 worker process loads its models before taking a job (so the
+first request after a start is as fast as any other), starts its heartbeat, and recovers jobs
+left running by a worker of this host that died (the guard has just replaced it)."""
 
 import logging
 
@@ -12,13 +13,22 @@ logger = logging.getLogger(__name__)
 
 
 @receiver(post_spawn)
-def preload_models(sender, proc_name: str, **kwargs) -> None:
+def on_worker_spawn(sender, proc_name: str, **kwargs) -> None:
+    from django_q.conf import Conf
+
+    if Conf.SYNC:
+        # Sync mode (tests) runs each task inline in the caller's process: no worker starts.
+        return
+    from .recovery import recover_orphaned_jobs
+    from .worker_registry import heartbeat_start
+
     try:
         engine.preload()
     except Exception:
         # A broken model must not stop the worker: jobs for it fail with a clear error instead.
         logger.exception("model preload failed in %s", proc_name)
-    else:
-        from .worker_registry import worker_heartbeat
-
-        worker_heartbeat(models=engine.loaded_models())
+    heartbeat_start(models=engine.loaded_models())
+    try:
+        recover_orphaned_jobs()
+    except Exception:
+        logger.exception("recovering orphaned jobs failed in %s", proc_name)

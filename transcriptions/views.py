@@ -13,8 +13,15 @@ from . import engine
 from .formats import render
 from .models import Job
 from .parsers import SizeLimitedMultiPartParser
-from .serializers import AudioRequestSerializer, TranscriptionRequestSerializer
-from .services import audio_request_build, job_error, job_submit
+from .representations import job_object
+from .selectors import job_get, job_list
+from .serializers import (
+    AudioRequestSerializer,
+    JobListSerializer,
+    JobRequestSerializer,
+    TranscriptionRequestSerializer,
+)
+from .services import audio_request_build, job_delete, job_error, job_submit
 from .streaming import sse_events
 from .waiting import job_wait
 
@@ -91,3 +98,53 @@ class ModelDetailApi(APIView):
                 param="model",
             )
         return Response(_model_object(model_id))
+
+
+@method_decorator(transaction.non_atomic_requests, name="dispatch")
+class JobCollectionApi(APIView):
+    """POST: submit a job and answer 202 at once (the seed page's "submit task").
+    GET: the tenant's jobs, newest first."""
+
+    parser_classes = [SizeLimitedMultiPartParser]
+
+    def post(self, request):
+        serializer = JobRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        params = audio_request_build(task=data["task"], data=data, is_async=True)
+        job = job_submit(
+            tenant=request.user.tenant,
+            api_key=request.auth,
+            request_id=request._request.request_id,
+            params=params,
+            upload=data["file"],
+        )
+        return Response(job_object(job, include_result=False), status=202)
+
+    def get(self, request):
+        query = JobListSerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        jobs, has_more = job_list(tenant=request.user.tenant, **query.validated_data)
+        data = [job_object(job, include_result=False) for job in jobs]
+        return Response(
+            {
+                "object": "list",
+                "data": data,
+                "first_id": data[0]["id"] if data else None,
+                "last_id": data[-1]["id"] if data else None,
+                "has_more": has_more,
+            }
+        )
+
+
+class JobDetailApi(APIView):
+    """GET: status, progress and, when done, the result ("fetch task"). DELETE: cancel and
+    delete the job with its audio and transcript."""
+
+    def get(self, request, job_id: str):
+        return Response(job_object(job_get(tenant=request.user.tenant, public_id=job_id)))
+
+    def delete(self, request, job_id: str):
+        job = job_get(tenant=request.user.tenant, public_id=job_id)
+        job_delete(job=job)
+        return Response({"id": job_id, "object": "audio.job.deleted", "deleted": True})

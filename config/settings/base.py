@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI / Redoc served from our static files, no CDN
     "django_q",
     "accounts",
     "transcriptions",
@@ -169,6 +170,12 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Speech-to-text API",
     "DESCRIPTION": "OpenAI-compatible /v1/audio endpoints backed by faster-whisper.",
     "VERSION": "1.0.0",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # The docs are public, like OpenAI's: no API key needed to read them.
+    "SERVE_AUTHENTICATION": [],
 }
 
 # Largest accepted upload (OpenAI's limit): bigger requests get 413 before the body is read.
@@ -245,6 +252,16 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+
+# A worker refreshes its heartbeat this often; one silent for WORKER_STALE_SECONDS is dead.
+WORKER_HEARTBEAT_SECONDS = env.float("WORKER_HEARTBEAT_SECONDS", default=10.0)
+WORKER_STALE_SECONDS = env.float("WORKER_STALE_SECONDS", default=45.0)
+# More queued jobs than this and new requests get 503 with Retry-After.
+MAX_QUEUED_JOBS = env.int("MAX_QUEUED_JOBS", default=200)
+QUEUE_FULL_RETRY_AFTER = env.int("QUEUE_FULL_RETRY_AFTER", default=5)
+CALLBACK_TIMEOUT = env.float("CALLBACK_TIMEOUT", default=10.0)
+# Transcripts (and retained audio) older than this are purged hourly; 0 keeps them forever.
+TRANSCRIPT_RETENTION_DAYS = env.int("TRANSCRIPT_RETENTION_DAYS", default=30)
 
 # --- Logging ------------------------------------------------------------------------------------
 LOGGING = {

@@ -1,0 +1,116 @@
+"""A bar chart as SVG geometry, computed on the server: no chart library, no script, no CDN.
+
+The template draws the rectangles and labels; this module only does the arithmetic of where
+they go, so it can be tested without a browser.
+"""
+
+import math
+from dataclasses import dataclass
+from datetime import date
+
+WIDTH = 720
+HEIGHT = 240
+MARGIN_LEFT = 48
+MARGIN_RIGHT = 12
+MARGIN_TOP = 12
+MARGIN_BOTTOM = 28
+GAP = 0.2  # share of each slot left empty between bars
+
+
+@dataclass(frozen=True)
+class Bar:
+    x: float
+    y: float
+    width: float
+    height: float
+    day: date
+    value: float
+    label: str  # x-axis label, blank for days between labelled ones
+
+
+@dataclass(frozen=True)
+class Tick:
+    y: float
+    label: str
+
+
+@dataclass(frozen=True)
+class BarChart:
+    width: int
+    height: int
+    plot_left: int
+    plot_right: int
+    plot_top: int
+    plot_bottom: int
+    bars: list[Bar]
+    ticks: list[Tick]
+    maximum: float
+    total: float
+
+    @property
+    def is_empty(self) -> bool:
+        return self.total == 0
+
+    @property
+    def center_x(self) -> float:
+        return (self.plot_left + self.plot_right) / 2
+
+    @property
+    def center_y(self) -> float:
+        return (self.plot_top + self.plot_bottom) / 2
+
+
+def nice_ceiling(value: float) -> float:
+    """The smallest 1, 2, 2.5 or 5 times a power of ten at or above `value` (axis top)."""
+    if value <= 0:
+        return 1.0
+    power = 10 ** math.floor(math.log10(value))
+    for step in (1, 2, 2.5, 5, 10):
+        if value <= step * power + 1e-9:
+            return step * power
+    return 10 * power
+
+
+def _format(value: float) -> str:
+    return f"{value:g}" if value >= 10 or value == int(value) else f"{value:.1f}"
+
+
+def bar_chart(points: list[tuple[date, float]], *, ticks: int = 4) -> BarChart:
+    """Geometry for one bar per (day, value), on an axis from 0 to a round maximum."""
+    plot_left, plot_right = MARGIN_LEFT, WIDTH - MARGIN_RIGHT
+    plot_top, plot_bottom = MARGIN_TOP, HEIGHT - MARGIN_BOTTOM
+    plot_height = plot_bottom - plot_top
+    maximum = nice_ceiling(max((v for _, v in points), default=0))
+    slot = (plot_right - plot_left) / max(1, len(points))
+    # Label about every week so that 31 days of labels never overlap on a narrow chart.
+    label_every = max(1, math.ceil(len(points) / 8))
+    bars = []
+    for index, (day, value) in enumerate(points):
+        height = plot_height * value / maximum
+        bars.append(
+            Bar(
+                x=round(plot_left + index * slot + slot * GAP / 2, 2),
+                y=round(plot_bottom - height, 2),
+                width=round(slot * (1 - GAP), 2),
+                height=round(height, 2),
+                day=day,
+                value=value,
+                label=day.strftime("%b %-d") if index % label_every == 0 else "",
+            )
+        )
+    tick_marks = [
+        Tick(y=round(plot_bottom - plot_height * i / ticks, 2), label=_format(maximum * i / ticks))
+        for i in range(ticks + 1)
+    ]
+    return BarChart(
+        width=WIDTH,
+        height=HEIGHT,
+        plot_left=plot_left,
+        plot_right=plot_right,
+        plot_top=plot_top,
+        plot_bottom=plot_bottom,
+        bars=bars,
+        ticks=tick_marks,
+        maximum=maximum,
+        total=sum(v for _, v in points),
+    )

@@ -1,0 +1,40 @@
+"""The dashboard's transcript filters, read from the query string."""
+
+from django import forms
+
+from .models import Job
+
+
+class TranscriptFilterForm(forms.Form):
+    q = forms.CharField(required=False, max_length=200, label="Search")
+    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *Job.Status.choices])
+    model = forms.ChoiceField(required=False, choices=[("", "Any model")])
+    language = forms.ChoiceField(required=False, choices=[("", "Any language")])
+    date_from = forms.DateField(
+        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, *args, models: list[str], languages: list[tuple[str, str]], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["model"].choices = [("", "Any model"), *((m, m) for m in models)]
+        self.fields["language"].choices = [("", "Any language"), *languages]
+
+    def filters(self) -> dict:
+        """Keyword arguments for dashboard_selectors.job_list; an invalid field is ignored."""
+        self.is_valid()  # fills cleaned_data with the fields that are valid
+        data = self.cleaned_data
+        return {
+            "search": (data.get("q") or "").strip(),
+            "status": data.get("status") or "",
+            "model": data.get("model") or "",
+            "language": data.get("language") or "",
+            "date_from": data.get("date_from"),
+            "date_to": data.get("date_to"),
+        }
+
+    @property
+    def is_filtered(self) -> bool:
+        return any(self.filters().values())
