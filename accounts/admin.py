@@ -173,8 +173,15 @@ class ApiKeyAdmin(admin.ModelAdmin):
 User = get_user_model()
 
 
+class UserMembershipInline(MembershipInline):
+    autocomplete_fields = ["tenant"]
+    fields = ["tenant", "role", "created_at"]
+
+
 class PlatformUserAdmin(UserAdmin):
-    inlines = [*UserAdmin.inlines, MembershipInline]
+    """Django's user admin, plus the organizations each person belongs to."""
+
+    inlines = [UserMembershipInline]
     list_display = [*UserAdmin.list_display, "organizations"]
 
     def get_queryset(self, request):
@@ -184,13 +191,6 @@ class PlatformUserAdmin(UserAdmin):
     def organizations(self, obj) -> str:
         return ", ".join(f"{m.tenant.slug} ({m.role})" for m in obj.memberships.all()) or "—"
 
-
-class UserMembershipInline(MembershipInline):
-    autocomplete_fields = ["tenant"]
-    fields = ["tenant", "role", "created_at"]
-
-
-PlatformUserAdmin.inlines = [UserMembershipInline]
 
 if admin.site.is_registered(User):
     admin.site.unregister(User)

@@ -46,6 +46,8 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         api_key = api_key_find(key=key)
         if api_key is None:
             raise exceptions.AuthenticationFailed(MSG_INVALID_KEY.format(masked=mask(key)))
+        # A refused key still tells whose request it was: the usage log records it.
+        request._request.usage_api_key = api_key
         if api_key.is_revoked:
             raise exceptions.AuthenticationFailed(MSG_REVOKED_KEY.format(masked=mask(key)))
         if api_key.is_expired():

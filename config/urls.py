@@ -1,16 +1,13 @@
 from django.contrib import admin
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 
+from accounts.views import UsageApi
+from config import health
 from config.errors import ApiError, error_response
 from config.middleware import is_api_request
 from transcriptions import views as api
-
-
-def healthz(request: HttpRequest) -> JsonResponse:
-    """The process is up and serving (readiness, with its dependencies, is /readyz)."""
-    return JsonResponse({"status": "ok"})
-
+from transcriptions.metrics import metrics_view
 
 urlpatterns = [
     path("v1/audio/transcriptions", api.TranscriptionCreateApi.as_view()),
@@ -19,7 +16,10 @@ urlpatterns = [
     path("v1/audio/jobs/<str:job_id>", api.JobDetailApi.as_view()),
     path("v1/models", api.ModelListApi.as_view()),
     path("v1/models/<str:model_id>", api.ModelDetailApi.as_view()),
-    path("healthz", healthz),
+    path("v1/usage", UsageApi.as_view()),
+    path("healthz", health.healthz),
+    path("readyz", health.readyz),
+    path("metrics", metrics_view),
     path("admin/", admin.site.urls),
     path("api/", include("transcriptions.api_docs_urls")),
     path("", include("accounts.dashboard_urls")),

@@ -93,10 +93,15 @@ def assert_error(
 
 @pytest.fixture(scope="session")
 def platform_server(tmp_path_factory):
-    """A running platform (gunicorn + 2 qcluster workers, SQLite, ORM broker) for e2e tests."""
-    from tests.live import make_platform
+    """A running platform for e2e tests: gunicorn and two workers; embedded (SQLite, ORM
+    broker, one qcluster) by default, or with DATABASE_URL/REDIS_URL set (CI's second pass)
+    PostgreSQL and the Redis broker with two separate qcluster processes."""
+    from tests.live import make_platform, production_like
 
-    platform = make_platform(tmp_path_factory.mktemp("platform"), Q_WORKERS="2")
+    platform = make_platform(
+        tmp_path_factory.mktemp("platform"), Q_WORKERS="1" if production_like() else "2"
+    )
+    platform.clusters = 2 if production_like() else 1
     platform.start(workers_ready=2)
     yield platform
     platform.stop()

@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,14 +33,17 @@ class LivePlatform:
     process: subprocess.Popen | None = None
     log_path: Path | None = None
     extra: dict = field(default_factory=dict)
+    clusters: int = 1
+    database: str = ""
 
     @property
     def api_base(self) -> str:
         return f"{self.url}/v1"
 
-    def manage(self, *args: str, check: bool = True) -> str:
+    def manage(self, *args: str, check: bool = True, input: str | None = None) -> str:
         done = subprocess.run(
             [sys.executable, str(BASE_DIR / "manage.py"), *args],
+            input=input,
             env=self.env,
             cwd=BASE_DIR,
             capture_output=True,
@@ -50,8 +54,16 @@ class LivePlatform:
             raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stderr}")
         return done.stdout.strip()
 
-    def db(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.var_dir / "db.sqlite3", timeout=30)
+    def query(self, sql: str, params: tuple = ()) -> list[tuple]:
+        """Read the platform's own database (SQLite file or PostgreSQL); `%s` placeholders."""
+        url = self.env.get("DATABASE_URL", "")
+        if url.startswith("postgres"):
+            import psycopg
+
+            with psycopg.connect(url, autocommit=True) as conn:
+                return conn.execute(sql, params).fetchall()
+        with sqlite3.connect(self.var_dir / "db.sqlite3", timeout=30) as conn:
+            return conn.execute(sql.replace("%s", "?"), params).fetchall()
 
     def log(self) -> str:
         return self.log_path.read_text() if self.log_path and self.log_path.exists() else ""
@@ -60,7 +72,15 @@ class LivePlatform:
         self.log_path = self.var_dir / "serve.log"
         port = self.url.rsplit(":", 1)[1]
         self.process = subprocess.Popen(
-            [sys.executable, str(BASE_DIR / "manage.py"), "serve", "--port", port],
+            [
+                sys.executable,
+                str(BASE_DIR / "manage.py"),
+                "serve",
+                "--port",
+                port,
+                "--clusters",
+                str(self.clusters),
+            ],
             env=self.env,
             cwd=BASE_DIR,
             stdout=self.log_path.open("w"),
@@ -84,11 +104,9 @@ class LivePlatform:
 
     def workers_alive(self) -> int:
         """Worker processes that have loaded their models since this server started."""
-        with self.db() as conn:
-            return conn.execute(
-                "SELECT COUNT(*) FROM transcriptions_workerheartbeat WHERE pid IN "
-                f"({','.join(str(p) for p in self.worker_pids()) or '0'})"
-            ).fetchone()[0]
+        pids = ",".join(str(p) for p in self.worker_pids()) or "0"
+        sql = f"SELECT COUNT(*) FROM transcriptions_workerheartbeat WHERE pid IN ({pids})"
+        return self.query(sql)[0][0]
 
     def worker_pids(self) -> list[int]:
         if self.process is None:
@@ -117,6 +135,21 @@ class LivePlatform:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
+        if self.database:
+            _postgres_admin(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
+
+
+def _postgres_admin(sql: str) -> None:
+    import psycopg
+
+    url = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def production_like() -> bool:
+    """The CI's second pass: PostgreSQL and the Redis broker from the environment."""
+    return os.environ.get("DATABASE_URL", "").startswith("postgres")
 
 
 def make_platform(tmp_dir: Path, **env_overrides: str) -> LivePlatform:
@@ -131,9 +164,22 @@ def make_platform(tmp_dir: Path, **env_overrides: str) -> LivePlatform:
         "WEB_CONCURRENCY": "1",
         **env_overrides,
     }
-    env.pop("DATABASE_URL", None) if "DATABASE_URL" not in env_overrides else None
     platform = LivePlatform(url=f"http://127.0.0.1:{port}", var_dir=tmp_dir, env=env)
+    if production_like():
+        # Its own database, queue name and cache prefix: nothing shared with the test run's
+        # database or with another platform on the same Redis.
+        name = f"whisper_e2e_{uuid.uuid4().hex[:10]}"
+        _postgres_admin(f'CREATE DATABASE "{name}"')
+        platform.database = name
+        env["DATABASE_URL"] = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + f"/{name}"
+        env["Q_CLUSTER_NAME"] = name
+        env["CACHE_KEY_PREFIX"] = name
+    else:
+        env.pop("DATABASE_URL", None)
+        env.pop("REDIS_URL", None)
     platform.manage("migrate", "--noinput")
+    # As `make run` does: the server (whitenoise) serves the dashboard's and docs' static files.
+    platform.manage("collectstatic", "--noinput", "--verbosity", "0")
     assert platform.manage("create_tenant", platform.tenant, "--name", "E2E") == platform.tenant
     platform.key = platform.manage("create_api_key", platform.tenant, "--name", "e2e")
     return platform

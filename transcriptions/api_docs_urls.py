@@ -4,6 +4,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from accounts import api_schema as _auth_schema  # noqa: F401  (registers the extensions
+
 from . import api_schema as _audio_schema  # noqa: F401   before the schema is generated)
 
 urlpatterns = [

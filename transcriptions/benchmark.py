@@ -14,6 +14,7 @@ measured; with a URL and a key it measures an existing deployment instead.
 """
 
 import json
+import logging
 import os
 import shutil
 import signal
@@ -320,6 +321,7 @@ class LocalPlatform:
         return done.stdout.strip()
 
     def prepare(self) -> None:
+        (self.var_dir / "static").mkdir()  # whitenoise warns about a missing STATIC_ROOT
         self.manage("migrate", "--noinput")
         self.manage("create_tenant", self.TENANT, "--name", "Benchmark")
         self.key = self.manage("create_api_key", self.TENANT, "--name", "benchmark")
@@ -424,6 +426,8 @@ def benchmark_run(*, options: BenchmarkOptions, progress: Progress) -> dict[str,
         raise BenchmarkError("runs, concurrency and rounds must be at least 1, warmup at least 0")
     load_before = os.getloadavg()
 
+    # faster-whisper logs every clip's duration at INFO: noise between the progress lines.
+    logging.getLogger("faster_whisper").setLevel(logging.WARNING)
     progress(f"loading {options.model} for the bare engine")
     bare = BareEngine(model_id=options.model, threads=options.bare_threads)
     _, bare_text, audio_seconds = bare.run(options.clip)  # the first inference warms up

@@ -72,7 +72,7 @@ def nice_ceiling(value: float) -> float:
 
 
 def _format(value: float) -> str:
-    return f"{value:g}" if value >= 10 or value == int(value) else f"{value:.1f}"
+    return f"{round(value, 2):g}"
 
 
 def bar_chart(points: list[tuple[date, float]], *, ticks: int = 4) -> BarChart:

@@ -8,8 +8,10 @@ from .models import Job
 class TranscriptFilterForm(forms.Form):
     q = forms.CharField(required=False, max_length=200, label="Search")
     status = forms.ChoiceField(required=False, choices=[("", "Any status"), *Job.Status.choices])
-    model = forms.ChoiceField(required=False, choices=[("", "Any model")])
-    language = forms.ChoiceField(required=False, choices=[("", "Any language")])
+    # Free values shown as a select of what the tenant used: a value not among them (a model
+    # never used) filters down to nothing rather than being ignored.
+    model = forms.CharField(required=False, max_length=64, widget=forms.Select)
+    language = forms.CharField(required=False, max_length=8, widget=forms.Select)
     date_from = forms.DateField(
         required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
     )
@@ -19,8 +21,8 @@ class TranscriptFilterForm(forms.Form):
 
     def __init__(self, *args, models: list[str], languages: list[tuple[str, str]], **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["model"].choices = [("", "Any model"), *((m, m) for m in models)]
-        self.fields["language"].choices = [("", "Any language"), *languages]
+        self.fields["model"].widget.choices = [("", "Any model"), *((m, m) for m in models)]
+        self.fields["language"].widget.choices = [("", "Any language"), *languages]
 
     def filters(self) -> dict:
         """Keyword arguments for dashboard_selectors.job_list; an invalid field is ignored."""

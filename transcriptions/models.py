@@ -57,6 +57,10 @@ class Job(models.Model):
     audio_bytes = models.BigIntegerField(default=0)
     audio_format = models.CharField(max_length=32, blank=True)
     probed_duration = models.FloatField(default=0.0, help_text="Seconds, probed at upload")
+    # The quota this job holds (accounts.services.quota_reserve) until it is settled, once.
+    reserved_seconds = models.PositiveIntegerField(default=0)
+    quota_period = models.DateField(null=True, blank=True)
+    quota_settled_at = models.DateTimeField(null=True, blank=True)
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     progress = models.PositiveSmallIntegerField(default=0)

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler
 from rest_framework.parsers import MultiPartParser
 
+from accounts.selectors import tenant_limits
 from config.errors import ApiError
 
 # Room for the multipart envelope (boundaries, the small form fields) around the file itself.
@@ -25,8 +26,12 @@ def request_too_large(limit: int, size: int) -> ApiError:
 
 
 def upload_limit(request) -> int:
-    """The largest file this request may carry."""
-    return settings.MAX_UPLOAD_BYTES
+    """The largest file this request may carry: its tenant plan's, within the platform's
+    MAX_UPLOAD_BYTES."""
+    tenant = getattr(getattr(request, "user", None), "tenant", None)
+    if tenant is None:
+        return settings.MAX_UPLOAD_BYTES
+    return min(settings.MAX_UPLOAD_BYTES, tenant_limits(tenant=tenant).max_file_bytes)
 
 
 class _SizeLimitHandler(FileUploadHandler):

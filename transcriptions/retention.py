@@ -2,17 +2,18 @@
 
 from datetime import timedelta
 
-from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import Tenant
+from accounts.selectors import tenant_limits
 
 from .models import Job
 
 
 def retention_days(*, tenant: Tenant) -> int:
-    """Days a tenant's transcripts (and retained audio) are kept; 0 keeps them forever."""
-    return settings.TRANSCRIPT_RETENTION_DAYS
+    """Days a tenant's transcripts (and retained audio) are kept, from its plan (with its
+    override); 0 keeps them forever."""
+    return tenant_limits(tenant=tenant).retention_days
 
 
 def purge_expired(*, now=None) -> dict[str, int]:

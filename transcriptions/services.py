@@ -2,7 +2,7 @@
 
 import logging
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from django.conf import settings
@@ -15,9 +15,24 @@ from django_q.exceptions import TimeoutException
 from django_q.tasks import async_task
 
 from accounts.models import ApiKey, Tenant
+from accounts.selectors import tenant_limits
+from accounts.services import (
+    Reservation,
+    idempotency_attach,
+    idempotency_claim,
+    idempotency_release,
+    job_usage,
+    plan_check_duration,
+    quota_release,
+    quota_reserve,
+    quota_settle,
+    request_fingerprint,
+    usage_record_settle,
+)
 from config.errors import SERVER_ERROR, ApiError
 
 from . import audio, engine
+from .formats import billed_seconds
 from .models import Job
 from .waiting import job_notify
 from .worker_registry import worker_identity
@@ -39,6 +54,7 @@ MSG_WAIT_TIMEOUT = (
 )
 MSG_CANCELLED = "Job {job} was cancelled."
 MSG_INTERRUPTED = "The worker running job {job} stopped before finishing it."
+MSG_ENQUEUE_FAILED = "Job {job} could not be queued."
 
 MSG_QUEUE_FULL = "The server is overloaded with queued jobs; please retry after a short wait."
 # A job handed out again after its worker died is tried this many times in all.
@@ -108,19 +124,74 @@ def job_submit(
     request_id: str,
     params: AudioRequest,
     upload: UploadedFile,
+    idempotency_key: str = "",
 ) -> Job:
-    """Probe the upload, store it with its job row, and queue the job."""
-    info = audio.probe(upload, filename=upload.name or "", size=upload.size or 0)
-    queue_check_capacity()
-    job = job_create(
-        tenant=tenant,
-        api_key=api_key,
-        request_id=request_id,
-        params=params,
-        upload=upload,
-        info=info,
-    )
-    job_enqueue(job=job)
+    """Probe the upload, check it against the plan, reserve its seconds, store it with its
+    job row, and queue the job.
+
+    With an Idempotency-Key used in the last 24 hours for the same request, the first
+    request's job is returned instead: nothing is stored, reserved or billed again.
+    """
+    claim = None
+    if idempotency_key:
+        claim = idempotency_claim(
+            tenant=tenant,
+            key=idempotency_key,
+            request_id=request_id,
+            fingerprint=request_fingerprint(fields=asdict(params), upload=upload),
+        )
+        if claim.job_id:
+            first = Job.objects.filter(tenant=tenant, public_id=claim.job_id).first()
+            if first is not None:
+                return first
+            # Its owner deleted the first job since: this request starts afresh.
+            idempotency_release(record=claim)
+            return job_submit(
+                tenant=tenant,
+                api_key=api_key,
+                request_id=request_id,
+                params=params,
+                upload=upload,
+                idempotency_key=idempotency_key,
+            )
+    try:
+        info = audio.probe(upload, filename=upload.name or "", size=upload.size or 0)
+        limits = tenant_limits(tenant=tenant)
+        plan_check_duration(limits=limits, seconds=info.duration)
+        queue_check_capacity()
+        reservation = quota_reserve(
+            tenant=tenant, seconds=billed_seconds(info.duration), limits=limits
+        )
+        try:
+            job = job_create(
+                tenant=tenant,
+                api_key=api_key,
+                request_id=request_id,
+                params=params,
+                upload=upload,
+                info=info,
+                reservation=reservation,
+            )
+        except BaseException:
+            quota_release(reservation=reservation)
+            raise
+    except BaseException:
+        if claim is not None:
+            idempotency_release(record=claim)
+        raise
+    if claim is not None:
+        idempotency_attach(record=claim, job_id=job.public_id)
+    try:
+        job_enqueue(job=job)
+    except BaseException:
+        # Never queued: end it, which refunds its reservation, rather than leave it waiting.
+        job_fail(
+            job=job,
+            code="enqueue_failed",
+            message=MSG_ENQUEUE_FAILED.format(job=job.public_id),
+            from_statuses=(Job.Status.QUEUED,),
+        )
+        raise
     return job
 
 
@@ -145,6 +216,7 @@ def job_create(
     params: AudioRequest,
     upload: UploadedFile,
     info: audio.AudioInfo,
+    reservation: Reservation | None = None,
 ) -> Job:
     job = Job(
         tenant=tenant,
@@ -165,6 +237,8 @@ def job_create(
         audio_bytes=upload.size or 0,
         audio_format=info.container[:32],
         probed_duration=info.duration,
+        reserved_seconds=reservation.seconds if reservation else 0,
+        quota_period=reservation.period if reservation else None,
     )
     upload.seek(0)
     job.audio.save(job.public_id, upload, save=False)
@@ -265,7 +339,10 @@ def _finish(
     """The one way into a final state, taken once: False when someone else got there first
     (a cancel racing the worker's success, or the reverse)."""
     fields.setdefault("finished_at", timezone.now())
-    finished = Job.objects.filter(pk=job.pk, status__in=from_statuses).update(**fields)
+    with transaction.atomic():
+        finished = Job.objects.filter(pk=job.pk, status__in=from_statuses).update(**fields)
+        if finished:
+            _settle(job, fields)
     if finished and not settings.RETAIN_AUDIO and job.audio:
         job.audio.delete(save=False)
         Job.objects.filter(pk=job.pk).update(audio="")
@@ -275,6 +352,36 @@ def _finish(
         callback_enqueue(job_pk=job.pk)
     job_notify(job.pk)
     return bool(finished)
+
+
+def _settle(job: Job, fields: dict[str, Any]) -> None:
+    """The accounting of a job that just ended, in the transaction that ends it: its quota
+    reservation becomes its real billed seconds (success) or is refunded (failure, timeout,
+    cancel); the request's usage row is settled once that transaction is committed."""
+    succeeded = fields.get("status") == Job.Status.SUCCEEDED
+    used = billed_seconds(fields.get("duration") or 0.0) if succeeded else 0
+    # quota_settled_at makes it once per job, whatever path ends it (or re-runs it).
+    if Job.objects.filter(pk=job.pk, quota_settled_at__isnull=True).update(
+        quota_settled_at=timezone.now()
+    ):
+        tenant_id, period, reserved = (
+            Job.objects.filter(pk=job.pk)
+            .values_list("tenant_id", "quota_period", "reserved_seconds")
+            .get()
+        )
+        if period is not None:
+            quota_settle(
+                tenant_id=tenant_id, period=period, reserved_seconds=reserved, used_seconds=used
+            )
+
+    def settle_usage() -> None:
+        ended = Job.objects.filter(pk=job.pk).first()
+        if ended is not None:
+            usage_record_settle(request_id=ended.request_id, usage=job_usage(ended))
+
+    # After the commit: a usage row inserted meanwhile either is seen by this UPDATE or its
+    # writer sees the job ended and settles it itself (accounts.middleware).
+    transaction.on_commit(settle_usage)
 
 
 def job_succeed(*, job: Job, result: engine.TranscriptionResult) -> bool:

@@ -60,7 +60,9 @@ class TranscriptionCreateApi(APIView):
             request_id=request._request.request_id,
             params=params,
             upload=serializer.validated_data["file"],
+            idempotency_key=request.headers.get("Idempotency-Key", ""),
         )
+        request._request.usage_job = job  # for the usage log (accounts.middleware)
         if params.stream:
             response = StreamingHttpResponse(sse_events(job), content_type="text/event-stream")
             response["Cache-Control"] = "no-cache"
@@ -118,7 +120,9 @@ class JobCollectionApi(APIView):
             request_id=request._request.request_id,
             params=params,
             upload=data["file"],
+            idempotency_key=request.headers.get("Idempotency-Key", ""),
         )
+        request._request.usage_job = job  # for the usage log (accounts.middleware)
         return Response(job_object(job, include_result=False), status=202)
 
     def get(self, request):

@@ -1,8 +1,10 @@
 """How a web process learns that a job moved on (new segment, finished).
 
-With Redis configured the worker publishes on a per-job channel and the waiter wakes at once;
-in the embedded setup (no Redis) the waiter re-reads the job row at a short interval, which
-costs one indexed SELECT per tick.
+With Redis configured the worker publishes on a per-job channel and the waiter wakes at once.
+Without Redis the worker wakes the waiter through a local socket (wakeups.py) when both run on
+this machine, as in the embedded setup. Either way the waiter re-reads the row now and then;
+where no wake-up is possible at all it re-reads it at a short, growing interval, which costs one
+indexed SELECT per tick and up to POLL_MAX of latency.
 """
 
 import time
@@ -12,11 +14,12 @@ from functools import cache
 
 from django.conf import settings
 
+from . import wakeups
 from .models import Job
 
 POLL_MIN = 0.005
 POLL_MAX = 0.05
-# Even with Redis, re-read the row now and then: a lost message must not hang a request.
+# Even with wake-ups, re-read the row now and then: a lost message must not hang a request.
 PUBSUB_RECHECK = 1.0
 
 
@@ -32,14 +35,20 @@ def _channel(job_pk: int) -> str:
 
 
 def job_notify(job_pk: int) -> None:
-    """Wake whoever waits on this job (a no-op without Redis: waiters poll)."""
+    """Wake whoever waits on this job: through Redis, else on this machine."""
     if settings.REDIS_URL:
         _redis().publish(_channel(job_pk), b"1")
+    else:
+        wakeups.notify(f"job/{job_pk}")
 
 
 @contextmanager
 def _wake_ups(job_pk: int) -> Iterator[Callable[[float], None]]:
     if not settings.REDIS_URL:
+        with wakeups.listen(f"job/{job_pk}") as listener:
+            if listener is not None:
+                yield lambda limit: listener.wait(min(limit, PUBSUB_RECHECK))
+                return
         interval = POLL_MIN
 
         def sleep(limit: float) -> None:

@@ -2,11 +2,12 @@
 
 import os
 import tempfile
+import uuid
 
 os.environ.setdefault("PLATFORM_VAR_DIR", tempfile.mkdtemp(prefix="whisper-platform-test-"))
 
 from .base import *  # noqa: F403
-from .base import BASE_DIR, Q_CLUSTER, STATIC_ROOT
+from .base import BASE_DIR, DATABASES, Q_CLUSTER, STATIC_ROOT
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Model files are reassembled once per machine, not once per test run.
@@ -19,3 +20,8 @@ STORAGES = {
 }
 
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns about a missing root
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Test runs may share one PostgreSQL server (CI, engineers side by side): each run
+    # creates and drops a test database of its own.
+    DATABASES["default"]["TEST"] = {"NAME": f"test_whisper_{uuid.uuid4().hex[:12]}"}

@@ -65,12 +65,18 @@ def test_translate_task(api_a):
 
 def test_bad_task_and_callback_url(api_a):
     assert_error(
-        submit(api_a, task="summarize"), 400, code="unsupported_value", param="task",
+        submit(api_a, task="summarize"),
+        400,
+        code="unsupported_value",
+        param="task",
         message="Invalid value: 'summarize'. Supported values are: 'transcribe' and 'translate'.",
     )
     assert_error(
-        submit(api_a, callback_url="ftp://example.com/x"), 400, code="invalid_value",
-        param="callback_url", message="Invalid 'callback_url': expected an http:// or https:// URL.",
+        submit(api_a, callback_url="ftp://example.com/x"),
+        400,
+        code="invalid_value",
+        param="callback_url",
+        message="Invalid 'callback_url': expected an http:// or https:// URL.",
     )
     assert Job.objects.count() == 0
 
@@ -91,10 +97,12 @@ def test_list_is_newest_first_and_paginates(api_a, api_b, stalled_queue):
 def test_another_tenants_job_is_404_and_untouched(api_a, api_b):
     job_id = submit(api_a).json()["id"]
     message = MSG_JOB_NOT_FOUND.format(job_id=job_id)
-    assert_error(api_b.client.get(f"/v1/audio/jobs/{job_id}"), 404, code="job_not_found",
-                 message=message)
-    assert_error(api_b.client.delete(f"/v1/audio/jobs/{job_id}"), 404, code="job_not_found",
-                 message=message)
+    assert_error(
+        api_b.client.get(f"/v1/audio/jobs/{job_id}"), 404, code="job_not_found", message=message
+    )
+    assert_error(
+        api_b.client.delete(f"/v1/audio/jobs/{job_id}"), 404, code="job_not_found", message=message
+    )
     assert_error(api_b.client.get(f"/v1/audio/jobs?after={job_id}"), 404, code="job_not_found")
     assert Job.objects.filter(public_id=job_id).exists()
 
@@ -137,7 +145,10 @@ def test_sync_request_answers_504_with_the_job_id_when_its_wait_times_out(
         )
     job = Job.objects.get()
     assert_error(
-        response, 504, type="server_error", code="timeout",
+        response,
+        504,
+        type="server_error",
+        code="timeout",
         message=services.MSG_WAIT_TIMEOUT.format(job=job.public_id),
     )
     assert response["x-job-id"] == job.public_id
@@ -150,16 +161,18 @@ def test_full_queue_answers_503_with_retry_after(api_a, stalled_queue, settings)
     assert submit(api_a).status_code == 202
     assert submit(api_a).status_code == 202
     response = submit(api_a)
-    assert_error(response, 503, type="server_error", code="queue_full",
-                 message=services.MSG_QUEUE_FULL)
+    assert_error(
+        response, 503, type="server_error", code="queue_full", message=services.MSG_QUEUE_FULL
+    )
     assert response["Retry-After"] == "5"
     assert Job.objects.count() == 2
 
 
 def running_job(api, *, worker: str, attempts: int) -> Job:
     job = Job.objects.get(public_id=submit(api).json()["id"])
-    Job.objects.filter(pk=job.pk).update(status=Job.Status.RUNNING, worker=worker,
-                                         attempts=attempts, started_at=timezone.now())
+    Job.objects.filter(pk=job.pk).update(
+        status=Job.Status.RUNNING, worker=worker, attempts=attempts, started_at=timezone.now()
+    )
     job.refresh_from_db()
     return job
 
@@ -197,12 +210,18 @@ def test_a_live_workers_job_is_left_alone(api_a, stalled_queue):
     assert job.status == Job.Status.RUNNING
 
 
-def test_expired_transcripts_are_purged(api_a, settings):
-    settings.TRANSCRIPT_RETENTION_DAYS = 30
+def test_expired_transcripts_are_purged_by_the_tenants_retention(api_a, api_b):
+    from accounts.services import plan_override_set
+
+    plan_override_set(tenant=api_a.tenant, retention_days=7)
+    plan_override_set(tenant=api_b.tenant, retention_days=0)  # kept forever
     old, new = (submit(api_a).json()["id"] for _ in range(2))
-    Job.objects.filter(public_id=old).update(finished_at=timezone.now() - timedelta(days=31))
+    forever = submit(api_b).json()["id"]
+    Job.objects.filter(public_id__in=[old, forever]).update(
+        finished_at=timezone.now() - timedelta(days=8)
+    )
     assert retention.purge_expired() == {"jobs": 1, "audio_files": 0}
-    assert list(Job.objects.values_list("public_id", flat=True)) == [new]
+    assert set(Job.objects.values_list("public_id", flat=True)) == {new, forever}
 
 
 def test_schedules_are_installed_by_migrate():
@@ -253,7 +272,8 @@ def test_callback_is_signed_and_retried_after_a_500(api_a, receiver):
     shown = api_a.client.get(f"/v1/audio/jobs/{job_id}").json()["callback"]
     assert shown["url"] == url
     assert [(a["status_code"], a["delivered"]) for a in shown["attempts"]] == [
-        (500, False), (200, True),
+        (500, False),
+        (200, True),
     ]
 
 

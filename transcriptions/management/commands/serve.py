@@ -20,16 +20,23 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument(
+            "--clusters",
+            type=int,
+            default=1,
+            help="separate qcluster processes to start (as separate worker machines would be)",
+        )
 
-    def handle(self, *args, port: int, host: str, **options) -> None:
+    def handle(self, *args, port: int, host: str, clusters: int, **options) -> None:
         env = {**os.environ, "BIND": f"{host}:{port}"}
         config = settings.BASE_DIR / "platform" / "gunicorn.conf.py"
         commands = [
             [sys.executable, "-m", "gunicorn", "-c", str(config)],
-            [sys.executable, str(settings.BASE_DIR / "manage.py"), "qcluster"],
+            *[[sys.executable, str(settings.BASE_DIR / "manage.py"), "qcluster"]] * clusters,
         ]
         children = [subprocess.Popen(cmd, env=env, cwd=settings.BASE_DIR) for cmd in commands]
-        self.stdout.write(f"Serving on http://{host}:{port}/ with {settings.Q_WORKERS} worker(s).")
+        workers = settings.Q_WORKERS * clusters
+        self.stdout.write(f"Serving on http://{host}:{port}/ with {workers} worker(s).")
 
         def stop(signum=None, frame=None) -> None:
             for child in children:

@@ -1,0 +1,62 @@
+"""A worker killed with SIGKILL mid-job loses no job: the job is retried on a fresh worker and
+ends done, never stuck in `running`."""
+
+import os
+import signal
+import time
+
+import httpx
+import pytest
+
+from tests.audio import MULTILINGUAL
+
+pytestmark = pytest.mark.e2e
+
+
+def wait_for(predicate, *, timeout: float, interval: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("condition not reached in time")
+
+
+def test_sigkill_mid_job_is_retried_to_completion(platform_server):
+    headers = {"Authorization": f"Bearer {platform_server.key}"}
+    with MULTILINGUAL.open("rb") as f:
+        response = httpx.post(
+            f"{platform_server.api_base}/audio/jobs",
+            headers=headers,
+            files={"file": ("licence.mp3", f, "audio/mpeg")},
+            data={"model": "whisper-1"},
+            timeout=30,
+        )
+    assert response.status_code == 202, response.text
+    job_id = response.json()["id"]
+
+    def job():
+        return httpx.get(f"{platform_server.api_base}/audio/jobs/{job_id}", headers=headers).json()
+
+    # Kill the worker once it has produced at least one segment: truly mid-job.
+    wait_for(lambda: job()["status"] == "running" and job()["progress"] > 0, timeout=60)
+    [(worker,)] = platform_server.query(
+        "SELECT worker FROM transcriptions_job WHERE public_id = %s", (job_id,)
+    )
+    pid = int(worker.rsplit(":", 1)[1])
+    os.kill(pid, signal.SIGKILL)
+
+    final = wait_for(
+        lambda: (j := job())["status"] in ("succeeded", "failed", "cancelled") and j,
+        timeout=180,
+        interval=0.5,
+    )
+    assert final["status"] == "succeeded", final
+    assert final["attempts"] == 2
+    assert "software" in final["result"]["text"].lower()
+    assert final["usage"] == {"type": "duration", "seconds": 60}
+    [(worker_after,)] = platform_server.query(
+        "SELECT worker FROM transcriptions_job WHERE public_id = %s", (job_id,)
+    )
+    assert worker_after != worker, "the retry ran on another (fresh) worker process"

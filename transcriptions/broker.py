@@ -1,0 +1,52 @@
+"""django-q2's ORM broker (the embedded setup's queue), woken by each new task.
+
+The stock broker's pusher polls the queue table every `poll` seconds: a short interval adds
+a query (and, with SQLite, a reconnection) a hundred times a second to an idle machine, a long
+one adds its half to every job's latency. Here the pusher sleeps on a local wake-up
+(wakeups.py) that `enqueue` rings once the task row is committed, and `poll` is only the
+fallback for tasks queued where no wake-up reaches (another machine, another OS).
+"""
+
+from django.db import transaction
+from django.utils import timezone
+from django_q.brokers.orm import ORM
+from django_q.conf import Conf
+
+from . import wakeups
+
+
+class WakingOrmBroker(ORM):
+    _listener: wakeups.Listener | None = None
+    _listening = False
+
+    def _channel(self) -> str:
+        return f"queue/{self.list_key}"
+
+    def enqueue(self, task):
+        task_id = super().enqueue(task)
+        channel = self._channel()
+        # After the commit, or the pusher could wake before it can see the row.
+        transaction.on_commit(lambda: wakeups.notify(channel), using=Conf.ORM)
+        return task_id
+
+    def dequeue(self):
+        if not self._listening:
+            # Bound before the first look at the table: a task queued in between still wakes.
+            self._listener = wakeups.listener_open(self._channel())
+            self._listening = True
+        if self._listener is None:
+            return super().dequeue()  # polls, as django-q2 does
+        tasks = self._take()
+        if not tasks:
+            self._listener.wait(Conf.POLL)
+        return tasks or None
+
+    def _take(self) -> list:
+        """ORM.dequeue without its sleep: lock up to `bulk` due tasks, skipping any another
+        cluster locked first."""
+        queue = self.get_connection()
+        taken = []
+        for task in queue.filter(key=self.list_key, lock__lt=timezone.now())[: Conf.BULK]:
+            if queue.filter(id=task.id, lock=task.lock).update(lock=self.timeout(task)):
+                taken.append((task.pk, task.payload))
+        return taken
