@@ -149,14 +149,13 @@ def rate_limit_take(*, buckets: list[Bucket], now: float | None = None) -> RateL
 
 
 def rate_limited(state: RateLimit) -> ApiError:
+    wait = max(1, math.ceil(state.retry_after))  # whole seconds, as Retry-After says
     return ApiError(
-        MSG_RATE_LIMITED.format(
-            scope=state.scope, limit=state.limit, wait=duration_text(state.retry_after)
-        ),
+        MSG_RATE_LIMITED.format(scope=state.scope, limit=state.limit, wait=f"{wait}s"),
         status_code=429,
         type="requests",
         code="rate_limit_exceeded",
-        headers={"Retry-After": str(max(1, math.ceil(state.retry_after)))},
+        headers={"Retry-After": str(wait)},
     )
 
 

@@ -387,7 +387,9 @@ def idempotency_claim(
     is still storing its job waits for the job id (a moment), then answers 409 if it is late.
     """
     if len(key) > IDEMPOTENCY_KEY_MAX:
-        raise ApiError(MSG_IDEMPOTENCY_KEY_LONG.format(limit=IDEMPOTENCY_KEY_MAX))
+        raise ApiError(
+            MSG_IDEMPOTENCY_KEY_LONG.format(limit=IDEMPOTENCY_KEY_MAX), code="invalid_value"
+        )
     deadline = monotonic() + wait
     while True:
         IdempotencyRecord.objects.filter(

@@ -13,6 +13,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
+from accounts.billing import ROUNDING_RULE, billing_csv, billing_report
+from accounts.selectors import usage_by_day
 from accounts.tenancy import TenantScope, scoped_view
 
 from . import dashboard_selectors as selectors
@@ -127,19 +129,10 @@ def _shift_month(first: date, months: int) -> date:
 
 @scoped_view
 def usage_page(request: HttpRequest, *, scope: TenantScope) -> HttpResponse:
-    from accounts.billing import ROUNDING_RULE, billing_report
-
-    from accounts.selectors import usage_by_day
-
     first = _month(request.GET.get("month"))
-    last = _month_end(first)
-    days = usage_by_day(tenant=scope.current, start=first, end=last)
-    by_day = {row["day"]: row for row in days}
-    # Every day of the month gets a bar, zero included, so the axis reads as a calendar.
-    points = [
-        (day, round(float(by_day.get(day, {}).get("audio_seconds") or 0) / 60, 2))
-        for day in (date(first.year, first.month, n) for n in range(1, last.day + 1))
-    ]
+    # One row per day of the month, zeros included, so the chart's axis reads as a calendar.
+    days = usage_by_day(tenant=scope.current, start=first, end=_month_end(first))
+    points = [(row["day"], round(float(row["audio_seconds"]) / 60, 2)) for row in days]
     rows = billing_report(year=first.year, month=first.month, tenant=scope.current)
     this_month = timezone.now().date().replace(day=1)
     return render(
@@ -162,8 +155,6 @@ def usage_page(request: HttpRequest, *, scope: TenantScope) -> HttpResponse:
 @scoped_view
 def billing_csv_download(request: HttpRequest, *, scope: TenantScope) -> HttpResponse:
     """This tenant's billing figures for a month; staff may ask for every tenant (?all=1)."""
-    from accounts.billing import billing_csv, billing_report
-
     first = _month(request.GET.get("month"))
     everyone = scope.is_staff and request.GET.get("all") == "1"
     rows = billing_report(
@@ -182,7 +173,6 @@ def billing_csv_download(request: HttpRequest, *, scope: TenantScope) -> HttpRes
 def overview_page(request: HttpRequest, *, scope: TenantScope) -> HttpResponse:
     if not scope.is_staff:
         raise PermissionDenied(MSG_STAFF_ONLY)
-    from accounts.billing import billing_report
 
     first = timezone.now().date().replace(day=1)
     workers = selectors.worker_list()

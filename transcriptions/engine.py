@@ -5,6 +5,7 @@ Each worker process loads a model once and keeps it; loading takes far longer th
 clip's inference, so it must never happen per job.
 """
 
+import gc
 import hashlib
 import importlib.util
 import logging
@@ -182,8 +183,30 @@ def loaded_models() -> list[str]:
 
 def preload(model_ids: Iterable[str] | None = None) -> None:
     """Load models before the first job so that it is as fast as any other."""
-    for model_id in model_ids if model_ids is not None else settings.WHISPER_PRELOAD_MODELS:
-        get_model(model_id)
+    try:
+        for model_id in model_ids if model_ids is not None else settings.WHISPER_PRELOAD_MODELS:
+            get_model(model_id)
+    finally:
+        _freeze_long_lived_objects()
+
+
+_frozen = False
+
+
+def _freeze_long_lived_objects() -> None:
+    """Exempt everything loaded so far (Django, the models) from the garbage collector.
+
+    faster-whisper's decode_audio runs gc.collect() for every file, and a full collection
+    walks every object of the process: in a worker, with Django loaded, that was 45 ms of
+    every job (a bare faster-whisper process has a third as many objects to walk). Frozen
+    objects are skipped; what a job allocates is still collected. Once per process, after a
+    collection, so that no garbage is frozen with them.
+    """
+    global _frozen
+    if not _frozen:
+        gc.collect()
+        gc.freeze()
+        _frozen = True
 
 
 # --- Inference --------------------------------------------------------------------------------

@@ -374,14 +374,12 @@ def _settle(job: Job, fields: dict[str, Any]) -> None:
                 tenant_id=tenant_id, period=period, reserved_seconds=reserved, used_seconds=used
             )
 
-    def settle_usage() -> None:
-        ended = Job.objects.filter(pk=job.pk).first()
-        if ended is not None:
-            usage_record_settle(request_id=ended.request_id, usage=job_usage(ended))
-
+    ended = Job.objects.get(pk=job.pk)
+    usage = job_usage(ended)
     # After the commit: a usage row inserted meanwhile either is seen by this UPDATE or its
-    # writer sees the job ended and settles it itself (accounts.middleware).
-    transaction.on_commit(settle_usage)
+    # writer sees the job ended and settles it itself (accounts.middleware). The figures are
+    # taken now: a job deleted right after its cancel is gone by then.
+    transaction.on_commit(lambda: usage_record_settle(request_id=ended.request_id, usage=usage))
 
 
 def job_succeed(*, job: Job, result: engine.TranscriptionResult) -> bool:

@@ -1,6 +1,7 @@
 """Server-Sent Events for `stream=true`: text deltas as segments are decoded, then the total."""
 
 import json
+import time
 from collections.abc import Iterator
 
 from django.conf import settings
@@ -19,25 +20,23 @@ def _event(payload: dict) -> str:
 
 def sse_events(job: Job) -> Iterator[str]:
     sent = 0
+    deadline = time.monotonic() + settings.SYNC_WAIT_TIMEOUT
 
     def moved_on(current: Job) -> bool:
         return current.is_finished or len(current.partial_text) > sent
 
     while True:
-        job = job_wait(job.pk, timeout=settings.SYNC_WAIT_TIMEOUT, until=moved_on)
-        if job.status != Job.Status.SUCCEEDED and len(job.partial_text) > sent:
+        remaining = deadline - time.monotonic()
+        job = job_wait(job.pk, timeout=max(0.0, remaining), until=moved_on)
+        if len(job.partial_text) > sent:
             yield _event({"type": "transcript.text.delta", "delta": job.partial_text[sent:]})
             sent = len(job.partial_text)
         if job.status == Job.Status.SUCCEEDED:
-            # The final text may differ from the running one (it is stripped): send the rest
-            # of the running text, then the authoritative total.
-            if len(job.partial_text) > sent:
-                yield _event({"type": "transcript.text.delta", "delta": job.partial_text[sent:]})
             yield _event(
                 {"type": "transcript.text.done", "text": job.text, "usage": usage(job.duration)}
             )
             return
-        if job.is_finished or not moved_on(job):
+        if job.is_finished or time.monotonic() >= deadline:
             error: ApiError = job_error(job)
             yield _event({"type": "error", **error.as_dict()})
             return

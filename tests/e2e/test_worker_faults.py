@@ -60,3 +60,15 @@ def test_sigkill_mid_job_is_retried_to_completion(platform_server):
         "SELECT worker FROM transcriptions_job WHERE public_id = %s", (job_id,)
     )
     assert worker_after != worker, "the retry ran on another (fresh) worker process"
+
+    # Billed once, for the real duration: nothing left reserved, nothing charged twice.
+    [(used, reserved)] = platform_server.query(
+        "SELECT q.used_seconds, q.reserved_seconds FROM accounts_quotaperiod q "
+        "JOIN accounts_tenant t ON t.id = q.tenant_id WHERE t.slug = %s",
+        (platform_server.tenant,),
+    )
+    assert (used, reserved) == (60, 0)
+    [(billed,)] = platform_server.query(
+        "SELECT SUM(billed_seconds) FROM accounts_usagerecord WHERE job_id = %s", (job_id,)
+    )
+    assert billed == 60

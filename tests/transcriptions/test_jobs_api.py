@@ -293,3 +293,15 @@ def test_callback_to_an_unreachable_url_is_scheduled_for_later(api_a, monkeypatc
     assert attempts == [(1, False), (2, False)]
     later = Schedule.objects.get(name__startswith="callback-")
     assert later.args.endswith(",3") and later.next_run > timezone.now()
+
+
+def test_callback_secret_command(tenant_a):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("callback_secret", tenant_a.slug, stdout=out)
+    assert out.getvalue().strip() == callbacks.callback_secret_get(tenant=tenant_a)
+    call_command("callback_secret", tenant_a.slug, "--rotate", stdout=out)
+    assert out.getvalue().split()[-1] == callbacks.callback_secret_get(tenant=tenant_a)
