@@ -104,6 +104,9 @@ DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A fresh clone has no ./var yet: SQLite creates the file, not its folder.
+    if DATABASES["default"]["NAME"] != ":memory:":
+        Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     # Web and worker processes share the file: WAL lets readers run beside the one writer,
     # IMMEDIATE transactions take the write lock up front instead of failing on upgrade.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
@@ -113,9 +116,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
-else:
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
-    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+# Persistent connections, SQLite included: django-q2 closes "obsolete" connections before each
+# queue operation and task, and closing the last SQLite connection checkpoints the WAL (11 ms
+# measured, inside the request that queues a job).
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
+DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -203,7 +208,6 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
     # The form field is `timestamp_granularities[]`; brackets are not allowed in a component name.
     "ENUM_NAME_OVERRIDES": {"TimestampGranularityEnum": "transcriptions.serializers.GRANULARITIES"},
     "SERVE_INCLUDE_SCHEMA": False,
