@@ -64,9 +64,15 @@ class RateLimit:
         return self.retry_after <= 0
 
 
+def _ceil(value: float) -> int:
+    # Times are differences of epoch floats (~1e9): 2 s can come out as 2.0000002, which must
+    # not be shown, or waited, as 3.
+    return math.ceil(round(value, 3))
+
+
 def duration_text(seconds: float) -> str:
     """OpenAI's notation for durations in headers: `20ms`, `1.5s`, `6m0s`."""
-    millis = max(0, math.ceil(seconds * 1000))
+    millis = max(0, _ceil(seconds * 1000))
     if millis < 1000:
         return f"{millis}ms"
     minutes, millis = divmod(millis, 60_000)
@@ -149,7 +155,7 @@ def rate_limit_take(*, buckets: list[Bucket], now: float | None = None) -> RateL
 
 
 def rate_limited(state: RateLimit) -> ApiError:
-    wait = max(1, math.ceil(state.retry_after))  # whole seconds, as Retry-After says
+    wait = max(1, _ceil(state.retry_after))  # whole seconds, as Retry-After says
     return ApiError(
         MSG_RATE_LIMITED.format(scope=state.scope, limit=state.limit, wait=f"{wait}s"),
         status_code=429,

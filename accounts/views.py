@@ -57,8 +57,7 @@ class UsageApi(APIView):
                 "start_date": start.isoformat(),
                 "end_date": end.isoformat(),
                 "data": [
-                    {"object": "usage.record", **row, "day": row["day"].isoformat()}
-                    for row in rows
+                    {"object": "usage.record", **row, "day": row["day"].isoformat()} for row in rows
                 ],
                 "has_more": False,
                 "quota": {

@@ -21,3 +21,11 @@ accesslog = os.environ.get("GUNICORN_ACCESS_LOG", None)
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "warning")
 wsgi_app = "config.wsgi:application"
+
+
+def post_worker_init(worker) -> None:
+    """Load the URLconf, and with it every view and what they import (DRF, PyAV), before the
+    first request: Django loads it lazily, so the first request after a start paid for it."""
+    from django.urls import get_resolver
+
+    get_resolver().resolve("/v1/audio/transcriptions")

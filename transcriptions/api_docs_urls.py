@@ -1,14 +1,16 @@
-"""The OpenAPI schema of the /v1 API and the docs pages that render it (assets vendored)."""
+"""The OpenAPI schema of the /v1 API and the Swagger UI page that renders it, from the assets
+drf-spectacular-sidecar vendors. (No Redoc page: its bundle always loads a logo from its
+makers' CDN.)"""
 
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from accounts import api_schema as _auth_schema  # noqa: F401  (registers the extensions
+# Imported for their side effect: they register the schema extensions before generation.
+from accounts import api_schema as _accounts_schema  # noqa: F401
 
-from . import api_schema as _audio_schema  # noqa: F401   before the schema is generated)
+from . import api_schema as _transcriptions_schema  # noqa: F401
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
 ]

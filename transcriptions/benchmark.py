@@ -13,6 +13,7 @@ with a tenant and key made by the operator commands), so the first request after
 measured; with a URL and a key it measures an existing deployment instead.
 """
 
+import gc
 import json
 import logging
 import os
@@ -28,7 +29,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.client import HTTPConnection, HTTPException, HTTPSConnection
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,10 @@ TARGET_WORKER_EXTRA_MB = 150.0
 # timed part, rather than time a request that fails on a closed socket.
 IDLE_RECONNECT_SECONDS = 2.0
 REQUEST_TIMEOUT = 600.0
+# After an answer the platform still records the task's result, settles usage and so on: let it
+# finish before timing the bare engine, which would otherwise run slower for it (and so hide
+# part of the platform's cost).
+SETTLE_SECONDS = 0.25
 START_TIMEOUT = 300.0
 
 Progress = Callable[[str], None]
@@ -70,8 +75,12 @@ class BenchmarkOptions:
     warmup: int = 2
     url: str | None = None
     key: str | None = None
-    # 0: faster-whisper's own default (CTranslate2 picks min(4, cores)), what a bare user gets.
-    bare_threads: int = 0
+    # None: as many as each worker uses (WHISPER_CPU_THREADS), so that only the platform
+    # differs; 0: faster-whisper's own default (CTranslate2 takes min(4, cores)).
+    bare_threads: int | None = None
+    # Workers of the platform started here load only the benchmarked model, as the bare
+    # process does; True: every model of WHISPER_PRELOAD_MODELS, as a default deployment.
+    preload_all: bool = False
 
 
 def summary(values: list[float]) -> dict[str, Any]:
@@ -99,6 +108,7 @@ class BareEngine:
         self.device, default_compute = engine._device()
         self.compute_type = spec.compute_type or default_compute
         self.threads = threads
+        self.last_cpu = 0.0
         self.options = engine.decode_options()
         self.model = WhisperModel(
             self.directory,
@@ -108,11 +118,15 @@ class BareEngine:
         )
 
     def run(self, clip: Path) -> tuple[float, str, float]:
-        """(seconds, text, audio duration) of one transcription, decoding the file included."""
+        """(seconds, text, audio duration) of one transcription, decoding the file included;
+        its CPU seconds are left in `last_cpu`."""
+        cpu = time.process_time()
         start = time.perf_counter()
         segments, info = self.model.transcribe(str(clip), **self.options)
         text = "".join(segment.text for segment in segments).strip()
-        return time.perf_counter() - start, text, info.duration
+        elapsed = time.perf_counter() - start
+        self.last_cpu = time.process_time() - cpu
+        return elapsed, text, info.duration
 
 
 _BARE_PROCESS = """
@@ -285,7 +299,7 @@ class LocalPlatform:
 
     TENANT = "benchmark"
 
-    def __init__(self, *, model_id: str) -> None:
+    def __init__(self, *, model_id: str, preload_all: bool = False) -> None:
         self.model_id = model_id
         self.var_dir = Path(tempfile.mkdtemp(prefix="whisper-benchmark-"))
         self.port = _free_port()
@@ -304,6 +318,11 @@ class LocalPlatform:
             # Reassembled model files are reused, not rebuilt in the temporary directory.
             WHISPER_CACHE_DIR=str(settings.WHISPER_CACHE_DIR),
             PORT=str(self.port),
+        )
+        if not preload_all:
+            env["WHISPER_PRELOAD_MODELS"] = model_id
+        self.preloaded = env.get("WHISPER_PRELOAD_MODELS") or ",".join(
+            settings.WHISPER_PRELOAD_MODELS
         )
         self.env = env
 
@@ -346,9 +365,9 @@ class LocalPlatform:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise BenchmarkError(f"the server exited:\n{self.log()}")
-            if self._healthy() and len(self.worker_pids()) >= workers:
+            if len(self.worker_pids()) >= workers and self._healthy():
                 return
-            time.sleep(0.05)
+            time.sleep(0.1)
         raise BenchmarkError(f"the server was not ready in {START_TIMEOUT:.0f} s:\n{self.log()}")
 
     def _healthy(self) -> bool:
@@ -371,6 +390,21 @@ class LocalPlatform:
         except sqlite3.Error:
             return []
         return [pid for pid, models in rows if self.model_id in json.loads(models or "[]")]
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time used so far by every process of the platform (its process group): a
+        figure that, unlike wall time, other load on the machine does not inflate."""
+        if self.process is None:
+            return None
+        total = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue  # gone meanwhile
+            if int(fields[2]) == self.process.pid:  # pgrp
+                total += int(fields[11]) + int(fields[12])  # utime + stime, in ticks
+        return total / os.sysconf("SC_CLK_TCK")
 
     def log(self) -> str:
         return self.log_path.read_text()[-4000:] if self.log_path.exists() else ""
@@ -407,108 +441,201 @@ def deployment_worker_pids(model_id: str) -> list[int]:
 # --- The run ------------------------------------------------------------------------------------
 
 
+MSG_UNKNOWN_MODEL = "Unknown model {model!r}: use one of {models}."
+MSG_NO_FILE = "No such audio file: {path}"
+MSG_URL_NEEDS_KEY = "--url needs --key, an API key of that deployment."
+MSG_BAD_COUNTS = "--runs, --concurrency and --rounds must be at least 1, --warmup at least 0."
+
+
 def _target(name: str, value: float | None, limit: float, *, at_most: bool) -> dict[str, Any]:
     met = None if value is None else (value <= limit if at_most else value >= limit)
     return {"name": name, "value": value, "limit": limit, "at_most": at_most, "met": met}
 
 
+def _check(options: BenchmarkOptions) -> str:
+    """The registry id of the benchmarked model, once the options are known to be usable."""
+    model_id = engine.resolve_model_id(options.model)
+    if model_id is None:
+        models = ", ".join([*settings.WHISPER_MODEL_ALIASES, *settings.WHISPER_MODELS])
+        raise BenchmarkError(MSG_UNKNOWN_MODEL.format(model=options.model, models=models))
+    if not options.clip.is_file():
+        raise BenchmarkError(MSG_NO_FILE.format(path=options.clip))
+    if options.url and not options.key:
+        raise BenchmarkError(MSG_URL_NEEDS_KEY)
+    if min(options.runs, options.concurrency, options.rounds) < 1 or options.warmup < 0:
+        raise BenchmarkError(MSG_BAD_COUNTS)
+    return model_id
+
+
+@dataclass
+class _Figures:
+    """What the measuring phases collect."""
+
+    bare_times: list[float] = field(default_factory=list)
+    bare_cpu: list[float] = field(default_factory=list)
+    api_times: list[float] = field(default_factory=list)
+    platform_cpu: float | None = None  # CPU seconds of the whole platform per sync request
+    concurrent_rates: list[float] = field(default_factory=list)
+    sequential_rates: list[float] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)
+    first_request: float | None = None
+    workers: dict[int, dict[str, float]] = field(default_factory=dict)
+    texts: set[str] = field(default_factory=set)
+
+
+def _measure_sync(
+    *,
+    bare: BareEngine,
+    client: ApiClient,
+    platform: LocalPlatform | None,
+    options: BenchmarkOptions,
+    figures: _Figures,
+    progress: Progress,
+) -> None:
+    """Bare engine and API request in turns, one at a time."""
+    conn = client.connect()
+    cpu_before = platform.cpu_seconds() if platform is not None else None
+    for index in range(options.runs):
+        seconds, text, _ = bare.run(options.clip)
+        figures.bare_times.append(seconds)
+        figures.bare_cpu.append(bare.last_cpu)
+        figures.texts.add(text)
+        conn = client.fresh(conn)
+        seconds, text = client.transcribe(conn)
+        figures.api_times.append(seconds)
+        figures.texts.add(text)
+        time.sleep(SETTLE_SECONDS)
+        progress(
+            f"sync {index + 1}/{options.runs}: bare {figures.bare_times[-1]:.3f} s, "
+            f"api {seconds:.3f} s"
+        )
+    conn.close()
+    if platform is not None and cpu_before is not None:
+        figures.platform_cpu = (platform.cpu_seconds() - cpu_before) / options.runs
+
+
+def _measure_concurrent(
+    *,
+    bare: BareEngine,
+    client: ApiClient,
+    audio_seconds: float,
+    options: BenchmarkOptions,
+    figures: _Figures,
+    progress: Progress,
+) -> None:
+    """Rounds of N requests at once, each followed by N bare runs one after the other."""
+    for index in range(options.rounds):
+        wall, latencies, texts = client.concurrent(options.concurrency)
+        figures.concurrent_rates.append(options.concurrency * audio_seconds / wall)
+        figures.latencies.extend(latencies)
+        figures.texts.update(texts)
+        time.sleep(SETTLE_SECONDS)
+        spent = 0.0
+        for _ in range(options.concurrency):
+            seconds, text, _ = bare.run(options.clip)
+            spent += seconds
+            figures.texts.add(text)
+        figures.sequential_rates.append(options.concurrency * audio_seconds / spent)
+        progress(
+            f"concurrent {index + 1}/{options.rounds}: {options.concurrency} requests in "
+            f"{wall:.3f} s = {figures.concurrent_rates[-1]:.1f} audio s/s; bare sequential "
+            f"{figures.sequential_rates[-1]:.1f} audio s/s"
+        )
+
+
 def benchmark_run(*, options: BenchmarkOptions, progress: Progress) -> dict[str, Any]:
     """Run the whole benchmark; the report is a JSON-able dict (see `report_lines`)."""
-    if engine.resolve_model_id(options.model) != options.model:
-        raise BenchmarkError(
-            f"unknown model {options.model!r} (one of {list(settings.WHISPER_MODELS)})"
-        )
-    if not options.clip.is_file():
-        raise BenchmarkError(f"no such file: {options.clip}")
-    if options.url and not options.key:
-        raise BenchmarkError("--url needs --key (an API key of that deployment)")
-    if min(options.runs, options.concurrency, options.rounds) < 1 or options.warmup < 0:
-        raise BenchmarkError("runs, concurrency and rounds must be at least 1, warmup at least 0")
+    model_id = _check(options)
     load_before = os.getloadavg()
-
     # faster-whisper logs every clip's duration at INFO: noise between the progress lines.
     logging.getLogger("faster_whisper").setLevel(logging.WARNING)
     progress(f"loading {options.model} for the bare engine")
-    bare = BareEngine(model_id=options.model, threads=options.bare_threads)
+    bare_threads = (
+        settings.WHISPER_CPU_THREADS if options.bare_threads is None else options.bare_threads
+    )
+    bare = BareEngine(model_id=model_id, threads=bare_threads)
     _, bare_text, audio_seconds = bare.run(options.clip)  # the first inference warms up
-
+    figures = _Figures()
     platform: LocalPlatform | None = None
-    first_request = None
+    # faster-whisper runs gc.collect() on every file it decodes, and this process has Django
+    # loaded: without this the bare engine would pay for walking Django's objects, which a
+    # bare faster-whisper process does not have (the workers freeze theirs the same way).
+    gc.collect()
+    gc.freeze()
     try:
         if options.url:
             url, key = options.url, options.key or ""
         else:
-            platform = LocalPlatform(model_id=options.model)
+            platform = LocalPlatform(model_id=model_id, preload_all=options.preload_all)
             progress(f"starting a platform in {platform.var_dir} ({settings.Q_WORKERS} workers)")
             platform.prepare()
             platform.start(workers=settings.Q_WORKERS)
             url, key = platform.url, platform.key
         client = ApiClient(url=url, key=key, clip=options.clip, model=options.model)
-        conn = client.connect()
         if platform is not None:
-            first_request, _ = client.transcribe(conn)
-            progress(f"first request after the workers started: {first_request:.3f} s")
+            figures.first_request, _ = client.transcribe(client.connect())
+            progress(f"first request after the workers started: {figures.first_request:.3f} s")
+        conn = client.connect()
         for index in range(options.warmup):
             conn = client.fresh(conn)
             client.transcribe(conn)
             progress(f"warm-up {index + 1}/{options.warmup}")
-
-        bare_times: list[float] = []
-        api_times: list[float] = []
-        texts: set[str] = set()
-        for index in range(options.runs):
-            seconds, text, _ = bare.run(options.clip)
-            bare_times.append(seconds)
-            texts.add(text)
-            conn = client.fresh(conn)
-            seconds, text = client.transcribe(conn)
-            api_times.append(seconds)
-            texts.add(text)
-            progress(
-                f"sync {index + 1}/{options.runs}: bare {bare_times[-1]:.3f} s, "
-                f"api {api_times[-1]:.3f} s"
-            )
         conn.close()
-
-        concurrent_rates: list[float] = []
-        sequential_rates: list[float] = []
-        latencies: list[float] = []
-        for index in range(options.rounds):
-            wall, round_latencies, round_texts = client.concurrent(options.concurrency)
-            concurrent_rates.append(options.concurrency * audio_seconds / wall)
-            latencies.extend(round_latencies)
-            texts.update(round_texts)
-            spent = 0.0
-            for _ in range(options.concurrency):
-                seconds, text, _ = bare.run(options.clip)
-                spent += seconds
-                texts.add(text)
-            sequential_rates.append(options.concurrency * audio_seconds / spent)
-            progress(
-                f"concurrent {index + 1}/{options.rounds}: {options.concurrency} requests in "
-                f"{wall:.3f} s = {concurrent_rates[-1]:.1f} audio s/s; bare sequential "
-                f"{sequential_rates[-1]:.1f} audio s/s"
-            )
-
-        if platform is not None:
-            pids = platform.worker_pids()
-        else:
-            pids = deployment_worker_pids(options.model)
-        workers = {pid: mem for pid in pids if (mem := process_memory(pid)) is not None}
+        measuring = {"bare": bare, "client": client, "options": options, "figures": figures}
+        _measure_sync(platform=platform, progress=progress, **measuring)
+        _measure_concurrent(audio_seconds=audio_seconds, progress=progress, **measuring)
+        pids = platform.worker_pids() if platform else deployment_worker_pids(model_id)
+        figures.workers = {pid: mem for pid in pids if (mem := process_memory(pid)) is not None}
     finally:
+        gc.unfreeze()
         if platform is not None:
             progress("stopping the platform")
             platform.stop()
     progress("measuring a bare engine process's memory")
     bare_memory = bare_process_memory(bare, options.clip)
+    return _report(
+        options=options,
+        figures=figures,
+        url=url,
+        platform=platform,
+        bare_threads=bare_threads,
+        bare_text=bare_text,
+        bare_memory=bare_memory,
+        audio_seconds=audio_seconds,
+        load_before=load_before,
+    )
 
-    bare_median = statistics.median(bare_times)
-    api_median = statistics.median(api_times)
-    api_over_bare = api_median / bare_median
-    concurrent_over_bare = statistics.median(concurrent_rates) / statistics.median(sequential_rates)
-    first_over_warm = first_request / api_median if first_request is not None else None
-    worker_rss = max((m["rss_mb"] for m in workers.values()), default=None)
+
+def _report(
+    *,
+    options: BenchmarkOptions,
+    figures: _Figures,
+    url: str,
+    platform: LocalPlatform | None,
+    bare_threads: int,
+    bare_text: str,
+    bare_memory: dict[str, float],
+    audio_seconds: float,
+    load_before: tuple[float, float, float],
+) -> dict[str, Any]:
+    f = figures
+    api_median = statistics.median(f.api_times)
+    api_over_bare = api_median / statistics.median(f.bare_times)
+    concurrent_over_bare = statistics.median(f.concurrent_rates) / statistics.median(
+        f.sequential_rates
+    )
+    first_over_warm = f.first_request / api_median if f.first_request is not None else None
+    worker_rss = max((m["rss_mb"] for m in f.workers.values()), default=None)
     worker_extra = worker_rss - bare_memory["rss_mb"] if worker_rss is not None else None
+    cpu_bare = statistics.median(f.bare_cpu)
+    if platform is not None:
+        layout = {
+            "workers": settings.Q_WORKERS,
+            "cpu_threads_per_worker": settings.WHISPER_CPU_THREADS,
+            "preloaded_models": platform.preloaded.split(","),
+        }
+    else:
+        layout = {"workers": len(f.workers) or None}
     return {
         "clip": {
             "path": str(options.clip),
@@ -527,33 +654,33 @@ def benchmark_run(*, options: BenchmarkOptions, progress: Progress) -> dict[str,
             "rounds": options.rounds,
             "warmup": options.warmup,
         },
-        "platform": {
-            "url": url,
-            "started_here": platform is not None,
-            "workers": settings.Q_WORKERS if platform is not None else len(workers) or None,
-            "cpu_threads_per_worker": settings.WHISPER_CPU_THREADS
-            if platform is not None
-            else None,
-        },
-        "bare": {"cpu_threads": options.bare_threads, "seconds": summary(bare_times)},
-        "api_sync": {"seconds": summary(api_times)},
+        "platform": {"url": url, "started_here": platform is not None, **layout},
+        "bare": {"cpu_threads": bare_threads, "seconds": summary(f.bare_times)},
+        "api_sync": {"seconds": summary(f.api_times)},
         "api_over_bare": api_over_bare,
+        # CPU seconds per transcription: the bare engine's, and all the platform's processes'
+        # per synchronous request (their idle work while the bare engine ran included).
+        "cpu": {
+            "bare_per_run": summary(f.bare_cpu),
+            "platform_per_request": f.platform_cpu,
+            "over_bare": f.platform_cpu / cpu_bare if f.platform_cpu is not None else None,
+        },
         "concurrent": {
             "requests": options.concurrency,
             "rounds": options.rounds,
-            "audio_seconds_per_second": summary(concurrent_rates),
-            "bare_sequential_audio_seconds_per_second": summary(sequential_rates),
-            "latency_seconds": summary(latencies),
+            "audio_seconds_per_second": summary(f.concurrent_rates),
+            "bare_sequential_audio_seconds_per_second": summary(f.sequential_rates),
+            "latency_seconds": summary(f.latencies),
             "over_bare": concurrent_over_bare,
         },
-        "first_request": {"seconds": first_request, "over_warm": first_over_warm},
+        "first_request": {"seconds": f.first_request, "over_warm": first_over_warm},
         "memory": {
-            "workers": {str(pid): mem for pid, mem in workers.items()},
+            "workers": {str(pid): mem for pid, mem in f.workers.items()},
             "worker_rss_mb": worker_rss,
             "bare_process": bare_memory,
             "worker_extra_mb": worker_extra,
         },
-        "transcript": {"bare": bare_text, "all_identical": texts == {bare_text}},
+        "transcript": {"bare": bare_text, "all_identical": f.texts == {bare_text}},
         "targets": [
             _target("api_over_bare", api_over_bare, TARGET_API_OVER_BARE, at_most=True),
             _target(
@@ -592,9 +719,11 @@ def report_lines(report: dict[str, Any]) -> list[str]:
     first = report["first_request"]
     memory = report["memory"]
     machine = report["machine"]
+    cpu = report["cpu"]
     where = "started here" if platform["started_here"] else "existing deployment"
     layout = (
-        f", {platform['workers']} workers x {platform['cpu_threads_per_worker']} threads"
+        f", {platform['workers']} workers x {platform['cpu_threads_per_worker']} threads, "
+        f"preloading {', '.join(platform['preloaded_models'])}"
         if platform["started_here"]
         else ""
     )
@@ -608,6 +737,15 @@ def report_lines(report: dict[str, Any]) -> list[str]:
         f"[cpu_threads={report['bare']['cpu_threads'] or 'default'}]",
         f"api warm sync      {_spread(report['api_sync']['seconds'], 's')}",
         f"api / bare         {report['api_over_bare']:.3f}  {_verdict(targets['api_over_bare'])}",
+        *(
+            [
+                f"cpu per request    platform {cpu['platform_per_request']:.3f} s, bare "
+                f"{cpu['bare_per_run']['median']:.3f} s = {cpu['over_bare']:.3f} x (not a "
+                "target: CPU time, which other load on the machine does not inflate)"
+            ]
+            if cpu["platform_per_request"] is not None
+            else []
+        ),
         f"concurrent x{concurrent['requests']:<5} "
         f"{_spread(concurrent['audio_seconds_per_second'], 'audio s/s', 1)}",
         f"bare sequential    "

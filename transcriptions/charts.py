@@ -10,7 +10,7 @@ from datetime import date
 
 WIDTH = 720
 HEIGHT = 240
-MARGIN_LEFT = 48
+MARGIN_LEFT = 60
 MARGIN_RIGHT = 12
 MARGIN_TOP = 12
 MARGIN_BOTTOM = 28
@@ -26,6 +26,7 @@ class Bar:
     day: date
     value: float
     label: str  # x-axis label, blank for days between labelled ones
+    minor: bool = False  # every other label: hidden on a narrow screen, where they would touch
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,7 @@ def bar_chart(points: list[tuple[date, float]], *, ticks: int = 4) -> BarChart:
                 day=day,
                 value=value,
                 label=day.strftime("%b %-d") if index % label_every == 0 else "",
+                minor=index % (2 * label_every) != 0,
             )
         )
     tick_marks = [

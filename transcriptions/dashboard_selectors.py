@@ -9,6 +9,7 @@ import socket
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
@@ -16,10 +17,6 @@ from django.utils import timezone
 from accounts.models import Tenant
 
 from .models import Job, WorkerHeartbeat
-
-# A worker on another machine cannot be checked directly: it counts as alive while its last
-# heartbeat is this recent.
-REMOTE_WORKER_FRESHNESS = timedelta(minutes=10)
 
 
 def job_list(
@@ -121,7 +118,6 @@ def queue_depth() -> dict[str, int]:
 class WorkerState:
     heartbeat: WorkerHeartbeat
     alive: bool
-    how: str  # how `alive` was judged, shown beside it
 
 
 def _process_exists(pid: int) -> bool:
@@ -137,18 +133,19 @@ def _process_exists(pid: int) -> bool:
 def worker_list(*, now: datetime | None = None) -> list[WorkerState]:
     """Every worker that has registered, alive ones first.
 
-    A heartbeat is written when a worker has loaded its models and after each job, so an idle
-    worker's row can be old: on this machine the process itself is checked instead.
+    Alive: its heartbeat thread wrote within WORKER_STALE_SECONDS (the rule dead-job recovery
+    uses) and, for a worker of this machine, its process still exists (a killed worker's last
+    heartbeat stays fresh for a while).
     """
     now = now or timezone.now()
     here = socket.gethostname()
+    stale = timedelta(seconds=settings.WORKER_STALE_SECONDS)
     states = []
     for beat in WorkerHeartbeat.objects.order_by("-last_seen"):
-        if beat.hostname == here:
-            states.append(WorkerState(beat, _process_exists(beat.pid), "process on this host"))
-        else:
-            fresh = now - beat.last_seen <= REMOTE_WORKER_FRESHNESS
-            states.append(WorkerState(beat, fresh, "recent heartbeat"))
+        alive = now - beat.last_seen <= stale
+        if alive and beat.hostname == here:
+            alive = _process_exists(beat.pid)
+        states.append(WorkerState(beat, alive))
     return sorted(states, key=lambda s: not s.alive)
 
 

@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.billing import ROUNDING_RULE, billing_csv, billing_report
@@ -169,6 +170,14 @@ def billing_csv_download(request: HttpRequest, *, scope: TenantScope) -> HttpRes
 # --- Staff ------------------------------------------------------------------------------------
 
 
+def _queued_tasks_url() -> str | None:
+    """django-q2 lists queued tasks in the admin only with its ORM broker (not with Redis)."""
+    from django.contrib import admin
+    from django_q.models import OrmQ
+
+    return reverse("admin:django_q_ormq_changelist") if admin.site.is_registered(OrmQ) else None
+
+
 @scoped_view
 def overview_page(request: HttpRequest, *, scope: TenantScope) -> HttpResponse:
     if not scope.is_staff:
@@ -190,6 +199,7 @@ def overview_page(request: HttpRequest, *, scope: TenantScope) -> HttpResponse:
             "failures": selectors.job_recent_failures(),
             "billing": billing_report(year=first.year, month=first.month),
             "month": first,
+            "queued_tasks_url": _queued_tasks_url(),
             "nav": "overview",
         },
     )

@@ -12,6 +12,7 @@ import logging
 import os
 import shutil
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,9 @@ logger = logging.getLogger(__name__)
 TEMPERATURE_LADDER = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 BEAM_SIZE = 5
 MODEL_FILES = ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt")
+# Real speech shipped with the project (benchmark_data/NOTICE): each worker transcribes it once
+# per model at start.
+WARM_UP_CLIP = Path(__file__).resolve().parent / "benchmark_data" / "jfk.flac"
 
 
 class ModelUnavailable(Exception):
@@ -182,12 +186,27 @@ def loaded_models() -> list[str]:
 
 
 def preload(model_ids: Iterable[str] | None = None) -> None:
-    """Load models before the first job so that it is as fast as any other."""
+    """Load models, and run each once, before the first job so that it is as fast as any
+    other: a model's first inference sets up buffers and kernels that later ones reuse, and
+    the first decoded file initialises PyAV's codecs."""
     try:
         for model_id in model_ids if model_ids is not None else settings.WHISPER_PRELOAD_MODELS:
-            get_model(model_id)
+            _warm_up(model_id, get_model(model_id))
     finally:
         _freeze_long_lived_objects()
+
+
+def _warm_up(model_id: str, model) -> None:
+    started = time.monotonic()
+    try:
+        segments, _ = model.transcribe(str(WARM_UP_CLIP), **decode_options())
+        for _ in segments:
+            pass
+    except Exception:
+        # Only a warm-up: the model loaded, and a real fault shows on the first job.
+        logger.warning("warming up %s failed", model_id, exc_info=True)
+    else:
+        logger.info("warmed up model %s in %.2f s", model_id, time.monotonic() - started)
 
 
 _frozen = False

@@ -23,6 +23,8 @@ def recover_orphaned_jobs() -> dict[str, int]:
 SCHEDULES = {
     "recover-orphaned-jobs": ("transcriptions.tasks.recover_orphaned_jobs", Schedule.MINUTES, 1),
     "purge-expired-transcripts": ("transcriptions.tasks.purge_expired", Schedule.HOURLY, None),
+    # Old idempotency keys, usage rows still pending after their job ended.
+    "accounts-housekeeping": ("accounts.tasks.housekeeping", Schedule.HOURLY, None),
 }
 
 

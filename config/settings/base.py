@@ -60,7 +60,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
-    "drf_spectacular_sidecar",  # Swagger UI / Redoc served from our static files, no CDN
+    "drf_spectacular_sidecar",  # Swagger UI served from our own static files, no CDN
     "django_q",
     "accounts",
     "transcriptions",

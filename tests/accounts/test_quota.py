@@ -3,17 +3,19 @@ reserved before the job is queued, settled with the measured duration, refunded 
 failure path (engine error, timeout, cancel, dead worker, a job that could not be stored or
 queued)."""
 
+import importlib
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from django.apps import apps as django_apps
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.utils import timezone
 from django_q.exceptions import TimeoutException
 
-from accounts.models import Plan, UsageRecord
+from accounts.models import LIMIT_FIELDS, Plan, UsageRecord
 from accounts.periods import month_end, month_start
 from accounts.selectors import plan_default, tenant_limits
 from accounts.services import (
@@ -52,8 +54,12 @@ def engine_fault(monkeypatch):
 # --- Plans ------------------------------------------------------------------------------------
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_default_plan_comes_from_a_migration_and_is_generous(tenant_a):
+    # Transactional tests empty every table between tests: run the data migration again.
+    migration = importlib.import_module("accounts.migrations.0003_default_plan")
+    Plan.objects.all().delete()
+    migration.create_default_plan(django_apps, None)
+    migration.create_default_plan(django_apps, None)  # idempotent
     plan = Plan.objects.get(is_default=True)
     assert plan.slug == "default"
     limits = tenant_limits(tenant=tenant_a)
@@ -62,6 +68,10 @@ def test_the_default_plan_comes_from_a_migration_and_is_generous(tenant_a):
     assert limits.max_file_bytes == 26_214_400
     assert limits.price_per_minute == Decimal("0.0060")
     assert limits.requests_per_minute >= 600 and limits.concurrent_jobs >= 8
+    from_migration = {name: getattr(plan, name) for name in LIMIT_FIELDS}
+    Plan.objects.all().delete()
+    built_in = plan_default()
+    assert {name: getattr(built_in, name) for name in LIMIT_FIELDS} == from_migration
 
 
 def test_overrides_win_over_the_plan_field_by_field(tenant_a, set_limits):

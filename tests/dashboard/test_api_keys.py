@@ -50,7 +50,7 @@ def test_last_used_is_shown(alice_client, client):
     assert ">never<" in alice_client.get("/keys/").content.decode()
     call_api(client, key)
     html = alice_client.get("/keys/").content.decode()
-    assert re.search(r"<td class=\"nowrap last-used\">0\xa0minutes ago</td>", html)
+    assert re.search(r'class="nowrap last-used" data-label="Last used">0\xa0minutes ago<', html)
 
 
 def test_expiry_in_days(alice_client):

@@ -95,8 +95,15 @@ def test_overview_shows_jobs_per_status_queue_and_workers(staff_client, jfk_job)
 
     clone(jfk_job, status=Job.Status.FAILED, error_code="engine_error", error_message="boom")
     clone(jfk_job, status=Job.Status.QUEUED)
-    WorkerHeartbeat.objects.create(hostname=socket.gethostname(), pid=os.getpid())
-    WorkerHeartbeat.objects.create(hostname=socket.gethostname(), pid=2**22 + 7)  # no such pid
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    here, long_ago = socket.gethostname(), timezone.now() - timedelta(minutes=5)
+    WorkerHeartbeat.objects.create(hostname=here, pid=os.getpid())  # alive
+    WorkerHeartbeat.objects.create(hostname=here, pid=2**22 + 7)  # no such process
+    WorkerHeartbeat.objects.create(hostname="elsewhere", pid=1)  # fresh heartbeat: alive
+    WorkerHeartbeat.objects.create(hostname="elsewhere", pid=2, last_seen=long_ago)  # silent
     response = staff_client.get("/overview/")
     assert response.status_code == 200
     html = response.content.decode()
@@ -112,9 +119,9 @@ def test_overview_shows_jobs_per_status_queue_and_workers(staff_client, jfk_job)
         "0",
     )
     workers = re.search(r'data-testid="workers-alive">.*?class="value">(\d+)<', html, re.S)
-    assert workers[1] == "1"
-    assert "of 2 registered" in html
+    assert workers[1] == "2"
+    assert "of 4 registered" in html
     assert re.search(r'data-testid="queue-depth">.*?class="value">(\d+)<', html, re.S)
     assert "boom" in html  # recent failures
     assert "Acme" in html and "Globex" in html  # every tenant
-    assert "/admin/django_q/ormq/" in html  # the task monitor
+    assert "/admin/django_q/success/" in html and "/admin/django_q/failure/" in html

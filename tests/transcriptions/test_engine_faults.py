@@ -43,3 +43,31 @@ def test_engine_exception_in_a_stream_ends_with_an_error_event(api_a, monkeypatc
     body = b"".join(response.streaming_content).decode()
     assert '"type": "error"' in body and '"code": "engine_error"' in body
     assert Job.objects.get().status == Job.Status.FAILED
+
+
+def test_a_job_over_its_time_limit_answers_504(api_a, monkeypatch):
+    from django_q.exceptions import TimeoutException
+
+    def hang(*args, **kwargs):
+        raise TimeoutException("Task exceeded maximum timeout value (900 seconds)")  # injected
+
+    monkeypatch.setattr(engine, "transcribe", hang)
+    with JFK.open("rb") as f:
+        response = api_a.client.post(
+            "/v1/audio/transcriptions", {"file": f, "model": "tiny.en"}, format="multipart"
+        )
+    job = Job.objects.get()
+    assert_error(
+        response,
+        504,
+        type="server_error",
+        code="timeout",
+        message=services.MSG_TIMED_OUT.format(job=job.public_id),
+    )
+    assert job.status == Job.Status.FAILED
+
+
+def test_task_timeout_is_below_the_broker_retry(settings):
+    # Otherwise the broker hands a still-running job to a second worker (django-q2 docs).
+    assert settings.Q_CLUSTER["timeout"] < settings.Q_CLUSTER["retry"]
+    assert settings.Q_CLUSTER["max_attempts"] >= 1

@@ -23,7 +23,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--file", type=Path, default=DEFAULT_CLIP, help="audio clip")
-        parser.add_argument("--model", default=DEFAULT_MODEL, help="registry id (not an alias)")
+        parser.add_argument("--model", default=DEFAULT_MODEL, help="a model id or alias from GET /v1/models")
         parser.add_argument("--runs", type=int, default=10, help="interleaved bare/API pairs")
         parser.add_argument("--concurrency", type=int, default=8, help="requests sent at once")
         parser.add_argument("--rounds", type=int, default=3, help="concurrent rounds")
@@ -31,7 +31,14 @@ class Command(BaseCommand):
         parser.add_argument("--url", help="an existing deployment instead of starting one")
         parser.add_argument("--key", help="an API key of that deployment")
         parser.add_argument(
-            "--bare-threads", type=int, default=0, help="the bare engine's cpu_threads (0: default)"
+            "--bare-threads",
+            type=int,
+            help="the bare engine's cpu_threads (default: a worker's; 0: faster-whisper's own)",
+        )
+        parser.add_argument(
+            "--preload-all",
+            action="store_true",
+            help="the started platform's workers load every model, not only the benchmarked one",
         )
         parser.add_argument("--json", type=Path, help="also write the figures to this file")
 
@@ -46,6 +53,7 @@ class Command(BaseCommand):
             url=options["url"],
             key=options["key"],
             bare_threads=options["bare_threads"],
+            preload_all=options["preload_all"],
         )
 
         def progress(message: str) -> None:

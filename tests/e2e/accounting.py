@@ -1,0 +1,32 @@
+"""Tenants with their own limits on the shared live platform, and their usage rows."""
+
+import uuid
+from typing import NamedTuple
+
+from tests.live import LivePlatform
+
+
+class Customer(NamedTuple):
+    slug: str
+    key: str
+
+
+def tenant_with_limits(platform: LivePlatform, name: str, **limits: int) -> Customer:
+    """A new tenant (unique slug) with plan overrides set by the operator command."""
+    slug = f"{name}-{uuid.uuid4().hex[:6]}"
+    platform.manage("create_tenant", slug)
+    key = platform.manage("create_api_key", slug, "--name", name)
+    if limits:
+        options = [f"--{field.replace('_', '-')}={value}" for field, value in limits.items()]
+        platform.manage("set_tenant_limits", slug, *options)
+    return Customer(slug, key)
+
+
+def usage_rows(platform: LivePlatform, key: str) -> list[tuple]:
+    """(endpoint, status_code, error_code, billed_seconds) of the key's requests, in order."""
+    return platform.query(
+        "SELECT u.endpoint, u.status_code, u.error_code, u.billed_seconds "
+        "FROM accounts_usagerecord u JOIN accounts_apikey k ON u.api_key_id = k.id "
+        "WHERE k.prefix = %s ORDER BY u.created_at, u.id",
+        (key[:15],),
+    )
