@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from .billing import ROUNDING_RULE, billing_csv, billing_report
 from .models import (
+    LIMIT_FIELDS,
     ActiveJobs,
     ApiKey,
     IdempotencyRecord,
@@ -263,17 +264,7 @@ class PlanAdmin(admin.ModelAdmin):
 
 @admin.register(PlanOverride)
 class PlanOverrideAdmin(admin.ModelAdmin):
-    list_display = [
-        "tenant",
-        "monthly_audio_seconds",
-        "requests_per_minute",
-        "concurrent_jobs",
-        "max_file_bytes",
-        "max_audio_seconds",
-        "price_per_minute",
-        "retention_days",
-        "updated_at",
-    ]
+    list_display = ["tenant", *LIMIT_FIELDS, "updated_at"]
     search_fields = ["tenant__slug", "tenant__name"]
     list_select_related = ["tenant"]
     autocomplete_fields = ["tenant"]

@@ -53,3 +53,20 @@ def german_wav() -> bytes:
 
 def silence_wav(seconds: float) -> bytes:
     return encode(np.zeros(int(seconds * 16000), dtype=np.float32))
+
+
+def long_silence_flac(seconds: int) -> bytes:
+    """Hours of silence in a small file (FLAC packs silence to almost nothing)."""
+    buffer = io.BytesIO()
+    rate = 8000
+    with av.open(buffer, mode="w", format="flac") as container:
+        stream = container.add_stream("flac", rate=rate, layout="mono")
+        minute = np.zeros((1, rate * 60), dtype=np.int16)
+        for _ in range(seconds // 60):
+            frame = av.AudioFrame.from_ndarray(minute, format="s16", layout="mono")
+            frame.sample_rate = rate
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return buffer.getvalue()

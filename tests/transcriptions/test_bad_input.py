@@ -87,6 +87,22 @@ def test_video_without_audio_track(api_a):
     assert_error(response, 400, code="invalid_value", param="file", message=audio.MSG_NO_AUDIO)
 
 
+def test_hours_of_silence_over_the_plans_duration_limit(api_a):
+    from accounts.selectors import tenant_limits
+    from accounts.services import MSG_AUDIO_TOO_LONG
+    from tests.audio import long_silence_flac
+
+    limit = tenant_limits(tenant=api_a.tenant).max_audio_seconds
+    response = post(api_a, file=upload("silence.flac", long_silence_flac(3 * 3600)), model="base")
+    assert_error(
+        response,
+        400,
+        code="audio_too_long",
+        param="file",
+        message=MSG_AUDIO_TOO_LONG.format(duration=10800.0, limit=limit),
+    )
+
+
 def test_missing_file(api_a):
     response = post(api_a, model="tiny.en")
     assert_error(

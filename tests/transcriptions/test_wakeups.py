@@ -2,6 +2,7 @@
 notification instead of finding out at their next poll."""
 
 import threading
+import time
 from contextlib import ExitStack
 
 import pytest
@@ -72,10 +73,13 @@ def test_job_wait_returns_when_the_worker_notifies(monkeypatch):
 
     timer = threading.Timer(0.2, worker)
     timer.start()
+    started = time.monotonic()
     try:
         assert job_wait(job.pk, timeout=WAIT).status == Job.Status.SUCCEEDED
     finally:
         timer.join()
+    # Not a speed test: a waiter that missed the wake-up reads the row only at its deadline.
+    assert time.monotonic() - started < WAIT / 2
 
 
 @pytest.mark.django_db(transaction=True)
