@@ -28,6 +28,9 @@ run: migrate
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+benchmark: install
+	$(BIN)/python manage.py benchmark $(BENCHMARK_ARGS)
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -99,8 +99,29 @@ def plan_default() -> Plan:
     return plan
 
 
+_LIMITS_MEMO = "_limits_memo"
+
+
 def tenant_limits(*, tenant: Tenant) -> Limits:
-    """The one answer to "what may this tenant do": its plan merged with its overrides."""
+    """The one answer to "what may this tenant do": its plan merged with its overrides.
+
+    One API request asks several times (rate limit, upload limit, duration, quota), so the
+    answer is kept on the tenant instance, which lives as long as the request; the services
+    that change a plan or an override forget it (tenant_limits_forget).
+    """
+    memo = tenant.__dict__.get(_LIMITS_MEMO)
+    if memo is not None:
+        return memo
+    limits = _tenant_limits(tenant)
+    tenant.__dict__[_LIMITS_MEMO] = limits
+    return limits
+
+
+def tenant_limits_forget(*, tenant: Tenant) -> None:
+    tenant.__dict__.pop(_LIMITS_MEMO, None)
+
+
+def _tenant_limits(tenant: Tenant) -> Limits:
     plan = Plan.objects.filter(pk=tenant.plan_id).first() if tenant.plan_id else None
     plan = plan or plan_default()
     values = {name: getattr(plan, name) for name in LIMIT_FIELDS}

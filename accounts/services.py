@@ -35,7 +35,7 @@ from .models import (
     hash_secret,
 )
 from .periods import month_end, month_start
-from .selectors import Limits, tenant_limits
+from .selectors import Limits, tenant_limits, tenant_limits_forget
 
 MSG_INSUFFICIENT_QUOTA = (
     "You exceeded your current quota: this request needs {needed} seconds of audio and "
@@ -134,6 +134,7 @@ def tenant_plan_set(*, tenant: Tenant, plan: Plan | None) -> Tenant:
     """Move a tenant to a plan (None: back to the default plan)."""
     Tenant.objects.filter(pk=tenant.pk).update(plan=plan)
     tenant.plan = plan
+    tenant_limits_forget(tenant=tenant)
     return tenant
 
 
@@ -147,6 +148,7 @@ def plan_override_set(*, tenant: Tenant, **values: Any) -> PlanOverride:
         setattr(override, name, value)
     override.updated_at = timezone.now()
     override.save()
+    tenant_limits_forget(tenant=tenant)
     return override
 
 

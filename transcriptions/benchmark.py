@@ -58,6 +58,12 @@ REQUEST_TIMEOUT = 600.0
 SETTLE_SECONDS = 0.25
 START_TIMEOUT = 300.0
 
+MSG_UNKNOWN_MODEL = "Unknown model {model!r}: use one of {models}."
+MSG_NO_FILE = "No such audio file: {path}"
+MSG_URL_NEEDS_KEY = "--url needs --key, an API key of that deployment."
+MSG_BAD_COUNTS = "--runs, --concurrency and --rounds must be at least 1, --warmup at least 0."
+
+
 Progress = Callable[[str], None]
 
 
@@ -105,7 +111,7 @@ class BareEngine:
 
         spec = engine.registry()[model_id]
         self.directory = str(engine.model_directory(spec))
-        self.device, default_compute = engine._device()
+        self.device, default_compute = engine.compute_device()
         self.compute_type = spec.compute_type or default_compute
         self.threads = threads
         self.last_cpu = 0.0
@@ -392,8 +398,8 @@ class LocalPlatform:
         return [pid for pid, models in rows if self.model_id in json.loads(models or "[]")]
 
     def cpu_seconds(self) -> float | None:
-        """CPU time used so far by every process of the platform (its process group): a
-        figure that, unlike wall time, other load on the machine does not inflate."""
+        """CPU time used so far by every process of the platform (its process group): less
+        sensitive than wall time to other load on the machine (waiting for a core costs none)."""
         if self.process is None:
             return None
         total = 0
@@ -439,12 +445,6 @@ def deployment_worker_pids(model_id: str) -> list[int]:
 
 
 # --- The run ------------------------------------------------------------------------------------
-
-
-MSG_UNKNOWN_MODEL = "Unknown model {model!r}: use one of {models}."
-MSG_NO_FILE = "No such audio file: {path}"
-MSG_URL_NEEDS_KEY = "--url needs --key, an API key of that deployment."
-MSG_BAD_COUNTS = "--runs, --concurrency and --rounds must be at least 1, --warmup at least 0."
 
 
 def _target(name: str, value: float | None, limit: float, *, at_most: bool) -> dict[str, Any]:
@@ -573,7 +573,9 @@ def benchmark_run(*, options: BenchmarkOptions, progress: Progress) -> dict[str,
             url, key = platform.url, platform.key
         client = ApiClient(url=url, key=key, clip=options.clip, model=options.model)
         if platform is not None:
-            figures.first_request, _ = client.transcribe(client.connect())
+            conn = client.connect()
+            figures.first_request, _ = client.transcribe(conn)
+            conn.close()
             progress(f"first request after the workers started: {figures.first_request:.3f} s")
         conn = client.connect()
         for index in range(options.warmup):
@@ -740,8 +742,8 @@ def report_lines(report: dict[str, Any]) -> list[str]:
         *(
             [
                 f"cpu per request    platform {cpu['platform_per_request']:.3f} s, bare "
-                f"{cpu['bare_per_run']['median']:.3f} s = {cpu['over_bare']:.3f} x (not a "
-                "target: CPU time, which other load on the machine does not inflate)"
+                f"{cpu['bare_per_run']['median']:.3f} s = {cpu['over_bare']:.3f} x  (not a target; "
+                "less sensitive than wall time to other load)"
             ]
             if cpu["platform_per_request"] is not None
             else []

@@ -5,6 +5,8 @@ Each worker process loads a model once and keeps it; loading takes far longer th
 clip's inference, so it must never happen per job.
 """
 
+import contextlib
+import ctypes
 import gc
 import hashlib
 import importlib.util
@@ -150,7 +152,8 @@ _models: dict[str, Any] = {}
 _lock = threading.Lock()
 
 
-def _device() -> tuple[str, str]:
+def compute_device() -> tuple[str, str]:
+    """(device, compute type) for new models: int8 on CPU, float16 on CUDA when present."""
     device = settings.WHISPER_DEVICE
     if device == "auto":
         import ctranslate2
@@ -169,7 +172,7 @@ def get_model(model_id: str):
             from faster_whisper import WhisperModel
 
             spec = registry()[model_id]
-            device, compute_type = _device()
+            device, compute_type = compute_device()
             _models[model_id] = WhisperModel(
                 str(model_directory(spec)),
                 device=device,
@@ -194,6 +197,15 @@ def preload(model_ids: Iterable[str] | None = None) -> None:
             _warm_up(model_id, get_model(model_id))
     finally:
         _freeze_long_lived_objects()
+        _release_free_memory()
+
+
+def _release_free_memory() -> None:
+    """Give the heap that loading and warming up used and freed back to the system (glibc
+    keeps it otherwise): a preloaded model that no job uses then costs its weights, not also
+    the working memory of its warm-up."""
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _warm_up(model_id: str, model) -> None:

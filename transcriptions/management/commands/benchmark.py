@@ -23,7 +23,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--file", type=Path, default=DEFAULT_CLIP, help="audio clip")
-        parser.add_argument("--model", default=DEFAULT_MODEL, help="a model id or alias from GET /v1/models")
+        parser.add_argument(
+            "--model", default=DEFAULT_MODEL, help="a model id or alias from GET /v1/models"
+        )
         parser.add_argument("--runs", type=int, default=10, help="interleaved bare/API pairs")
         parser.add_argument("--concurrency", type=int, default=8, help="requests sent at once")
         parser.add_argument("--rounds", type=int, default=3, help="concurrent rounds")
