@@ -105,3 +105,11 @@ def platform_server(tmp_path_factory):
     platform.start(workers_ready=2)
     yield platform
     platform.stop()
+
+
+def transcribe_jfk(api: KeyedClient, path: str = "/v1/audio/transcriptions", **fields):
+    """POST jfk.flac through the test client (model tiny.en unless a field says otherwise)."""
+    from tests.audio import JFK
+
+    with JFK.open("rb") as f:
+        return api.client.post(path, {"file": f, "model": "tiny.en", **fields}, format="multipart")

@@ -3,7 +3,7 @@
 import pytest
 
 from tests.audio import JFK
-from tests.conftest import assert_error
+from tests.conftest import assert_error, transcribe_jfk
 from transcriptions import engine, services
 from transcriptions.models import Job
 
@@ -15,10 +15,7 @@ def test_engine_exception_fails_the_job_and_answers_500(api_a, monkeypatch):
         raise RuntimeError("CUDA out of memory (injected)")
 
     monkeypatch.setattr(engine, "transcribe", broken)
-    with JFK.open("rb") as f:
-        response = api_a.client.post(
-            "/v1/audio/transcriptions", {"file": f, "model": "tiny.en"}, format="multipart"
-        )
+    response = transcribe_jfk(api_a)
     job = Job.objects.get()
     assert_error(
         response,
@@ -52,10 +49,7 @@ def test_a_job_over_its_time_limit_answers_504(api_a, monkeypatch):
         raise TimeoutException("Task exceeded maximum timeout value (900 seconds)")  # injected
 
     monkeypatch.setattr(engine, "transcribe", hang)
-    with JFK.open("rb") as f:
-        response = api_a.client.post(
-            "/v1/audio/transcriptions", {"file": f, "model": "tiny.en"}, format="multipart"
-        )
+    response = transcribe_jfk(api_a)
     job = Job.objects.get()
     assert_error(
         response,

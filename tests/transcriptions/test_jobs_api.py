@@ -12,7 +12,7 @@ import pytest
 from django.utils import timezone
 
 from tests.audio import JFK, JFK_TEXT, words
-from tests.conftest import assert_error
+from tests.conftest import assert_error, transcribe_jfk
 from transcriptions import callbacks, recovery, retention, services, tasks
 from transcriptions.models import CallbackAttempt, Job
 from transcriptions.selectors import MSG_JOB_NOT_FOUND
@@ -139,10 +139,7 @@ def test_sync_request_answers_504_with_the_job_id_when_its_wait_times_out(
     api_a, stalled_queue, settings
 ):
     settings.SYNC_WAIT_TIMEOUT = 0.2
-    with JFK.open("rb") as f:
-        response = api_a.client.post(
-            "/v1/audio/transcriptions", {"file": f, "model": "tiny.en"}, format="multipart"
-        )
+    response = transcribe_jfk(api_a)
     job = Job.objects.get()
     assert_error(
         response,
