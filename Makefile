@@ -21,8 +21,7 @@ migrate: install
 
 run: migrate
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	@echo "Demo API key (tenant 'demo'):"
-	@$(BIN)/python manage.py ensure_demo
+	@$(BIN)/python manage.py ensure_demo --login --url http://127.0.0.1:$(PORT)/
 	$(BIN)/python manage.py serve --port $(PORT)
 
 test: install

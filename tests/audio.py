@@ -1,16 +1,14 @@
-"""The real recordings from ../shared/audio, and clips cut from them with PyAV."""
+"""The real recordings the repository carries (tests/data, see its NOTICE), and clips cut from
+them with PyAV. No test reads outside the checkout."""
 
 import io
-import os
 from functools import cache
 from pathlib import Path
 
 import av
 import numpy as np
 
-from config.settings.base import BASE_DIR
-
-AUDIO_DIR = Path(os.environ.get("SHARED_AUDIO_DIR", BASE_DIR.parent / "shared" / "audio"))
+AUDIO_DIR = Path(__file__).resolve().parent / "data"
 
 JFK = AUDIO_DIR / "jfk.flac"
 HOTWORDS = AUDIO_DIR / "hotwords.mp3"

@@ -102,9 +102,11 @@ def platform_server(tmp_path_factory):
         tmp_path_factory.mktemp("platform"), Q_WORKERS="1" if production_like() else "2"
     )
     platform.clusters = 2 if production_like() else 1
-    platform.start(workers_ready=2)
-    yield platform
-    platform.stop()
+    platform.start(workers_ready=2)  # stops what it started if the platform never gets ready
+    try:
+        yield platform
+    finally:
+        platform.stop()
 
 
 def transcribe_jfk(api: KeyedClient, path: str = "/v1/audio/transcriptions", **fields):

@@ -18,9 +18,7 @@ import json
 import logging
 import os
 import shutil
-import signal
 import socket
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -36,6 +34,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
+
+from tools.live_platform import LivePlatform
 
 from . import engine
 
@@ -292,27 +292,13 @@ class ApiClient:
 # --- A platform of its own ----------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class LocalPlatform:
-    """`manage.py serve` (gunicorn + django-q2 workers) on a free port over a temporary SQLite
-    directory, the embedded setup as `make run` starts it, with a tenant and a key made by the
-    operator commands."""
+class LocalPlatform(LivePlatform):
+    """The embedded setup as `make run` starts it (tools/live_platform.py) over a temporary
+    directory, with a tenant and a key made by the operator commands."""
 
     TENANT = "benchmark"
 
     def __init__(self, *, model_id: str, preload_all: bool = False) -> None:
-        self.model_id = model_id
-        self.var_dir = Path(tempfile.mkdtemp(prefix="whisper-benchmark-"))
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.key = ""
-        self.process: subprocess.Popen | None = None
-        self.log_path = self.var_dir / "serve.log"
         env = dict(os.environ)
         # The embedded setup, whatever this shell points at: never an operator's database,
         # Redis queue or media directory.
@@ -320,110 +306,17 @@ class LocalPlatform:
             env.pop(name, None)
         env.update(
             DJANGO_SETTINGS_MODULE="config.settings.base",
-            PLATFORM_VAR_DIR=str(self.var_dir),
             # Reassembled model files are reused, not rebuilt in the temporary directory.
             WHISPER_CACHE_DIR=str(settings.WHISPER_CACHE_DIR),
-            PORT=str(self.port),
         )
         if not preload_all:
             env["WHISPER_PRELOAD_MODELS"] = model_id
+        super().__init__(var_dir=Path(tempfile.mkdtemp(prefix="whisper-benchmark-")), env=env)
+        self.model_id = model_id
         self.preloaded = env.get("WHISPER_PRELOAD_MODELS") or ",".join(
             settings.WHISPER_PRELOAD_MODELS
         )
-        self.env = env
-
-    def manage(self, *args: str) -> str:
-        done = subprocess.run(
-            [sys.executable, str(settings.BASE_DIR / "manage.py"), *args],
-            env=self.env,
-            cwd=settings.BASE_DIR,
-            capture_output=True,
-            text=True,
-            timeout=START_TIMEOUT,
-        )
-        if done.returncode != 0:
-            raise BenchmarkError(f"manage.py {args[0]} failed:\n{done.stderr[-2000:]}")
-        return done.stdout.strip()
-
-    def prepare(self) -> None:
-        (self.var_dir / "static").mkdir()  # whitenoise warns about a missing STATIC_ROOT
-        self.manage("migrate", "--noinput")
-        self.manage("create_tenant", self.TENANT, "--name", "Benchmark")
-        self.key = self.manage("create_api_key", self.TENANT, "--name", "benchmark")
-
-    def start(self, *, workers: int) -> None:
-        """Start the server and return once every worker has loaded the model."""
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                str(settings.BASE_DIR / "manage.py"),
-                "serve",
-                "--port",
-                str(self.port),
-            ],
-            env=self.env,
-            cwd=settings.BASE_DIR,
-            stdout=self.log_path.open("w"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise BenchmarkError(f"the server exited:\n{self.log()}")
-            if len(self.worker_pids()) >= workers and self._healthy():
-                return
-            time.sleep(0.1)
-        raise BenchmarkError(f"the server was not ready in {START_TIMEOUT:.0f} s:\n{self.log()}")
-
-    def _healthy(self) -> bool:
-        try:
-            conn = HTTPConnection("127.0.0.1", self.port, timeout=2)
-            conn.request("GET", "/healthz")
-            ok = conn.getresponse().status == 200
-            conn.close()
-            return ok
-        except OSError:
-            return False
-
-    def worker_pids(self) -> list[int]:
-        """Worker processes that have loaded the benchmarked model (their heartbeat rows)."""
-        try:
-            with sqlite3.connect(self.var_dir / "db.sqlite3", timeout=5) as conn:
-                rows = conn.execute(
-                    "SELECT pid, loaded_models FROM transcriptions_workerheartbeat"
-                ).fetchall()
-        except sqlite3.Error:
-            return []
-        return [pid for pid, models in rows if self.model_id in json.loads(models or "[]")]
-
-    def cpu_seconds(self) -> float | None:
-        """CPU time used so far by every process of the platform (its process group): less
-        sensitive than wall time to other load on the machine (waiting for a core costs none)."""
-        if self.process is None:
-            return None
-        total = 0
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue  # gone meanwhile
-            if int(fields[2]) == self.process.pid:  # pgrp
-                total += int(fields[11]) + int(fields[12])  # utime + stime, in ticks
-        return total / os.sysconf("SC_CLK_TCK")
-
-    def log(self) -> str:
-        return self.log_path.read_text()[-4000:] if self.log_path.exists() else ""
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        shutil.rmtree(self.var_dir, ignore_errors=True)
+        self.cleanups.append(lambda: shutil.rmtree(self.var_dir, ignore_errors=True))
 
 
 def deployment_worker_pids(model_id: str) -> list[int]:
@@ -568,8 +461,8 @@ def benchmark_run(*, options: BenchmarkOptions, progress: Progress) -> dict[str,
         else:
             platform = LocalPlatform(model_id=model_id, preload_all=options.preload_all)
             progress(f"starting a platform in {platform.var_dir} ({settings.Q_WORKERS} workers)")
-            platform.prepare()
-            platform.start(workers=settings.Q_WORKERS)
+            platform.prepare(tenant=LocalPlatform.TENANT, name="Benchmark")
+            platform.start(workers_ready=settings.Q_WORKERS, model=model_id)
             url, key = platform.url, platform.key
         client = ApiClient(url=url, key=key, clip=options.clip, model=options.model)
         if platform is not None:
@@ -586,7 +479,9 @@ def benchmark_run(*, options: BenchmarkOptions, progress: Progress) -> dict[str,
         measuring = {"bare": bare, "client": client, "options": options, "figures": figures}
         _measure_sync(platform=platform, progress=progress, **measuring)
         _measure_concurrent(audio_seconds=audio_seconds, progress=progress, **measuring)
-        pids = platform.worker_pids() if platform else deployment_worker_pids(model_id)
+        pids = (
+            platform.worker_pids(model=model_id) if platform else deployment_worker_pids(model_id)
+        )
         figures.workers = {pid: mem for pid in pids if (mem := process_memory(pid)) is not None}
     finally:
         gc.unfreeze()

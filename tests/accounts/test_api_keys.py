@@ -6,6 +6,7 @@ from io import StringIO
 
 import pytest
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
 from accounts.models import ApiKey, Tenant
@@ -105,3 +106,23 @@ def test_ensure_demo_keeps_one_working_key(settings, tmp_path, client):
     second = run("ensure_demo").strip()
     assert second != first
     assert client.get("/v1/models", HTTP_AUTHORIZATION=f"Bearer {second}").status_code == 200
+
+
+def test_ensure_demo_login_gives_a_dashboard_sign_in(settings, tmp_path, client):
+    """`make run` prints the demo key and a working dashboard login for a demo owner."""
+    settings.VAR_DIR = tmp_path
+    out = run("ensure_demo", "--login", "--url", "http://127.0.0.1:8123/")
+    key = (tmp_path / "demo-api-key").read_text().strip()
+    password = (tmp_path / "demo-password").read_text().strip()
+    assert f"kept in {tmp_path / 'demo-api-key'}" in out and key in out
+    assert f"Dashboard: http://127.0.0.1:8123/  user demo, password {password}" in out
+    assert (tmp_path / "demo-password").stat().st_mode & 0o777 == 0o600
+    assert run("ensure_demo", "--login") == out.replace("8123", "8000"), "kept across restarts"
+    assert client.login(username="demo", password=password)
+    assert client.get("/transcripts/").status_code == 200
+    # Once the owner changes the password, the stale file is no longer shown as the password.
+    User = get_user_model()
+    user = User.objects.get(username="demo")
+    user.set_password("a new secret 123")
+    user.save()
+    assert password not in run("ensure_demo", "--login")
