@@ -1,6 +1,7 @@
 """Outbound requests on a tenant's behalf: public addresses only, a total deadline, a byte cap.
 No test here sends traffic anywhere but loopback: refusals happen before any connection."""
 
+import contextlib
 import socket
 import threading
 import time
@@ -37,10 +38,8 @@ class Receiver:
                 data = b""
                 while b"\r\n\r\n" not in data:
                     data += conn.recv(65536)
-                try:
+                with contextlib.suppress(OSError):
                     self.answer(conn)
-                except OSError:
-                    pass
 
     def close(self) -> None:
         self.running = False
