@@ -3,7 +3,7 @@
 import json
 from typing import Any
 
-from .formats import render, usage
+from .engine.formats import render, usage
 from .models import Job
 
 
