@@ -1,12 +1,14 @@
-"""The OpenAPI description of the OpenAI-compatible endpoints.
+"""The OpenAPI description of the OpenAI-compatible endpoints, attached by view extensions so
+that the views carry no schema code.
 
-The views validate with serializers shaped for OpenAI's error messages (strings parsed by
-hand, `timestamp_granularities[]` read from the raw form); the schema describes the wire
-format instead, with these documentation-only serializers (named as the schema's components) attached by view extensions, so the
-views themselves carry no schema code.
+Answers are described by the serializers that render them (api/serializers/responses.py,
+transcriptions/representations.py). Two kinds of description are written here: the request
+forms (the views validate with serializers shaped for OpenAI's error messages, strings parsed
+by hand, `timestamp_granularities[]` read from the raw form, while the schema describes the
+wire format), and the bodies of the five response formats, which formats.render builds.
 """
 
-from drf_spectacular.extensions import OpenApiViewExtension
+from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiViewExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -18,31 +20,25 @@ from drf_spectacular.utils import (
 from rest_framework import serializers
 
 from transcriptions.engine.formats import RESPONSE_FORMATS
+from transcriptions.representations import JobSerializer, UsageSerializer
 
 from .serializers.requests import GRANULARITIES
+from .serializers.responses import (
+    ErrorSerializer,
+    JobDeletedSerializer,
+    JobPageSerializer,
+    ModelListSerializer,
+    ModelSerializer,
+    UsageListSerializer,
+)
 
 AUDIO_TAG = "Audio"
 MODELS_TAG = "Models"
 
 
-def constant(value: str) -> serializers.Field:
-    """A field that always holds `value` (OpenAI's `object` tags)."""
-
-    @extend_schema_field({"type": "string", "default": value, "description": f"Always `{value}`."})
-    class Constant(serializers.CharField):
-        pass
-
-    return Constant()
-
-
-class Usage(serializers.Serializer):
-    type = serializers.ChoiceField(choices=["duration"])
-    seconds = serializers.IntegerField(help_text="Audio seconds billed: the duration rounded up.")
-
-
 class Transcription(serializers.Serializer):
     text = serializers.CharField()
-    usage = Usage()
+    usage = UsageSerializer()
 
 
 class Segment(serializers.Serializer):
@@ -71,30 +67,7 @@ class VerboseTranscription(serializers.Serializer):
     text = serializers.CharField()
     segments = Segment(many=True, required=False)
     words = Word(many=True, required=False)
-    usage = Usage()
-
-
-class ErrorDetail(serializers.Serializer):
-    message = serializers.CharField()
-    type = serializers.CharField(help_text="e.g. invalid_request_error, server_error")
-    param = serializers.CharField(allow_null=True)
-    code = serializers.CharField(allow_null=True)
-
-
-class Error(serializers.Serializer):
-    error = ErrorDetail()
-
-
-class Model(serializers.Serializer):
-    id = serializers.CharField()
-    object = constant("model")
-    created = serializers.IntegerField()
-    owned_by = serializers.CharField()
-
-
-class ModelList(serializers.Serializer):
-    object = constant("list")
-    data = Model(many=True)
+    usage = UsageSerializer()
 
 
 @extend_schema_field({"type": "string", "format": "binary"})
@@ -132,7 +105,7 @@ class TranscriptionRequest(TranslationRequest):
 
 
 def _error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(Error, description=description)
+    return OpenApiResponse(ErrorSerializer, description=description)
 
 
 AUDIO_ERRORS = {
@@ -215,7 +188,7 @@ class ModelListSchema(OpenApiViewExtension):
                 operation_id="listModels",
                 summary="List the speech models",
                 tags=[MODELS_TAG],
-                responses={200: ModelList, 401: AUDIO_ERRORS[401]},
+                responses={200: ModelListSerializer, 401: AUDIO_ERRORS[401]},
             )
             def get(self, request):
                 return super().get(request)
@@ -237,7 +210,7 @@ class ModelDetailSchema(OpenApiViewExtension):
                         "model_id", str, OpenApiParameter.PATH, description="e.g. whisper-1"
                     )
                 ],
-                responses={200: Model, 401: AUDIO_ERRORS[401], 404: AUDIO_ERRORS[404]},
+                responses={200: ModelSerializer, 401: AUDIO_ERRORS[401], 404: AUDIO_ERRORS[404]},
             )
             def get(self, request, model_id: str):
                 return super().get(request, model_id)
@@ -267,65 +240,6 @@ class JobRequest(TranslationRequest):
         return fields
 
 
-class JobError(serializers.Serializer):
-    code = serializers.CharField()
-    message = serializers.CharField()
-
-
-class CallbackAttempt(serializers.Serializer):
-    number = serializers.IntegerField()
-    status_code = serializers.IntegerField(allow_null=True)
-    delivered = serializers.BooleanField()
-    error = serializers.CharField(allow_null=True)
-    created_at = serializers.IntegerField()
-
-
-class Callback(serializers.Serializer):
-    url = serializers.URLField()
-    attempts = CallbackAttempt(many=True)
-
-
-class Job(serializers.Serializer):
-    id = serializers.CharField()
-    object = constant("audio.job")
-    task = serializers.ChoiceField(choices=["transcribe", "translate"])
-    model = serializers.CharField()
-    status = serializers.ChoiceField(choices=JOB_STATUSES)
-    progress = serializers.IntegerField(min_value=0, max_value=100)
-    response_format = serializers.ChoiceField(choices=RESPONSE_FORMATS)
-    language = serializers.CharField(allow_null=True)
-    filename = serializers.CharField()
-    bytes = serializers.IntegerField()
-    duration = serializers.FloatField(help_text="Seconds (probed until the engine measured it).")
-    attempts = serializers.IntegerField()
-    created_at = serializers.IntegerField(help_text="Unix time")
-    started_at = serializers.IntegerField(allow_null=True)
-    finished_at = serializers.IntegerField(allow_null=True)
-    error = JobError(allow_null=True)
-    usage = Usage(allow_null=True)
-    result = serializers.JSONField(
-        required=False,
-        allow_null=True,
-        help_text="When succeeded: the body in response_format (an object for json formats, "
-        "else a string). Not included in listings.",
-    )
-    callback = Callback(required=False)
-
-
-class JobList(serializers.Serializer):
-    object = constant("list")
-    data = Job(many=True)
-    first_id = serializers.CharField(allow_null=True)
-    last_id = serializers.CharField(allow_null=True)
-    has_more = serializers.BooleanField()
-
-
-class JobDeleted(serializers.Serializer):
-    id = serializers.CharField()
-    object = constant("audio.job.deleted")
-    deleted = serializers.BooleanField()
-
-
 JOB_ID = OpenApiParameter("job_id", str, OpenApiParameter.PATH, description="e.g. job_3f2a…")
 
 
@@ -340,7 +254,7 @@ class JobCollectionSchema(OpenApiViewExtension):
                 tags=[JOBS_TAG],
                 request={"multipart/form-data": JobRequest},
                 responses={
-                    202: Job,
+                    202: JobSerializer,
                     **{
                         status: response
                         for status, response in AUDIO_ERRORS.items()
@@ -360,7 +274,7 @@ class JobCollectionSchema(OpenApiViewExtension):
                     OpenApiParameter("after", str, description="A job id: the page after it"),
                     OpenApiParameter("status", str, enum=JOB_STATUSES),
                 ],
-                responses={200: JobList, 400: AUDIO_ERRORS[400], 401: AUDIO_ERRORS[401]},
+                responses={200: JobPageSerializer, 400: AUDIO_ERRORS[400], 401: AUDIO_ERRORS[401]},
             )
             def get(self, request):
                 return super().get(request)
@@ -380,7 +294,7 @@ class JobDetailSchema(OpenApiViewExtension):
                 summary="Status, progress and, when done, the result",
                 tags=[JOBS_TAG],
                 parameters=[JOB_ID],
-                responses={200: Job, 401: AUDIO_ERRORS[401], 404: not_found},
+                responses={200: JobSerializer, 401: AUDIO_ERRORS[401], 404: not_found},
             )
             def get(self, request, job_id: str):
                 return super().get(request, job_id)
@@ -390,9 +304,56 @@ class JobDetailSchema(OpenApiViewExtension):
                 summary="Cancel the job and delete it with its audio and transcript",
                 tags=[JOBS_TAG],
                 parameters=[JOB_ID],
-                responses={200: JobDeleted, 401: AUDIO_ERRORS[401], 404: not_found},
+                responses={200: JobDeletedSerializer, 401: AUDIO_ERRORS[401], 404: not_found},
             )
             def delete(self, request, job_id: str):
                 return super().delete(request, job_id)
+
+        return Documented
+
+
+# --- The API key; GET /v1/usage --------------------------------------------------------------
+
+
+class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = "accounts.authentication.ApiKeyAuthentication"
+    name = "ApiKeyAuth"
+
+    def get_security_definition(self, auto_schema) -> dict:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": (
+                "An API key from the dashboard, sent as `Authorization: Bearer sk-...` "
+                "(what the OpenAI SDK sends with `api_key=`)."
+            ),
+        }
+
+
+class UsageSchema(OpenApiViewExtension):
+    target_class = "api.views.usage.UsageApi"
+
+    def view_replacement(self):
+        class Documented(self.target_class):
+            @extend_schema(
+                operation_id="retrieveUsage",
+                summary="This organization's usage by day, API key and model, and its quota",
+                tags=["Usage"],
+                parameters=[
+                    OpenApiParameter(
+                        "start_date", OpenApiTypes.DATE, description="Default: this month's first"
+                    ),
+                    OpenApiParameter("end_date", OpenApiTypes.DATE, description="Default: today"),
+                ],
+                responses={
+                    200: UsageListSerializer,
+                    400: OpenApiResponse(ErrorSerializer, description="Bad date or date range."),
+                    401: OpenApiResponse(
+                        ErrorSerializer, description="Missing or invalid API key."
+                    ),
+                },
+            )
+            def get(self, request):
+                return super().get(request)
 
         return Documented

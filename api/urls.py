@@ -5,9 +5,8 @@ logo from its makers' CDN.)"""
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-# Imported for their side effect: they register the schema extensions before generation.
+# Imported for its side effect: it registers the schema extensions before generation.
 from . import schema as _schema  # noqa: F401
-from . import schema_usage as _schema_usage  # noqa: F401
 from .views import audio, jobs, models, usage
 
 urlpatterns = [

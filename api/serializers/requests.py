@@ -162,7 +162,7 @@ class JobRequestSerializer(TranscriptionRequestSerializer):
         return super().validate(attrs)
 
 
-class JobListSerializer(serializers.Serializer):
+class JobListQuerySerializer(serializers.Serializer):
     limit = serializers.IntegerField(required=False, default=20, min_value=1, max_value=100)
     after = serializers.CharField(required=False, allow_blank=True)
     status = serializers.ChoiceField(

@@ -6,12 +6,13 @@ from django.utils.decorators import method_decorator
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from transcriptions.representations import job_object
+from transcriptions.representations import JobSerializer
 from transcriptions.selectors import job_get, job_page
 from transcriptions.services import job_delete
 
 from ..parsers import SizeLimitedMultiPartParser
-from ..serializers.requests import JobListSerializer, JobRequestSerializer
+from ..serializers.requests import JobListQuerySerializer, JobRequestSerializer
+from ..serializers.responses import JobDeletedSerializer, JobPageSerializer
 from .audio import submit
 
 
@@ -26,22 +27,14 @@ class JobCollectionApi(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         job = submit(request, task=data["task"], data=data, is_async=True)
-        return Response(job_object(job, include_result=False), status=202)
+        return Response(JobSerializer(job, context={"include_result": False}).data, status=202)
 
     def get(self, request):
-        query = JobListSerializer(data=request.query_params)
+        query = JobListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         jobs, has_more = job_page(tenant=request.user.tenant, **query.validated_data)
-        data = [job_object(job, include_result=False) for job in jobs]
-        return Response(
-            {
-                "object": "list",
-                "data": data,
-                "first_id": data[0]["id"] if data else None,
-                "last_id": data[-1]["id"] if data else None,
-                "has_more": has_more,
-            }
-        )
+        page = {"jobs": jobs, "has_more": has_more}
+        return Response(JobPageSerializer(page, context={"include_result": False}).data)
 
 
 class JobDetailApi(APIView):
@@ -49,9 +42,10 @@ class JobDetailApi(APIView):
     with its audio and transcript."""
 
     def get(self, request, job_id: str):
-        return Response(job_object(job_get(tenants=[request.user.tenant], public_id=job_id)))
+        job = job_get(tenants=[request.user.tenant], public_id=job_id)
+        return Response(JobSerializer(job).data)
 
     def delete(self, request, job_id: str):
         job = job_get(tenants=[request.user.tenant], public_id=job_id)
         job_delete(job=job)
-        return Response({"id": job_id, "object": "audio.job.deleted", "deleted": True})
+        return Response(JobDeletedSerializer({"id": job_id, "deleted": True}).data)

@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 from billing.selectors import quota_status, tenant_limits, usage_by_day_key_model
 
 from ..errors import ApiError
+from ..serializers.responses import UsageListSerializer
 
 MAX_RANGE_DAYS = 366
 MSG_BAD_DATE = "Invalid '{param}': expected a date as YYYY-MM-DD, but got '{value}' instead."
@@ -28,10 +29,6 @@ def _date(params, name: str, default: date) -> date:
         ) from None
 
 
-def _iso(moment) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 class UsageApi(APIView):
     """Days from `start_date` to `end_date` inclusive (UTC; default: this month so far)."""
 
@@ -48,27 +45,14 @@ class UsageApi(APIView):
             raise ApiError(
                 MSG_LONG_RANGE.format(days=MAX_RANGE_DAYS), code="invalid_value", param="end_date"
             )
-        rows = usage_by_day_key_model(tenant=tenant, start=start, end=end)
-        quota = quota_status(tenant=tenant)
-        limits = tenant_limits(tenant=tenant)
-        return Response(
-            {
-                "object": "list",
-                "start_date": start.isoformat(),
-                "end_date": end.isoformat(),
-                "data": [
-                    {"object": "usage.record", **row, "day": row["day"].isoformat()} for row in rows
-                ],
-                "has_more": False,
-                "quota": {
-                    "object": "usage.quota",
-                    "period": quota.period.strftime("%Y-%m"),
-                    "plan": limits.plan,
-                    "limit_seconds": quota.limit_seconds,
-                    "used_seconds": quota.used_seconds,
-                    "reserved_seconds": quota.reserved_seconds,
-                    "remaining_seconds": quota.remaining_seconds,
-                    "resets_at": _iso(quota.resets_at),
-                },
-            }
-        )
+        body = {
+            "start_date": start,
+            "end_date": end,
+            "data": usage_by_day_key_model(tenant=tenant, start=start, end=end),
+            "has_more": False,
+            "quota": {
+                "status": quota_status(tenant=tenant),
+                "plan": tenant_limits(tenant=tenant).plan,
+            },
+        }
+        return Response(UsageListSerializer(body).data)
