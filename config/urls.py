@@ -1,29 +1,21 @@
+"""The URL conf: one include per audience (api/, dashboard/), operations, the admin."""
+
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 
-from accounts.views import UsageApi
-from config import health
-from config.errors import ApiError, error_response
-from config.middleware import is_api_request
-from transcriptions import views as api
-from transcriptions.metrics import metrics_view
+from api.errors import ApiError, error_response
+from api.middleware import is_api_request
+from ops import health
+from ops.metrics import metrics_view
 
 urlpatterns = [
-    path("v1/audio/transcriptions", api.TranscriptionCreateApi.as_view()),
-    path("v1/audio/translations", api.TranslationCreateApi.as_view()),
-    path("v1/audio/jobs", api.JobCollectionApi.as_view()),
-    path("v1/audio/jobs/<str:job_id>", api.JobDetailApi.as_view()),
-    path("v1/models", api.ModelListApi.as_view()),
-    path("v1/models/<str:model_id>", api.ModelDetailApi.as_view()),
-    path("v1/usage", UsageApi.as_view()),
+    path("", include("api.urls")),
     path("healthz", health.healthz),
     path("readyz", health.readyz),
     path("metrics", metrics_view),
     path("admin/", admin.site.urls),
-    path("api/", include("transcriptions.api_docs_urls")),
-    path("", include("accounts.dashboard_urls")),
-    path("", include("transcriptions.dashboard_urls")),
+    path("", include("dashboard.urls")),
 ]
 
 

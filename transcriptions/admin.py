@@ -1,11 +1,11 @@
-"""Operators' admin for jobs and workers. The django-q2 task monitor (queued, successful and
-failed tasks, schedules) is registered by django_q itself, under "Django Q"."""
+"""Operators' admin for jobs and their callbacks (the workers: ops/admin.py). The django-q2 task
+monitor (queued, successful and failed tasks, schedules) is registered by django_q itself."""
 
 from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
-from .models import CallbackAttempt, CallbackSecret, Job, WorkerHeartbeat
+from .models import CallbackAttempt, CallbackSecret, Job
 from .services import job_delete, job_retry
 
 MSG_RETRIED = "Queued {count} job(s) again."
@@ -131,25 +131,6 @@ class JobAdmin(admin.ModelAdmin):
     def dashboard_link(self, obj: Job) -> str:
         url = reverse("dashboard:transcript", args=[obj.public_id])
         return format_html('<a href="{}">Open the transcript page</a>', url)
-
-
-@admin.register(WorkerHeartbeat)
-class WorkerHeartbeatAdmin(admin.ModelAdmin):
-    list_display = ["hostname", "pid", "models", "started_at", "last_seen"]
-    list_filter = ["hostname"]
-    search_fields = ["hostname", "pid"]
-    date_hierarchy = "last_seen"
-    ordering = ["-last_seen"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False  # written by the workers themselves
-
-    @admin.display(description="models")
-    def models(self, obj: WorkerHeartbeat) -> str:
-        return ", ".join(obj.loaded_models) or "—"
 
 
 @admin.register(CallbackAttempt)

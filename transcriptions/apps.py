@@ -14,8 +14,8 @@ class TranscriptionsConfig(AppConfig):
 
 
 def _install_schedules(sender, **kwargs) -> None:
-    # The periodic tasks live in code (recovery.SCHEDULES); every migrate brings the
+    # The periodic tasks live in code (services.recovery.SCHEDULES); every migrate brings the
     # database's django-q2 schedules in line with it.
-    from .recovery import schedules_install
+    from .services import schedules_install
 
     schedules_install()

@@ -57,7 +57,7 @@ class Job(models.Model):
     audio_bytes = models.BigIntegerField(default=0)
     audio_format = models.CharField(max_length=32, blank=True)
     probed_duration = models.FloatField(default=0.0, help_text="Seconds, probed at upload")
-    # The quota this job holds (accounts.services.quota_reserve) until it is settled, once.
+    # The quota this job holds (billing.services.quota_reserve) until it is settled, once.
     reserved_seconds = models.PositiveIntegerField(default=0)
     quota_period = models.DateField(null=True, blank=True)
     quota_settled_at = models.DateTimeField(null=True, blank=True)
@@ -106,24 +106,6 @@ class Job(models.Model):
         if self.started_at and self.finished_at:
             return (self.finished_at - self.started_at).total_seconds()
         return None
-
-
-class WorkerHeartbeat(models.Model):
-    """A worker process that has started and loaded its models; refreshed after each job."""
-
-    hostname = models.CharField(max_length=255)
-    pid = models.PositiveIntegerField()
-    loaded_models = models.JSONField(default=list)
-    started_at = models.DateTimeField(default=timezone.now)
-    last_seen = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["hostname", "pid"], name="unique_worker_process"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.hostname}:{self.pid}"
 
 
 class CallbackSecret(models.Model):

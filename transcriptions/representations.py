@@ -1,14 +1,67 @@
-"""The JSON shape of an async job (GET /v1/audio/jobs/{id}, listings, callbacks)."""
+"""The JSON shape of an async job (GET /v1/audio/jobs/{id}, listings, callbacks).
+
+One serializer both renders it and documents it (drf-spectacular reads the same fields for
+the OpenAPI schema), so the body and its description cannot drift apart.
+"""
 
 import json
 from typing import Any
 
-from .formats import render, usage
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from .engine.formats import RESPONSE_FORMATS, render, usage
 from .models import Job
 
 
-def _unix(value) -> int | None:
-    return int(value.timestamp()) if value else None
+def constant(value: str) -> serializers.Field:
+    """A read-only field that always holds `value` (OpenAI's `object` tags)."""
+
+    @extend_schema_field({"type": "string", "default": value, "description": f"Always `{value}`."})
+    class Constant(serializers.Field):
+        def __init__(self) -> None:
+            super().__init__(source="*", read_only=True)
+
+        def to_representation(self, instance: Any) -> str:
+            return value
+
+    return Constant()
+
+
+@extend_schema_field({"type": "integer", "nullable": True, "description": "Unix time"})
+class UnixTimeField(serializers.Field):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(read_only=True, **kwargs)
+
+    def to_representation(self, value) -> int | None:
+        return int(value.timestamp()) if value else None
+
+
+class UsageSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=["duration"])
+    seconds = serializers.IntegerField(help_text="Audio seconds billed: the duration rounded up.")
+
+
+class JobErrorSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class CallbackAttemptSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    status_code = serializers.IntegerField(allow_null=True)
+    delivered = serializers.BooleanField()
+    error = serializers.SerializerMethodField()
+    created_at = UnixTimeField()
+
+    def get_error(self, attempt) -> str | None:
+        return attempt.error or None
+
+
+class CallbackSerializer(serializers.Serializer):
+    url = serializers.URLField(source="callback_url")
+    attempts = CallbackAttemptSerializer(source="callback_attempts.all", many=True)
 
 
 def job_result(job: Job) -> Any:
@@ -24,44 +77,68 @@ def job_result(job: Job) -> Any:
     return json.loads(body) if job.response_format in ("json", "verbose_json") else body
 
 
+class JobSerializer(serializers.Serializer):
+    """An async job. Context `include_result=False` (listings, 202 answers) leaves out
+    `result`; `callback` is there only when the job has a callback_url."""
+
+    id = serializers.CharField(source="public_id")
+    object = constant("audio.job")
+    task = serializers.ChoiceField(choices=Job.Task.values)
+    model = serializers.CharField(source="requested_model")
+    status = serializers.ChoiceField(choices=Job.Status.values)
+    progress = serializers.IntegerField(min_value=0, max_value=100)
+    response_format = serializers.ChoiceField(choices=RESPONSE_FORMATS)
+    language = serializers.SerializerMethodField()
+    filename = serializers.CharField(source="audio_filename")
+    bytes = serializers.IntegerField(source="audio_bytes")
+    duration = serializers.SerializerMethodField(
+        help_text="Seconds (probed until the engine measured it)."
+    )
+    attempts = serializers.IntegerField()
+    created_at = UnixTimeField()
+    started_at = UnixTimeField()
+    finished_at = UnixTimeField()
+    error = serializers.SerializerMethodField()
+    usage = serializers.SerializerMethodField()
+    result = serializers.SerializerMethodField(
+        help_text="When succeeded: the body in response_format (an object for json formats, "
+        "else a string). Not included in listings."
+    )
+    callback = serializers.SerializerMethodField()
+
+    def get_language(self, job: Job) -> str | None:
+        return job.language or None
+
+    def get_duration(self, job: Job) -> float:
+        return job.duration if job.duration is not None else job.probed_duration
+
+    @extend_schema_field(JobErrorSerializer(allow_null=True))
+    def get_error(self, job: Job) -> dict[str, str] | None:
+        if job.status in (Job.Status.FAILED, Job.Status.CANCELLED):
+            return {"code": job.error_code, "message": job.error_message}
+        return None
+
+    @extend_schema_field(UsageSerializer(allow_null=True))
+    def get_usage(self, job: Job) -> dict[str, Any] | None:
+        return usage(job.duration) if job.status == Job.Status.SUCCEEDED else None
+
+    @extend_schema_field(OpenApiTypes.ANY)
+    def get_result(self, job: Job) -> Any:
+        return job_result(job)
+
+    @extend_schema_field(CallbackSerializer(required=False))
+    def get_callback(self, job: Job) -> dict[str, Any] | None:
+        return CallbackSerializer(job).data if job.callback_url else None
+
+    def to_representation(self, job: Job) -> dict[str, Any]:
+        data = super().to_representation(job)
+        if not self.context.get("include_result", True):
+            del data["result"]
+        if not job.callback_url:
+            del data["callback"]
+        return data
+
+
 def job_object(job: Job, *, include_result: bool = True) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "id": job.public_id,
-        "object": "audio.job",
-        "task": job.task,
-        "model": job.requested_model,
-        "status": job.status,
-        "progress": job.progress,
-        "response_format": job.response_format,
-        "language": job.language or None,
-        "filename": job.audio_filename,
-        "bytes": job.audio_bytes,
-        "duration": job.duration if job.duration is not None else job.probed_duration,
-        "attempts": job.attempts,
-        "created_at": _unix(job.created_at),
-        "started_at": _unix(job.started_at),
-        "finished_at": _unix(job.finished_at),
-        "error": (
-            {"code": job.error_code, "message": job.error_message}
-            if job.status in (Job.Status.FAILED, Job.Status.CANCELLED)
-            else None
-        ),
-        "usage": usage(job.duration) if job.status == Job.Status.SUCCEEDED else None,
-    }
-    if include_result:
-        data["result"] = job_result(job)
-    if job.callback_url:
-        data["callback"] = {
-            "url": job.callback_url,
-            "attempts": [
-                {
-                    "number": a.number,
-                    "status_code": a.status_code,
-                    "delivered": a.delivered,
-                    "error": a.error or None,
-                    "created_at": _unix(a.created_at),
-                }
-                for a in job.callback_attempts.all()
-            ],
-        }
-    return data
+    """The job as JSON-ready data (the API's answers and the callback body)."""
+    return JobSerializer(job, context={"include_result": include_result}).data

@@ -19,8 +19,9 @@ def on_worker_spawn(sender, proc_name: str, **kwargs) -> None:
     if Conf.SYNC:
         # Sync mode (tests) runs each task inline in the caller's process: no worker starts.
         return
-    from .recovery import recover_orphaned_jobs
-    from .worker_registry import heartbeat_start
+    from ops.workers import heartbeat_start
+
+    from .services import recover_orphaned_jobs
 
     try:
         engine.preload()

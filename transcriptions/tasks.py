@@ -1,5 +1,7 @@
 """django-q2 entry points: thin, ids in, a service call."""
 
+from billing.services import idempotency_records_purge
+
 from . import services
 
 
@@ -8,18 +10,21 @@ def run_job(job_pk: int, attempt: int = 1) -> None:
 
 
 def deliver_callback(job_pk: int, attempt: int = 1) -> None:
-    from .callbacks import callback_deliver
-
-    callback_deliver(job_pk=job_pk, attempt=attempt)
+    services.callback_deliver(job_pk=job_pk, attempt=attempt)
 
 
 def recover_orphaned_jobs() -> dict[str, int]:
-    from .recovery import recover_orphaned_jobs
-
-    return recover_orphaned_jobs()
+    return services.recover_orphaned_jobs()
 
 
 def purge_expired() -> dict[str, int]:
-    from .retention import purge_expired
+    return services.purge_expired()
 
-    return purge_expired()
+
+def housekeeping() -> dict[str, int]:
+    """Hourly: forget Idempotency-Keys past 24 hours, settle usage rows left pending by a
+    process that died between ending a job and recording its cost."""
+    return {
+        "idempotency_records_purged": idempotency_records_purge(),
+        "usage_records_settled": services.usage_records_settle_pending(),
+    }

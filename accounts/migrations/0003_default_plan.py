@@ -21,7 +21,10 @@ DEFAULT_PLAN = {
 
 
 def create_default_plan(apps, schema_editor):
-    Plan = apps.get_model("accounts", "Plan")
+    try:
+        Plan = apps.get_model("accounts", "Plan")
+    except LookupError:  # called with today's registry: the model is billing's since 0004
+        Plan = apps.get_model("billing", "Plan")
     if not Plan.objects.filter(is_default=True).exists():
         Plan.objects.update_or_create(slug=DEFAULT_PLAN["slug"], defaults=DEFAULT_PLAN)
 

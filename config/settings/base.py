@@ -62,15 +62,21 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served from our own static files, no CDN
     "django_q",
+    # One app per audience; imports run one way (README, "Layout"; `make lint` checks it):
+    # ops <- accounts <- billing <- transcriptions <- api / dashboard.
+    "ops",
     "accounts",
+    "billing",
     "transcriptions",
+    "api",
+    "dashboard",
 ]
 
 MIDDLEWARE = [
-    "config.middleware.RequestLogMiddleware",
-    "config.middleware.ApiRequestMiddleware",
+    "ops.middleware.RequestLogMiddleware",
+    "api.middleware.ApiRequestMiddleware",
     # One usage row per /v1 request (refused ones too) and the x-ratelimit-* headers.
-    "accounts.middleware.UsageLogMiddleware",
+    "api.middleware.UsageLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -196,9 +202,9 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.JSONParser",
     ],
-    "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
-    # The plan's requests per minute, per tenant and per key (accounts/ratelimit.py).
-    "DEFAULT_THROTTLE_CLASSES": ["accounts.ratelimit.PlanRateThrottle"],
+    "EXCEPTION_HANDLER": "api.errors.api_exception_handler",
+    # The plan's requests per minute, per tenant and per key (billing/ratelimit.py).
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.PlanRateThrottle"],
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
@@ -209,7 +215,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     # The form field is `timestamp_granularities[]`; brackets are not allowed in a component name.
-    "ENUM_NAME_OVERRIDES": {"TimestampGranularityEnum": "transcriptions.serializers.GRANULARITIES"},
+    "ENUM_NAME_OVERRIDES": {"TimestampGranularityEnum": "api.serializers.requests.GRANULARITIES"},
     "SERVE_INCLUDE_SCHEMA": False,
     # The docs are public, like OpenAI's: no API key needed to read them.
     "SERVE_AUTHENTICATION": [],
@@ -286,7 +292,7 @@ Q_CLUSTER = {
     "save_limit": 1000,
     "catch_up": False,
     "label": "Task queue",
-    # ORM broker: a new task wakes the pusher at once (transcriptions/broker.py), so polling
+    # ORM broker: a new task wakes the pusher at once (ops/broker.py), so polling
     # is only the fallback for tasks queued where no wake-up reaches. Polling every 10 ms
     # instead cost an idle machine 15% of a core (a query and a SQLite reconnection each time)
     # and still added 5 ms to every job. Without Linux's wake-ups, poll often.
@@ -297,7 +303,7 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
-    Q_CLUSTER["broker_class"] = "transcriptions.broker.WakingOrmBroker"
+    Q_CLUSTER["broker_class"] = "ops.broker.WakingOrmBroker"
 
 # A worker refreshes its heartbeat this often; one silent for WORKER_STALE_SECONDS is dead.
 WORKER_HEARTBEAT_SECONDS = env.float("WORKER_HEARTBEAT_SECONDS", default=10.0)
@@ -308,6 +314,12 @@ QUEUE_FULL_RETRY_AFTER = env.int("QUEUE_FULL_RETRY_AFTER", default=5)
 CALLBACK_TIMEOUT = env.float("CALLBACK_TIMEOUT", default=10.0)
 # When set, GET /metrics needs "Authorization: Bearer <METRICS_TOKEN>".
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# What GET /metrics reports: each app describes its own figures (ops knows no app).
+METRICS_COLLECTORS = [
+    "billing.metrics.UsageCollector",
+    "transcriptions.metrics.JobCollector",
+    "ops.metrics.WorkerCollector",
+]
 
 # --- Logging ------------------------------------------------------------------------------------
 LOGGING = {
@@ -321,7 +333,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django_q": {"level": env.str("Q_LOG_LEVEL", default="WARNING")},
-        # One JSON line per request (config.middleware.RequestLogMiddleware).
+        # One JSON line per request (ops.middleware.RequestLogMiddleware).
         "platform.requests": {
             "handlers": ["json"],
             "level": env.str("REQUEST_LOG_LEVEL", default="INFO"),

@@ -164,7 +164,7 @@ def test_every_model_of_the_platform_is_in_the_admin():
 
 
 def test_usage_rows_are_read_only(staff_client, api_a):
-    from accounts.models import UsageRecord
+    from billing.models import UsageRecord
 
     transcribe(api_a)
     record = UsageRecord.objects.get()
@@ -186,7 +186,7 @@ def test_usage_rows_are_read_only(staff_client, api_a):
 def test_billing_report_in_the_admin(staff_client, api_a):
     from django.utils import timezone
 
-    from accounts.billing import billing_csv, billing_report
+    from billing.reports import billing_csv, billing_report
 
     transcribe(api_a)
     today = timezone.now().date()

@@ -5,8 +5,8 @@ import re
 import pytest
 
 from accounts.authentication import MSG_REVOKED_KEY, mask
-from accounts.dashboard_views import MSG_KEY_REVOKED, MSG_KEYS_OWNERS_ONLY
 from accounts.models import ApiKey
+from dashboard.views.keys import MSG_KEY_REVOKED, MSG_KEYS_OWNERS_ONLY
 from tests.conftest import assert_error
 
 pytestmark = pytest.mark.django_db(transaction=True)

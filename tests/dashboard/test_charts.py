@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from transcriptions.charts import bar_chart, nice_ceiling
+from dashboard.charts import bar_chart, nice_ceiling
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,7 @@ see every tenant."""
 
 import pytest
 
-from accounts.tenancy import SESSION_TENANT
+from dashboard.tenancy import SESSION_TENANT
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -6,8 +6,9 @@ import pytest
 from django.template.loader import render_to_string
 from django.test import Client
 
-from transcriptions.dashboard_views import MSG_STAFF_ONLY
-from transcriptions.models import Job, WorkerHeartbeat
+from dashboard.views.overview import MSG_STAFF_ONLY
+from ops.models import WorkerHeartbeat
+from transcriptions.models import Job
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -7,10 +7,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from dashboard.views.transcripts import PAGE_SIZE
 from tests.audio import JFK_TEXT, german_wav, words
 from tests.dashboard.conftest import clone, transcribe
-from transcriptions.dashboard_views import PAGE_SIZE
-from transcriptions.formats import render
+from transcriptions.engine.formats import render
 from transcriptions.models import Job
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -7,7 +7,7 @@ import re
 import pytest
 from django.utils import timezone
 
-from accounts.billing import ROUNDING_RULE, billing_csv, billing_report
+from billing.reports import ROUNDING_RULE, billing_csv, billing_report
 from tests.dashboard.conftest import transcribe
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -11,7 +11,7 @@ import pytest
 from faster_whisper.audio import decode_audio
 
 from tests.audio import JFK, MULTILINGUAL, encode, long_silence_flac
-from transcriptions.audio_limits import AudioLimitExceeded, decode_bounded, duration_measure
+from transcriptions.engine.limits import AudioLimitExceeded, decode_bounded, duration_measure
 
 
 def lying_flac(seconds: float, claim: float, rate: int = 16000) -> bytes:

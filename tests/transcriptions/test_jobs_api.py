@@ -13,9 +13,10 @@ from django.utils import timezone
 
 from tests.audio import JFK, JFK_TEXT, words
 from tests.conftest import assert_error, transcribe_jfk
-from transcriptions import callbacks, recovery, retention, services, tasks
+from transcriptions import services, tasks
 from transcriptions.models import CallbackAttempt, Job
 from transcriptions.selectors import MSG_JOB_NOT_FOUND
+from transcriptions.services import callbacks, recovery, retention, submission
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -30,7 +31,7 @@ def submit(api, **fields):
 @pytest.fixture
 def stalled_queue(monkeypatch):
     """Jobs are stored but no worker ever takes them (injected fault)."""
-    monkeypatch.setattr(services, "job_enqueue", lambda *, job: None)
+    monkeypatch.setattr(submission, "job_enqueue", lambda *, job: None)
 
 
 def test_submit_answers_202_then_fetch_gives_the_result(api_a):
@@ -208,7 +209,7 @@ def test_a_live_workers_job_is_left_alone(api_a, stalled_queue):
 
 
 def test_expired_transcripts_are_purged_by_the_tenants_retention(api_a, api_b):
-    from accounts.services import plan_override_set
+    from billing.services import plan_override_set
 
     plan_override_set(tenant=api_a.tenant, retention_days=7)
     plan_override_set(tenant=api_b.tenant, retention_days=0)  # kept forever

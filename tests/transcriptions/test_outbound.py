@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from transcriptions import outbound
+from transcriptions.services import outbound
 
 
 class Receiver:

@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.services import ApiKeyNotFound, api_key_revoke
+from accounts.errors import ApiKeyNotFound
+from accounts.services import api_key_revoke
 
 
 class Command(BaseCommand):

@@ -1,11 +1,11 @@
-"""`manage.py benchmark`: the platform against bare faster-whisper (transcriptions/benchmark.py)."""
+"""`manage.py benchmark`: the platform against bare faster-whisper (tools/benchmark.py)."""
 
 import json
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from transcriptions.benchmark import (
+from tools.benchmark import (
     DEFAULT_CLIP,
     DEFAULT_MODEL,
     BenchmarkError,

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Tenant
-from transcriptions.callbacks import callback_secret_get, callback_secret_rotate
+from transcriptions.services import callback_secret_get, callback_secret_rotate
 
 
 class Command(BaseCommand):

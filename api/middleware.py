@@ -1,0 +1,199 @@
+"""The /v1 API's request middleware: the request id and OpenAI's timing header
+(ApiRequestMiddleware), and the usage log, one row per request whatever its outcome, with
+the rate-limit headers on every keyed response (UsageLogMiddleware).
+
+The row is written here, after the response exists, rather than in the views: so that a
+request refused before any view code runs its course (401, 413, a parse error, a 429) gets its
+row too. A streamed response gets its row when the stream is closed, finished or abandoned by
+the client. A request whose job ends after its response (an async job, a stream the client
+left, a synchronous wait that timed out) is written as pending and settled when the job ends
+(billing's usage_record_settle, called by the job's final transition).
+
+What a view knows that this cannot see, it leaves on the Django request:
+`request.usage_job` (the job the request created or was answered from) and
+`request.usage_api_key` (a key that was found but refused: revoked, expired).
+"""
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from django.core.exceptions import ObjectDoesNotExist
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+
+from accounts.models import ApiKey
+from billing.services import JobUsage, usage_record_create, usage_record_settle
+from transcriptions.services import job_usage
+
+from .throttling import rate_limit_headers
+
+logger = logging.getLogger(__name__)
+
+API_PREFIX = "/v1/"
+
+
+def is_api_request(request: HttpRequest) -> bool:
+    return request.path.startswith(API_PREFIX)
+
+
+class ApiRequestMiddleware:
+    """Tags every API request with an id and answers with `x-request-id` and
+    `openai-processing-ms`, as OpenAI does (clients log both when they report a problem)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not is_api_request(request):
+            return self.get_response(request)
+        started = time.perf_counter()
+        request.request_id = f"req_{uuid.uuid4().hex}"
+        request.started_at = started
+        response = self.get_response(request)
+        response["x-request-id"] = request.request_id
+        # A streamed body is still being produced: its header tells the time to first byte.
+        response["openai-processing-ms"] = str(round((time.perf_counter() - started) * 1000))
+        return response
+
+
+class _LoggedStream:
+    """Wraps a streaming body: Django calls close() when the server is done with the
+    response (all sent, or the client went away), and that writes the row."""
+
+    def __init__(self, content: Iterator[bytes], on_close: Callable[[], None]) -> None:
+        self._content = iter(content)
+        self._on_close = on_close
+        self._closed = False
+
+    def __iter__(self) -> "_LoggedStream":
+        return self
+
+    def __next__(self) -> bytes:
+        return next(self._content)
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._on_close()
+
+
+def _error_code(response: HttpResponse) -> str:
+    if response.status_code < 400 or response.streaming:
+        return ""
+    data = getattr(response, "data", None)
+    if data is None:
+        try:
+            data = json.loads(response.content)
+        except (ValueError, UnicodeDecodeError):
+            return ""
+    error = data.get("error") if isinstance(data, dict) else None
+    code = error.get("code") if isinstance(error, dict) else None
+    return str(code or f"http_{response.status_code}")
+
+
+def _endpoint(request: HttpRequest) -> str:
+    """The route (`/v1/audio/jobs/<str:job_id>`), so that usage groups by endpoint, not by id."""
+    match = getattr(request, "resolver_match", None)
+    return f"/{match.route}" if match is not None and match.route else request.path
+
+
+def _model(request: HttpRequest, job: Any) -> str:
+    if job is not None:
+        return job.requested_model
+    # Only what DRF already parsed: reading the body here could fail or block.
+    form = request.__dict__.get("_post")
+    if form is not None and form.get("model"):
+        return str(form.get("model"))
+    match = getattr(request, "resolver_match", None)
+    return str(match.kwargs.get("model_id", "")) if match is not None else ""
+
+
+def _request_bytes(request: HttpRequest) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
+def usage_log_write(request: HttpRequest, response: HttpResponse, created_at) -> None:
+    """Write the request's row; never let a logging failure change the response."""
+    try:
+        _write(request, response, created_at)
+    except Exception:
+        logger.exception("usage record of %s not written", getattr(request, "request_id", "?"))
+
+
+def _refreshed(job: Any) -> bool:
+    try:
+        job.refresh_from_db()
+    except ObjectDoesNotExist:
+        return False
+    return True
+
+
+def _write(request: HttpRequest, response: HttpResponse, created_at) -> None:
+    api_key = getattr(request, "auth", None)
+    if not isinstance(api_key, ApiKey):
+        api_key = getattr(request, "usage_api_key", None)
+    job = getattr(request, "usage_job", None)
+    error_code = _error_code(response)
+    usage = JobUsage(audio_seconds=None, billed_seconds=0, error_code="")
+    replayed = False
+    if job is not None and not _refreshed(job):
+        job = None  # deleted meanwhile (DELETE /v1/audio/jobs/{id}): its id is all there is
+    if job is not None:
+        replayed = job.request_id != request.request_id
+        usage = job_usage(job)
+        if replayed:  # answered from the first request, which is the one billed
+            usage = JobUsage(usage.audio_seconds, 0, "")
+    started = getattr(request, "started_at", None)
+    usage_record_create(
+        request_id=request.request_id,
+        method=request.method or "",
+        endpoint=_endpoint(request),
+        status_code=response.status_code,
+        tenant=api_key.tenant if api_key is not None else None,
+        api_key=api_key,
+        model=_model(request, job),
+        job_id=job.public_id if job is not None else "",
+        # A stream (status 200) that ended in an error event carries the job's error.
+        error_code=error_code or usage.error_code,
+        request_bytes=_request_bytes(request),
+        audio_seconds=usage.audio_seconds,
+        billed_seconds=usage.billed_seconds,
+        processing_ms=round((time.perf_counter() - started) * 1000) if started else 0,
+        idempotency_key=request.headers.get("Idempotency-Key", ""),
+        replayed=replayed,
+        created_at=created_at,
+    )
+    # The job may have ended between the read above and the insert, after its final
+    # transition found no row to settle: settle it from here then.
+    if usage.billed_seconds is None and _refreshed(job):
+        usage_record_settle(request_id=request.request_id, usage=job_usage(job))
+
+
+class UsageLogMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not is_api_request(request):
+            return self.get_response(request)
+        created_at = timezone.now()
+        response = self.get_response(request)
+        state = getattr(request, "rate_limit", None)
+        if state is not None:
+            for name, value in rate_limit_headers(state).items():
+                response[name] = value
+        if response.streaming and not response.is_async:
+            response.streaming_content = _LoggedStream(
+                response.streaming_content,
+                lambda: usage_log_write(request, response, created_at),
+            )
+        else:
+            usage_log_write(request, response, created_at)
+        return response

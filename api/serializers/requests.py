@@ -1,0 +1,171 @@
+"""Validation of /v1/audio requests, with OpenAI's messages and codes."""
+
+from typing import Any
+
+from rest_framework import serializers
+
+from transcriptions.engine.formats import RESPONSE_FORMATS
+from transcriptions.engine.languages import LANGUAGES
+
+GRANULARITIES = ("word", "segment")
+
+MSG_MISSING = "You must provide a '{field}' parameter."
+MSG_FORMAT = (
+    "Invalid value: '{value}'. Supported values are: 'json', 'text', 'srt', 'verbose_json', "
+    "and 'vtt'."
+)
+MSG_LANGUAGE = (
+    "Invalid language '{value}'. Language parameter must be specified in ISO-639-1 format."
+)
+MSG_TEMPERATURE_TYPE = (
+    "Invalid type for 'temperature': expected a decimal, but got a string instead."
+)
+MSG_TEMPERATURE_MAX = (
+    "Invalid 'temperature': decimal above maximum value. Expected a value <= 1, but got {value} "
+    "instead."
+)
+MSG_TEMPERATURE_MIN = (
+    "Invalid 'temperature': decimal below minimum value. Expected a value >= 0, but got {value} "
+    "instead."
+)
+MSG_GRANULARITY_VALUE = "Invalid value: '{value}'. Supported values are: 'word' and 'segment'."
+MSG_GRANULARITY_FORMAT = (
+    "`response_format` must be `verbose_json` if `timestamp_granularities[]` is provided"
+)
+MSG_STREAM = "Invalid value for 'stream': expected a boolean."
+MSG_STREAM_FORMAT = "Streaming is only supported with response_format 'json' or 'text'."
+
+
+def _error(message: str, code: str) -> serializers.ValidationError:
+    return serializers.ValidationError(message, code=code)
+
+
+class AudioRequestSerializer(serializers.Serializer):
+    """Fields shared by transcriptions and translations.
+
+    Field order is the order in which problems are reported (the first one wins).
+    """
+
+    file = serializers.FileField(
+        allow_empty_file=True,  # an empty upload gets the audio check's clearer message
+        error_messages={
+            "required": MSG_MISSING.format(field="file"),
+            "invalid": "The 'file' parameter must be a file upload (multipart/form-data).",
+            "no_name": "The uploaded file has no name.",
+        },
+    )
+    model = serializers.CharField(
+        max_length=64,
+        error_messages={
+            "required": MSG_MISSING.format(field="model"),
+            "blank": MSG_MISSING.format(field="model"),
+        },
+    )
+    prompt = serializers.CharField(required=False, allow_blank=True, max_length=4000)
+    response_format = serializers.CharField(required=False, default="json")
+    temperature = serializers.CharField(required=False, default="0")
+
+    def validate_response_format(self, value: str) -> str:
+        value = value or "json"
+        if value not in RESPONSE_FORMATS:
+            raise _error(MSG_FORMAT.format(value=value), "unsupported_value")
+        return value
+
+    def validate_temperature(self, value: str) -> float:
+        try:
+            temperature = float(value) if value != "" else 0.0
+        except ValueError:
+            raise _error(MSG_TEMPERATURE_TYPE, "invalid_type") from None
+        if temperature != temperature:  # NaN
+            raise _error(MSG_TEMPERATURE_TYPE, "invalid_type")
+        if temperature > 1:
+            raise _error(MSG_TEMPERATURE_MAX.format(value=value), "decimal_above_max_value")
+        if temperature < 0:
+            raise _error(MSG_TEMPERATURE_MIN.format(value=value), "decimal_below_min_value")
+        return temperature
+
+
+class TranscriptionRequestSerializer(AudioRequestSerializer):
+    language = serializers.CharField(required=False, allow_blank=True, max_length=16)
+    timestamp_granularities = serializers.ListField(
+        child=serializers.CharField(), required=False, default=list
+    )
+    stream = serializers.CharField(required=False, default="false")
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        # The SDK sends `timestamp_granularities[]` (one part per value), as OpenAI expects.
+        if hasattr(data, "getlist"):
+            values = data.getlist("timestamp_granularities[]") or data.getlist(
+                "timestamp_granularities"
+            )
+            data = {key: data.get(key) for key in data}
+            data["timestamp_granularities"] = values
+        return super().to_internal_value(data)
+
+    def validate_language(self, value: str) -> str:
+        value = (value or "").strip().lower()
+        if value and value not in LANGUAGES:
+            raise _error(MSG_LANGUAGE.format(value=value), "invalid_language_format")
+        return value
+
+    def validate_timestamp_granularities(self, values: list[str]) -> list[str]:
+        for value in values:
+            if value not in GRANULARITIES:
+                raise _error(MSG_GRANULARITY_VALUE.format(value=value), "unsupported_value")
+        return list(dict.fromkeys(values))
+
+    def validate_stream(self, value: str) -> bool:
+        lowered = (value or "false").strip().lower()
+        if lowered not in {"true", "false", "1", "0"}:
+            raise _error(MSG_STREAM, "invalid_type")
+        return lowered in {"true", "1"}
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs.get("timestamp_granularities") and attrs["response_format"] != "verbose_json":
+            raise serializers.ValidationError(
+                {"timestamp_granularities[]": MSG_GRANULARITY_FORMAT}, code="invalid_value"
+            )
+        if attrs.get("stream") and attrs["response_format"] not in ("json", "text"):
+            raise serializers.ValidationError({"stream": MSG_STREAM_FORMAT}, code="invalid_value")
+        return attrs
+
+
+MSG_TASK = "Invalid value: '{value}'. Supported values are: 'transcribe' and 'translate'."
+MSG_CALLBACK_URL = "Invalid 'callback_url': expected an http:// or https:// URL."
+MSG_ASYNC_STREAM = "Streaming is not available for async jobs; poll the job or use callback_url."
+
+
+class JobRequestSerializer(TranscriptionRequestSerializer):
+    """POST /v1/audio/jobs: the transcription fields plus `task` and `callback_url`."""
+
+    task = serializers.CharField(required=False, default="transcribe")
+    callback_url = serializers.URLField(
+        required=False,
+        allow_blank=True,
+        max_length=2000,
+        error_messages={"invalid": MSG_CALLBACK_URL},
+    )
+
+    def validate_task(self, value: str) -> str:
+        if value not in ("transcribe", "translate"):
+            raise _error(MSG_TASK.format(value=value), "unsupported_value")
+        return value
+
+    def validate_callback_url(self, value: str) -> str:
+        if value and not value.lower().startswith(("http://", "https://")):
+            raise _error(MSG_CALLBACK_URL, "invalid_value")
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs.get("stream"):
+            raise serializers.ValidationError({"stream": MSG_ASYNC_STREAM}, code="invalid_value")
+        return super().validate(attrs)
+
+
+class JobListQuerySerializer(serializers.Serializer):
+    limit = serializers.IntegerField(required=False, default=20, min_value=1, max_value=100)
+    after = serializers.CharField(required=False, allow_blank=True)
+    status = serializers.ChoiceField(
+        required=False,
+        choices=["queued", "running", "succeeded", "failed", "cancelled"],
+    )

@@ -1,0 +1,40 @@
+"""Server-Sent Events for `stream=true`: text deltas as segments are decoded, then the total."""
+
+import json
+import time
+from collections.abc import Iterator
+
+from django.conf import settings
+
+from transcriptions.engine.formats import usage
+from transcriptions.models import Job
+from transcriptions.services import job_outcome_error, job_wait
+
+from .errors import to_api_error
+
+
+def _event(payload: dict) -> str:
+    return f"data: {json.dumps(payload)}\n\n"
+
+
+def sse_events(job: Job) -> Iterator[str]:
+    sent = 0
+    deadline = time.monotonic() + settings.SYNC_WAIT_TIMEOUT
+
+    def moved_on(current: Job) -> bool:
+        return current.is_finished or len(current.partial_text) > sent
+
+    while True:
+        remaining = deadline - time.monotonic()
+        job = job_wait(job.pk, timeout=max(0.0, remaining), until=moved_on)
+        if len(job.partial_text) > sent:
+            yield _event({"type": "transcript.text.delta", "delta": job.partial_text[sent:]})
+            sent = len(job.partial_text)
+        if job.status == Job.Status.SUCCEEDED:
+            yield _event(
+                {"type": "transcript.text.done", "text": job.text, "usage": usage(job.duration)}
+            )
+            return
+        if job.is_finished or time.monotonic() >= deadline:
+            yield _event({"type": "error", **to_api_error(job_outcome_error(job)).as_dict()})
+            return

@@ -1,0 +1,31 @@
+"""Billing's writes: plans and overrides, the quota, the usage log, Idempotency-Key records."""
+
+from .idempotency import (
+    idempotency_attach,
+    idempotency_claim,
+    idempotency_records_purge,
+    idempotency_release,
+    request_fingerprint,
+)
+from .plans import MSG_AUDIO_TOO_LONG, plan_check_duration, plan_override_set, tenant_plan_set
+from .quota import Reservation, quota_release, quota_reserve, quota_settle
+from .usage import JobUsage, usage_record_create, usage_record_settle
+
+__all__ = [
+    "MSG_AUDIO_TOO_LONG",
+    "JobUsage",
+    "Reservation",
+    "idempotency_attach",
+    "idempotency_claim",
+    "idempotency_records_purge",
+    "idempotency_release",
+    "plan_check_duration",
+    "plan_override_set",
+    "quota_release",
+    "quota_reserve",
+    "quota_settle",
+    "request_fingerprint",
+    "tenant_plan_set",
+    "usage_record_create",
+    "usage_record_settle",
+]

@@ -1,0 +1,100 @@
+"""Dashboard pages for people: the organization switcher and API keys.
+
+Sign-in and sign-out are Django's own views (templates/registration/login.html).
+"""
+
+from datetime import timedelta
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from accounts.errors import ApiKeyNotFound
+from accounts.selectors import api_key_get, api_key_list
+from accounts.services import api_key_create, api_key_revoke
+
+from ..forms import ApiKeyCreateForm
+from ..tenancy import TenantScope, scoped_view, tenant_select
+
+# The plain key waits here (server-side session) for the one page view that shows it.
+SESSION_NEW_KEY = "dashboard_new_api_key"
+
+MSG_KEYS_OWNERS_ONLY = "Only owners of {tenant} can create or revoke API keys."
+MSG_KEY_REVOKED = "Key {prefix}… is revoked: the API refuses it from now on."
+MSG_TENANT_UNKNOWN = "No such organization."
+MSG_KEY_NOT_FOUND = "No such API key."
+TRANSCRIPT_PREFIX = "/transcripts/"
+
+
+def _require_key_manager(scope: TenantScope) -> None:
+    if not scope.can_manage_keys:
+        raise PermissionDenied(MSG_KEYS_OWNERS_ONLY.format(tenant=scope.current.name))
+
+
+@scoped_view
+def api_key_list_page(request: HttpRequest, *, scope: TenantScope) -> HttpResponse:
+    if request.method == "POST":
+        _require_key_manager(scope)
+        form = ApiKeyCreateForm(request.POST)
+        if form.is_valid():
+            days = form.cleaned_data["expires_in_days"]
+            api_key, key = api_key_create(
+                tenant=scope.current,
+                name=form.cleaned_data["name"],
+                expires_at=timezone.now() + timedelta(days=days) if days else None,
+                created_by=request.user,
+            )
+            request.session[SESSION_NEW_KEY] = {"id": api_key.pk, "key": key}
+            # Redirect so that reloading the page neither resubmits nor shows the key again.
+            return redirect("account:api-keys")
+    else:
+        form = ApiKeyCreateForm()
+    new_key = request.session.pop(SESSION_NEW_KEY, None)
+    return render(
+        request,
+        "dashboard/api_keys.html",
+        {
+            "scope": scope,
+            "form": form,
+            "api_keys": api_key_list(tenant=scope.current),
+            "new_key": new_key,
+            "now": timezone.now(),
+            "nav": "keys",
+        },
+    )
+
+
+@require_POST
+@scoped_view
+def api_key_revoke_page(request: HttpRequest, pk: int, *, scope: TenantScope) -> HttpResponse:
+    try:
+        api_key = api_key_get(tenants=scope.current_tenants, pk=pk)
+    except ApiKeyNotFound:
+        raise Http404(MSG_KEY_NOT_FOUND) from None
+    _require_key_manager(scope)
+    api_key_revoke(prefix=api_key.prefix, tenant=api_key.tenant)
+    messages.success(request, MSG_KEY_REVOKED.format(prefix=api_key.prefix))
+    return redirect("account:api-keys")
+
+
+@require_POST
+@login_required
+def tenant_switch(request: HttpRequest) -> HttpResponse:
+    try:
+        tenant_id = int(request.POST.get("tenant", ""))
+    except ValueError:
+        tenant_id = 0
+    if tenant_select(request=request, tenant_id=tenant_id) is None:
+        messages.error(request, MSG_TENANT_UNKNOWN)
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = "/"
+    # One tenant's transcript does not belong among the next tenant's pages: go to the list.
+    if target.startswith(TRANSCRIPT_PREFIX) and target != TRANSCRIPT_PREFIX:
+        target = TRANSCRIPT_PREFIX
+    return redirect(target)

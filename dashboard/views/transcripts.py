@@ -1,0 +1,103 @@
+"""Transcript pages: the list (search and filters), one transcript, its downloads.
+
+Thin views: reads come from transcriptions.selectors, every lookup filtered by the tenants the
+person may see (another tenant's transcript is a 404), bodies of downloads from formats.render.
+"""
+
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from transcriptions.engine.formats import render as render_result
+from transcriptions.engine.languages import language_label
+from transcriptions.errors import JobNotFound
+from transcriptions.models import Job
+from transcriptions.selectors import job_get, job_languages, job_models, job_search
+
+from ..forms import TranscriptFilterForm
+from ..tenancy import TenantScope, scoped_view
+
+PAGE_SIZE = 25
+# Download name -> (formats.render format, content type of the file).
+DOWNLOADS = {
+    "txt": ("text", "text/plain; charset=utf-8"),
+    "srt": ("srt", "application/x-subrip; charset=utf-8"),
+    "vtt": ("vtt", "text/vtt; charset=utf-8"),
+    "json": ("verbose_json", "application/json"),
+}
+MSG_NO_TRANSCRIPT = "No such transcript."
+MSG_NO_DOWNLOAD = "No such download."
+
+
+def _job(scope: TenantScope, public_id: str) -> Job:
+    """The job selector every surface uses; not found is the dashboard's 404 page."""
+    try:
+        return job_get(tenants=scope.tenants, public_id=public_id)
+    except JobNotFound:
+        raise Http404(MSG_NO_TRANSCRIPT) from None
+
+
+@scoped_view
+def home(request: HttpRequest, *, scope: TenantScope) -> HttpResponse:
+    return redirect("dashboard:transcripts")
+
+
+@scoped_view
+def transcript_list_page(request: HttpRequest, *, scope: TenantScope) -> HttpResponse:
+    tenant = scope.current
+    form = TranscriptFilterForm(
+        request.GET,
+        models=job_models(tenant=tenant),
+        languages=[(c, language_label(c)) for c in job_languages(tenant=tenant)],
+    )
+    filters = form.filters()
+    jobs = job_search(tenant=tenant, **filters)
+    page = Paginator(jobs, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "dashboard/transcripts/list.html",
+        {
+            "scope": scope,
+            "form": form,
+            "page": page,
+            "is_filtered": any(filters.values()),
+            "nav": "transcripts",
+        },
+    )
+
+
+@scoped_view
+def transcript_detail_page(
+    request: HttpRequest, public_id: str, *, scope: TenantScope
+) -> HttpResponse:
+    job = _job(scope, public_id)
+    result = job.result or {}
+    return render(
+        request,
+        "dashboard/transcripts/detail.html",
+        {
+            "scope": scope,
+            "job": job,
+            "segments": result.get("segments") or [],
+            "language": language_label(job.detected_language) if job.detected_language else "",
+            "downloads": list(DOWNLOADS) if job.status == Job.Status.SUCCEEDED and result else [],
+            "nav": "transcripts",
+        },
+    )
+
+
+@scoped_view
+def transcript_download(
+    request: HttpRequest, public_id: str, fmt: str, *, scope: TenantScope
+) -> HttpResponse:
+    job = _job(scope, public_id)
+    if fmt not in DOWNLOADS or job.status != Job.Status.SUCCEEDED or not job.result:
+        raise Http404(MSG_NO_DOWNLOAD)
+    response_format, content_type = DOWNLOADS[fmt]
+    granularities = ["segment", "word"] if job.result.get("words") else ["segment"]
+    body, _ = render_result(
+        job.result, response_format=response_format, task=job.task, granularities=granularities
+    )
+    response = HttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{job.public_id}.{fmt}"'
+    return response

@@ -1,0 +1,115 @@
+"""Which worker processes are alive and which models they hold.
+
+Each worker process records itself when it has loaded its models and then refreshes that row
+from a background thread, busy or not; a row that stops being refreshed is a dead worker,
+whose running job is retried or failed (transcriptions' recovery).
+"""
+
+import logging
+import os
+import socket
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import close_old_connections
+from django.utils import timezone
+
+from .models import WorkerHeartbeat
+
+logger = logging.getLogger(__name__)
+
+
+def worker_identity() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def worker_heartbeat(*, models: list[str]) -> None:
+    WorkerHeartbeat.objects.update_or_create(
+        hostname=socket.gethostname(),
+        pid=os.getpid(),
+        defaults={"loaded_models": models, "last_seen": timezone.now()},
+    )
+
+
+def heartbeat_start(*, models: list[str]) -> None:
+    """Refresh this process's row every WORKER_HEARTBEAT_SECONDS, in a daemon thread."""
+    worker_heartbeat(models=models)
+
+    def beat() -> None:
+        stop = threading.Event()
+        while not stop.wait(settings.WORKER_HEARTBEAT_SECONDS):
+            try:
+                worker_heartbeat(models=models)
+            except Exception:  # a database blip must not kill the thread
+                logger.exception("worker heartbeat failed")
+            finally:
+                close_old_connections()
+
+    threading.Thread(target=beat, name="worker-heartbeat", daemon=True).start()
+
+
+# --- Liveness -----------------------------------------------------------------------------------
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, under another user
+    return True
+
+
+def _fresh_since(now: datetime | None) -> datetime:
+    """Heartbeats written after this are fresh: the rule for "alive" everywhere."""
+    return (now or timezone.now()) - timedelta(seconds=settings.WORKER_STALE_SECONDS)
+
+
+def workers_alive(*, now: datetime | None = None) -> list[WorkerHeartbeat]:
+    return list(WorkerHeartbeat.objects.filter(last_seen__gte=_fresh_since(now)))
+
+
+def dead_workers(*, job_workers: set[str], now: datetime | None = None) -> set[str]:
+    """Of the workers named on running jobs, those known to be gone: a process of this host
+    that no longer exists, or any worker whose heartbeat went stale."""
+    host = socket.gethostname()
+    alive = {f"{w.hostname}:{w.pid}" for w in workers_alive(now=now)}
+    dead = set()
+    for identity in job_workers:
+        hostname, _, pid = identity.rpartition(":")
+        if hostname == host and pid.isdigit():
+            if not _process_exists(int(pid)):
+                dead.add(identity)
+        elif identity not in alive:
+            dead.add(identity)
+    return dead
+
+
+@dataclass(frozen=True)
+class WorkerState:
+    heartbeat: WorkerHeartbeat
+    alive: bool
+
+
+def worker_list(*, now: datetime | None = None) -> list[WorkerState]:
+    """Every worker that has registered, alive ones first.
+
+    Alive: its heartbeat is fresh (the rule dead-job recovery uses) and, for a worker of this
+    machine, its process still exists (a killed worker's last heartbeat stays fresh a while).
+    """
+    fresh_since = _fresh_since(now)
+    here = socket.gethostname()
+    states = []
+    for beat in WorkerHeartbeat.objects.order_by("-last_seen"):
+        alive = beat.last_seen >= fresh_since
+        if alive and beat.hostname == here:
+            alive = _process_exists(beat.pid)
+        states.append(WorkerState(beat, alive))
+    return sorted(states, key=lambda s: not s.alive)
+
+
+def workers_forget_stale(*, older_than: timedelta = timedelta(days=1)) -> int:
+    return WorkerHeartbeat.objects.filter(last_seen__lt=timezone.now() - older_than).delete()[0]

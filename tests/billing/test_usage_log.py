@@ -1,0 +1,192 @@
+"""The usage log: one immutable row per /v1 request, refused and failed ones included, with
+what it cost; rows of requests whose job ends later are settled when it ends."""
+
+import pytest
+
+from accounts.services import api_key_revoke
+from api import middleware
+from billing.models import ImmutableRecord, UsageRecord
+from billing.services import usage_record_settle
+from tests.billing.conftest import JFK_SECONDS, counters, transcribe
+from tests.conftest import keyed_client
+from transcriptions import engine, services, tasks
+from transcriptions.models import Job
+from transcriptions.services import lifecycle, submission, usage_records_settle_pending
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def row_of(response) -> UsageRecord:
+    return UsageRecord.objects.get(request_id=response["x-request-id"])
+
+
+@pytest.fixture
+def stalled_queue(monkeypatch):
+    """Jobs are stored but no worker takes them until the test runs them (injected fault)."""
+    monkeypatch.setattr(submission, "job_enqueue", lambda *, job: None)
+
+
+def test_a_successful_transcription_has_its_row(api_a):
+    response = transcribe(api_a)
+    assert response.status_code == 200
+    row = row_of(response)
+    job = Job.objects.get()
+    assert (row.tenant, row.api_key) == (api_a.tenant, api_a.api_key)
+    assert (row.method, row.endpoint, row.model) == ("POST", "/v1/audio/transcriptions", "tiny.en")
+    assert (row.status_code, row.error_code) == (200, "")
+    assert row.job_id == job.public_id and row.request_id == job.request_id
+    assert row.audio_seconds == pytest.approx(11.0, abs=0.05)
+    assert row.billed_seconds == JFK_SECONDS
+    assert row.request_bytes > 1_152_693  # the whole multipart body, file and fields
+    assert 0 < row.processing_ms <= int(response["openai-processing-ms"]) + 50
+    assert row.is_successful and not row.replayed
+
+
+def test_requests_without_a_usable_key_have_rows_too(api_a, client):
+    no_key = client.get("/v1/models")
+    assert no_key.status_code == 401
+    row = row_of(no_key)
+    assert (row.tenant, row.api_key, row.error_code) == (None, None, "invalid_api_key")
+
+    api_key_revoke(prefix=api_a.api_key.prefix)
+    revoked = api_a.client.get("/v1/models")
+    assert revoked.status_code == 401
+    row = row_of(revoked)
+    assert (row.tenant, row.api_key) == (api_a.tenant, api_a.api_key), "whose key it was"
+    assert (row.status_code, row.error_code, row.billed_seconds) == (401, "invalid_api_key", 0)
+
+
+def test_refused_requests_are_logged_with_their_error(api_a):
+    unknown = transcribe(api_a, model="whisper-9")
+    assert unknown.status_code == 404
+    assert (row_of(unknown).model, row_of(unknown).error_code) == ("whisper-9", "model_not_found")
+
+    garbage = transcribe(api_a, audio=b"\x00\x13garbage" * 500, filename="noise.mp3")
+    assert garbage.status_code == 400
+    assert row_of(garbage).error_code == "invalid_value"
+
+    malformed = api_a.client.generic(
+        "POST",
+        "/v1/audio/transcriptions",
+        b"--xyz\r\nContent-Disposition: form-data; name=model\r\n\r\ntiny",
+        content_type="multipart/form-data; boundary=xyz",
+    )
+    assert malformed.status_code == 400
+    row = row_of(malformed)
+    assert (row.status_code, row.tenant) == (400, api_a.tenant) and row.error_code
+    assert UsageRecord.objects.filter(billed_seconds__gt=0).count() == 0
+
+
+def test_every_endpoint_is_logged_by_route(api_a):
+    api_a.client.get("/v1/models")
+    api_a.client.get("/v1/models/tiny.en")
+    api_a.client.get("/v1/usage")
+    endpoints = set(UsageRecord.objects.values_list("endpoint", "model"))
+    assert endpoints == {
+        ("/v1/models", ""),
+        ("/v1/models/<str:model_id>", "tiny.en"),
+        ("/v1/usage", ""),
+    }
+
+
+def test_a_stream_gets_its_row_when_it_ends(api_a):
+    response = transcribe(api_a, stream="true")
+    assert response.status_code == 200 and response.streaming
+    assert not UsageRecord.objects.exists(), "written when the stream is done, not before"
+    body = b"".join(response.streaming_content).decode()
+    assert '"transcript.text.done"' in body
+    row = row_of(response)
+    assert (row.status_code, row.error_code, row.billed_seconds) == (200, "", JFK_SECONDS)
+
+
+def test_a_stream_that_ends_in_an_error_event_logs_the_jobs_error(api_a, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("decoder crashed")  # injected fault
+
+    monkeypatch.setattr(engine, "transcribe", broken)
+    response = transcribe(api_a, stream="true")
+    body = b"".join(response.streaming_content).decode()
+    assert '"type": "error"' in body
+    row = row_of(response)
+    assert (row.status_code, row.error_code, row.billed_seconds) == (200, "engine_error", 0)
+    assert not row.is_successful
+
+
+def test_an_async_job_row_is_pending_until_the_job_ends(api_a, stalled_queue):
+    response = transcribe(api_a, path="/v1/audio/jobs")
+    assert response.status_code == 202
+    row = row_of(response)
+    assert row.billed_seconds is None and row.job_id == response.json()["id"]
+    assert counters(api_a.tenant) == (11, 0, 1)
+    job = Job.objects.get()
+    tasks.run_job(job.pk, 1)  # what the worker runs
+    row.refresh_from_db()
+    assert (row.status_code, row.billed_seconds, row.error_code) == (202, JFK_SECONDS, "")
+    assert counters(api_a.tenant) == (0, 11, 0)
+
+
+def test_a_cancelled_async_job_settles_its_row_at_zero(api_a, stalled_queue):
+    response = transcribe(api_a, path="/v1/audio/jobs")
+    job_id = response.json()["id"]
+    assert api_a.client.delete(f"/v1/audio/jobs/{job_id}").status_code == 200
+    row = row_of(response)
+    assert (row.billed_seconds, row.error_code) == (0, "cancelled")
+    assert counters(api_a.tenant) == (0, 0, 0)
+    assert UsageRecord.objects.count() == 2, "the DELETE has its own row"
+
+
+def test_a_job_ending_while_its_row_is_written_is_settled_by_the_writer(
+    api_a, stalled_queue, monkeypatch
+):
+    """The job ends after the row's writer read it and before the row exists, so the job's
+    own settlement finds nothing: the writer, seeing the job ended, settles the row itself."""
+    real_create = middleware.usage_record_create
+
+    def job_ends_first(**fields):
+        assert fields["billed_seconds"] is None  # read while the job was queued
+        tasks.run_job(Job.objects.get().pk, 1)
+        return real_create(**fields)
+
+    monkeypatch.setattr(middleware, "usage_record_create", job_ends_first)
+    response = transcribe(api_a, path="/v1/audio/jobs")
+    assert row_of(response).billed_seconds == JFK_SECONDS
+
+
+def test_pending_rows_of_ended_jobs_are_swept(api_a, stalled_queue, monkeypatch):
+    response = transcribe(api_a, path="/v1/audio/jobs")
+    # The worker ends the job but dies before it settles the row (injected fault).
+    monkeypatch.setattr(lifecycle, "usage_record_settle", lambda **kwargs: False)
+    tasks.run_job(Job.objects.get().pk, 1)
+    assert row_of(response).billed_seconds is None
+    assert usage_records_settle_pending() == 1
+    assert row_of(response).billed_seconds == JFK_SECONDS
+
+
+def test_rows_are_written_once(api_a):
+    api_a.client.get("/v1/models")
+    row = UsageRecord.objects.get()
+    row.status_code = 200
+    with pytest.raises(ImmutableRecord):
+        row.save()
+    assert not usage_record_settle(
+        request_id=row.request_id,
+        usage=services.job_usage(Job(status=Job.Status.SUCCEEDED, duration=3.0)),
+    ), "a settled row is not settled again"
+
+
+def test_a_failure_to_log_never_changes_the_response(api_a, monkeypatch, caplog):
+    def database_gone(**fields):
+        raise ConnectionError("database unreachable")  # injected fault
+
+    monkeypatch.setattr(middleware, "usage_record_create", database_gone)
+    response = api_a.client.get("/v1/models")
+    assert response.status_code == 200
+    assert "usage record of req_" in caplog.text
+
+
+def test_another_tenants_rows_stay_apart(api_a, tenant_b):
+    api_b = keyed_client(tenant_b)
+    api_a.client.get("/v1/models")
+    api_b.client.get("/v1/models")
+    assert UsageRecord.objects.filter(tenant=api_a.tenant).count() == 1
+    assert UsageRecord.objects.filter(tenant=tenant_b).count() == 1

@@ -1,0 +1,48 @@
+"""The speech engine: the model registry and its files (registry.py), loading and decoding
+(decoding.py), probing uploads (audio.py), languages and the response formats.
+
+Callers use the package (`engine.transcribe`, `engine.registry()`): one name to patch when a
+test injects a fault into the engine.
+"""
+
+from .decoding import (
+    BEAM_SIZE,
+    TEMPERATURE_LADDER,
+    WARM_UP_CLIP,
+    TranscriptionResult,
+    compute_device,
+    decode_options,
+    get_model,
+    loaded_models,
+    preload,
+    transcribe,
+)
+from .registry import (
+    MODEL_FILES,
+    ModelSpec,
+    ModelUnavailable,
+    model_directory,
+    registry,
+    resolve_model_id,
+    sha256_file,
+)
+
+__all__ = [
+    "BEAM_SIZE",
+    "MODEL_FILES",
+    "TEMPERATURE_LADDER",
+    "WARM_UP_CLIP",
+    "ModelSpec",
+    "ModelUnavailable",
+    "TranscriptionResult",
+    "compute_device",
+    "decode_options",
+    "get_model",
+    "loaded_models",
+    "model_directory",
+    "preload",
+    "registry",
+    "resolve_model_id",
+    "sha256_file",
+    "transcribe",
+]

@@ -1,0 +1,221 @@
+"""faster-whisper behind a small interface: the per-process model cache and one `transcribe`
+call with the platform's decode settings.
+
+Each worker process loads a model once and keeps it; loading takes far longer than a short
+clip's inference, so it must never happen per job.
+"""
+
+import contextlib
+import ctypes
+import gc
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from django.conf import settings
+
+from .registry import model_directory, registry
+
+logger = logging.getLogger(__name__)
+
+# Whisper's fallback ladder, used when the caller leaves temperature at 0 (OpenAI's documented
+# behaviour: "the model will use log probability to automatically increase the temperature").
+TEMPERATURE_LADDER = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+BEAM_SIZE = 5
+# Real speech shipped with the project (benchmark_data/NOTICE): each worker transcribes it once
+# per model at start.
+WARM_UP_CLIP = Path(__file__).resolve().parent.parent / "benchmark_data" / "jfk.flac"
+
+
+@dataclass
+class TranscriptionResult:
+    language: str
+    duration: float
+    text: str
+    segments: list[dict[str, Any]] = field(default_factory=list)
+    words: list[dict[str, Any]] | None = None
+
+
+# --- Loaded models ------------------------------------------------------------------------------
+
+_models: dict[str, Any] = {}
+_lock = threading.Lock()
+
+
+def compute_device() -> tuple[str, str]:
+    """(device, compute type) for new models: int8 on CPU, float16 on CUDA when present."""
+    device = settings.WHISPER_DEVICE
+    if device == "auto":
+        import ctranslate2
+
+        device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+    return device, "float16" if device == "cuda" else "int8"
+
+
+def get_model(model_id: str):
+    """The loaded WhisperModel for a registry id, loaded on first use and kept."""
+    model = _models.get(model_id)
+    if model is not None:
+        return model
+    with _lock:
+        if model_id not in _models:
+            from faster_whisper import WhisperModel
+
+            spec = registry()[model_id]
+            device, compute_type = compute_device()
+            _models[model_id] = WhisperModel(
+                str(model_directory(spec)),
+                device=device,
+                compute_type=spec.compute_type or compute_type,
+                cpu_threads=settings.WHISPER_CPU_THREADS,
+                num_workers=1,
+            )
+            logger.info("loaded model %s on %s (%s)", model_id, device, compute_type)
+        return _models[model_id]
+
+
+def loaded_models() -> list[str]:
+    return sorted(_models)
+
+
+def preload(model_ids: Iterable[str] | None = None) -> None:
+    """Load models, and run each once, before the first job so that it is as fast as any
+    other: a model's first inference sets up buffers and kernels that later ones reuse, and
+    the first decoded file initialises PyAV's codecs."""
+    try:
+        for model_id in model_ids if model_ids is not None else settings.WHISPER_PRELOAD_MODELS:
+            _warm_up(model_id, get_model(model_id))
+    finally:
+        _freeze_long_lived_objects()
+        _release_free_memory()
+
+
+def _release_free_memory() -> None:
+    """Give the heap that loading and warming up used and freed back to the system (glibc
+    keeps it otherwise): a preloaded model that no job uses then costs its weights, not also
+    the working memory of its warm-up."""
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def _warm_up(model_id: str, model) -> None:
+    started = time.monotonic()
+    try:
+        segments, _ = model.transcribe(str(WARM_UP_CLIP), **decode_options())
+        for _ in segments:
+            pass
+    except Exception:
+        # Only a warm-up: the model loaded, and a real fault shows on the first job.
+        logger.warning("warming up %s failed", model_id, exc_info=True)
+    else:
+        logger.info("warmed up model %s in %.2f s", model_id, time.monotonic() - started)
+
+
+_frozen = False
+
+
+def _freeze_long_lived_objects() -> None:
+    """Exempt everything loaded so far (Django, the models) from the garbage collector.
+
+    faster-whisper's decode_audio runs gc.collect() for every file, and a full collection
+    walks every object of the process: in a worker, with Django loaded, that was 45 ms of
+    every job (a bare faster-whisper process has a third as many objects to walk). Frozen
+    objects are skipped; what a job allocates is still collected. Once per process, after a
+    collection, so that no garbage is frozen with them.
+    """
+    global _frozen
+    if not _frozen:
+        gc.collect()
+        gc.freeze()
+        _frozen = True
+
+
+# --- Inference --------------------------------------------------------------------------------
+
+
+def _segment_dict(index: int, segment, temperature_default: float) -> dict[str, Any]:
+    return {
+        "id": index,  # OpenAI numbers segments from 0; faster-whisper from 1
+        "seek": segment.seek,
+        "start": round(segment.start, 3),
+        "end": round(segment.end, 3),
+        "text": segment.text,
+        "tokens": list(segment.tokens),
+        "temperature": segment.temperature
+        if segment.temperature is not None
+        else temperature_default,
+        "avg_logprob": segment.avg_logprob,
+        "compression_ratio": segment.compression_ratio,
+        "no_speech_prob": segment.no_speech_prob,
+    }
+
+
+def decode_options(
+    *,
+    task: str = "transcribe",
+    language: str | None = None,
+    prompt: str | None = None,
+    temperature: float = 0.0,
+    word_timestamps: bool = False,
+) -> dict[str, Any]:
+    """WhisperModel.transcribe's keyword arguments for a request: the platform's decode
+    settings in one place, so the benchmark's bare engine decodes exactly as a job does."""
+    temperatures = TEMPERATURE_LADDER if temperature == 0 else (temperature,)
+    return {
+        "task": task,
+        "language": language,
+        "initial_prompt": prompt or None,
+        "temperature": list(temperatures),
+        "beam_size": BEAM_SIZE,
+        "word_timestamps": word_timestamps,
+        "vad_filter": False,
+    }
+
+
+def transcribe(
+    audio: str | BinaryIO,
+    *,
+    model_id: str,
+    task: str = "transcribe",
+    language: str | None = None,
+    prompt: str | None = None,
+    temperature: float = 0.0,
+    word_timestamps: bool = False,
+    on_segment: Callable[[dict[str, Any], float], None] | None = None,
+) -> TranscriptionResult:
+    """Run Whisper on one file; `on_segment(segment, duration)` sees each segment as it comes."""
+    model = get_model(model_id)
+    options = decode_options(
+        task=task,
+        language=language,
+        prompt=prompt,
+        temperature=temperature,
+        word_timestamps=word_timestamps,
+    )
+    segments_iter, info = model.transcribe(audio, **options)
+    segments: list[dict[str, Any]] = []
+    words: list[dict[str, Any]] = []
+    for segment in segments_iter:
+        item = _segment_dict(len(segments), segment, options["temperature"][0])
+        segments.append(item)
+        for word in segment.words or ():
+            words.append(
+                {
+                    "word": word.word.strip(),
+                    "start": round(word.start, 3),
+                    "end": round(word.end, 3),
+                }
+            )
+        if on_segment is not None:
+            on_segment(item, info.duration)
+    return TranscriptionResult(
+        language=info.language,
+        duration=round(info.duration, 3),
+        text="".join(s["text"] for s in segments).strip(),
+        segments=segments,
+        words=words if word_timestamps else None,
+    )

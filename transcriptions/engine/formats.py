@@ -1,0 +1,90 @@
+"""The response bodies of OpenAI's five formats, built in one place from a stored result."""
+
+import json
+from typing import Any
+
+from billing.rounding import billed_seconds
+
+from .languages import language_name
+
+RESPONSE_FORMATS = ("json", "text", "srt", "verbose_json", "vtt")
+
+CONTENT_TYPES = {
+    "json": "application/json",
+    "verbose_json": "application/json",
+    "text": "text/plain; charset=utf-8",
+    "srt": "text/plain; charset=utf-8",
+    "vtt": "text/vtt; charset=utf-8",
+}
+
+
+def usage(duration: float) -> dict[str, Any]:
+    return {"type": "duration", "seconds": billed_seconds(duration)}
+
+
+def timestamp(seconds: float, *, separator: str) -> str:
+    """`HH:MM:SS,mmm` for SRT (separator ",") and `HH:MM:SS.mmm` for WebVTT (".")."""
+    millis = max(0, round(seconds * 1000))
+    hours, millis = divmod(millis, 3_600_000)
+    minutes, millis = divmod(millis, 60_000)
+    secs, millis = divmod(millis, 1000)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}{separator}{millis:03d}"
+
+
+def to_srt(segments: list[dict[str, Any]]) -> str:
+    blocks = []
+    for number, seg in enumerate(segments, start=1):
+        start = timestamp(seg["start"], separator=",")
+        end = timestamp(seg["end"], separator=",")
+        blocks.append(f"{number}\n{start} --> {end}\n{seg['text'].strip()}\n")
+    return "\n".join(blocks) + ("\n" if blocks else "")
+
+
+def to_vtt(segments: list[dict[str, Any]]) -> str:
+    blocks = ["WEBVTT\n"]
+    for seg in segments:
+        start = timestamp(seg["start"], separator=".")
+        end = timestamp(seg["end"], separator=".")
+        blocks.append(f"{start} --> {end}\n{seg['text'].strip()}\n")
+    return "\n".join(blocks) + "\n"
+
+
+def verbose_json(
+    result: dict[str, Any], *, task: str, granularities: list[str] | None
+) -> dict[str, Any]:
+    granularities = granularities or ["segment"]
+    body: dict[str, Any] = {
+        "task": task,
+        "language": language_name(result["language"]),
+        "duration": result["duration"],
+        "text": result["text"],
+    }
+    if "segment" in granularities:
+        body["segments"] = result["segments"]
+    if "word" in granularities:
+        body["words"] = result.get("words") or []
+    body["usage"] = usage(result["duration"])
+    return body
+
+
+def render(
+    result: dict[str, Any],
+    *,
+    response_format: str,
+    task: str = "transcribe",
+    granularities: list[str] | None = None,
+) -> tuple[str, str]:
+    """(body, content type) of a finished result in the requested format."""
+    if response_format == "json":
+        body = json.dumps({"text": result["text"], "usage": usage(result["duration"])})
+    elif response_format == "verbose_json":
+        body = json.dumps(verbose_json(result, task=task, granularities=granularities))
+    elif response_format == "text":
+        body = result["text"] + "\n"
+    elif response_format == "srt":
+        body = to_srt(result["segments"])
+    elif response_format == "vtt":
+        body = to_vtt(result["segments"])
+    else:  # validated before the job was created
+        raise ValueError(f"unknown response_format {response_format!r}")
+    return body, CONTENT_TYPES[response_format]

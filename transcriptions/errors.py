@@ -1,0 +1,61 @@
+"""What the job services, selectors and engine refuse or report. They know no HTTP: the API's
+one error table (api/errors.py) says which status, type, code and headers each one gets, and
+the dashboard turns a missing job into its 404 page."""
+
+
+class TranscriptionError(Exception):
+    def __init__(
+        self, message: str, *, code: str | None = None, retry_after: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code  # where one class covers several outcomes (a job's error code)
+        self.retry_after = retry_after
+
+
+class ModelNotFound(TranscriptionError):
+    pass
+
+
+class ModelCannotTranslate(TranscriptionError):
+    """An English-only model asked to translate."""
+
+
+class ModelLanguageUnsupported(TranscriptionError):
+    """An English-only model asked for another language."""
+
+
+class InvalidAudio(TranscriptionError):
+    """Empty, truncated, undecodable, or without an audio track."""
+
+
+class UnsupportedAudioFormat(InvalidAudio):
+    """Not one of the containers the API accepts."""
+
+
+class QueueFull(TranscriptionError):
+    pass
+
+
+class JobNotFound(TranscriptionError):
+    """No job with this id among the tenants asked about (another tenant's is not found)."""
+
+
+class JobFailed(TranscriptionError):
+    """The job ended failed (engine error, worker lost, ...); `code` is the job's error code."""
+
+
+class JobTimedOut(JobFailed):
+    """The job ran past JOB_TIMEOUT."""
+
+
+class JobCancelled(TranscriptionError):
+    pass
+
+
+class JobWaitTimeout(TranscriptionError):
+    """A synchronous request waited longer than SYNC_WAIT_TIMEOUT; the job goes on."""
+
+    def __init__(self, message: str, *, job_id: str) -> None:
+        super().__init__(message)
+        self.job_id = job_id

@@ -1,0 +1,68 @@
+"""The job services, by sub-domain: submission (checks, storage, queueing), lifecycle (the
+one final transition), running (the worker side), recovery (dead workers, retries, the
+schedules), retention, callbacks, waiting, and usage (what a job costs)."""
+
+from .callbacks import callback_deliver, callback_secret_get, callback_secret_rotate
+from .lifecycle import (
+    MSG_CANCELLED,
+    MSG_ENGINE_FAILED,
+    MSG_WAIT_TIMEOUT,
+    job_cancel,
+    job_delete,
+    job_enqueue,
+    job_fail,
+    job_outcome_error,
+    job_succeed,
+)
+from .recovery import (
+    MAX_JOB_ATTEMPTS,
+    SCHEDULES,
+    job_retry,
+    jobs_recover,
+    recover_orphaned_jobs,
+    schedules_install,
+)
+from .retention import purge_expired
+from .running import MSG_TIMED_OUT, job_run
+from .submission import (
+    MSG_QUEUE_FULL,
+    AudioRequest,
+    audio_request_build,
+    job_create,
+    job_submit,
+)
+from .usage import job_usage, usage_records_settle_pending
+from .waiting import job_notify, job_wait
+
+__all__ = [
+    "MAX_JOB_ATTEMPTS",
+    "MSG_CANCELLED",
+    "MSG_ENGINE_FAILED",
+    "MSG_QUEUE_FULL",
+    "MSG_TIMED_OUT",
+    "MSG_WAIT_TIMEOUT",
+    "SCHEDULES",
+    "AudioRequest",
+    "audio_request_build",
+    "callback_deliver",
+    "callback_secret_get",
+    "callback_secret_rotate",
+    "job_cancel",
+    "job_create",
+    "job_delete",
+    "job_enqueue",
+    "job_fail",
+    "job_notify",
+    "job_outcome_error",
+    "job_retry",
+    "job_run",
+    "job_submit",
+    "job_succeed",
+    "job_usage",
+    "job_wait",
+    "jobs_recover",
+    "purge_expired",
+    "recover_orphaned_jobs",
+    "schedules_install",
+    "usage_records_settle_pending",
+]

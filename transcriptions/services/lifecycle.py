@@ -1,0 +1,162 @@
+"""A job's way through its states: queued (job_enqueue), then exactly one final transition
+(_finish: succeeded, failed or cancelled) that settles its quota and usage, frees its audio,
+sends its callback and wakes whoever waits on it."""
+
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from billing.rounding import billed_seconds
+from billing.services import quota_settle, usage_record_settle
+
+from .. import engine
+from ..errors import (
+    JobCancelled,
+    JobFailed,
+    JobTimedOut,
+    JobWaitTimeout,
+    TranscriptionError,
+)
+from ..models import Job
+from .callbacks import callback_enqueue
+from .usage import job_usage
+from .waiting import job_notify
+
+MSG_ENGINE_FAILED = "The transcription engine failed on this audio (job {job})."
+MSG_WAIT_TIMEOUT = (
+    "The transcription is taking longer than this request may wait; fetch it later as job {job}."
+)
+MSG_CANCELLED = "Job {job} was cancelled."
+
+
+def job_enqueue(*, job: Job) -> None:
+    """Queue the job's next attempt once the row is committed (or a fast worker could look for
+    it in vain). The attempt number travels with the task, so a stale copy handed out again by
+    the broker after a crash finds the job already claimed and does nothing."""
+    attempt = job.attempts + 1
+    transaction.on_commit(
+        lambda: async_task(
+            "transcriptions.tasks.run_job",
+            job.pk,
+            attempt,
+            task_name=f"{job.public_id}-{attempt}",
+            group=job.model,
+        )
+    )
+
+
+def _finish(
+    job: Job, *, from_statuses: tuple[str, ...] = (Job.Status.RUNNING,), **fields: Any
+) -> bool:
+    """The one way into a final state, taken once: False when someone else got there first
+    (a cancel racing the worker's success, or the reverse)."""
+    fields.setdefault("finished_at", timezone.now())
+    with transaction.atomic():
+        finished = Job.objects.filter(pk=job.pk, status__in=from_statuses).update(**fields)
+        if finished:
+            _settle(job, fields)
+    if finished and not settings.RETAIN_AUDIO and job.audio:
+        job.audio.delete(save=False)
+        Job.objects.filter(pk=job.pk).update(audio="")
+    if finished and job.callback_url:
+        callback_enqueue(job_pk=job.pk)
+    job_notify(job.pk)
+    return bool(finished)
+
+
+def _settle(job: Job, fields: dict[str, Any]) -> None:
+    """The accounting of a job that just ended, in the transaction that ends it: its quota
+    reservation becomes its real billed seconds (success) or is refunded (failure, timeout,
+    cancel); the request's usage row is settled once that transaction is committed."""
+    succeeded = fields.get("status") == Job.Status.SUCCEEDED
+    used = billed_seconds(fields.get("duration") or 0.0) if succeeded else 0
+    # quota_settled_at makes it once per job, whatever path ends it (or re-runs it).
+    if Job.objects.filter(pk=job.pk, quota_settled_at__isnull=True).update(
+        quota_settled_at=timezone.now()
+    ):
+        tenant_id, period, reserved = (
+            Job.objects.filter(pk=job.pk)
+            .values_list("tenant_id", "quota_period", "reserved_seconds")
+            .get()
+        )
+        if period is not None:
+            quota_settle(
+                tenant_id=tenant_id, period=period, reserved_seconds=reserved, used_seconds=used
+            )
+
+    ended = Job.objects.get(pk=job.pk)
+    usage = job_usage(ended)
+    # After the commit: a usage row inserted meanwhile either is seen by this UPDATE or its
+    # writer sees the job ended and settles it itself (api.middleware). The figures are
+    # taken now: a job deleted right after its cancel is gone by then.
+    transaction.on_commit(lambda: usage_record_settle(request_id=ended.request_id, usage=usage))
+
+
+def job_succeed(*, job: Job, result: engine.TranscriptionResult) -> bool:
+    return _finish(
+        job,
+        status=Job.Status.SUCCEEDED,
+        progress=100,
+        detected_language=result.language,
+        duration=result.duration,
+        text=result.text,
+        result={
+            "language": result.language,
+            "duration": result.duration,
+            "text": result.text,
+            "segments": result.segments,
+            "words": result.words,
+        },
+    )
+
+
+def job_fail(
+    *, job: Job, code: str, message: str, from_statuses: tuple[str, ...] = (Job.Status.RUNNING,)
+) -> bool:
+    return _finish(
+        job,
+        from_statuses=from_statuses,
+        status=Job.Status.FAILED,
+        error_code=code,
+        error_message=message,
+    )
+
+
+def job_cancel(*, job: Job) -> bool:
+    """Cancel a queued or running job. A running worker finishes its decode, but its result
+    is refused by _finish, and the client is not billed."""
+    return _finish(
+        job,
+        from_statuses=(Job.Status.QUEUED, Job.Status.RUNNING),
+        status=Job.Status.CANCELLED,
+        error_code="cancelled",
+        error_message=MSG_CANCELLED.format(job=job.public_id),
+    )
+
+
+def job_delete(*, job: Job) -> None:
+    """Delete a job with its audio and transcript (cancelling it first if it has not ended)."""
+    if not job.is_finished:
+        job_cancel(job=job)
+    if job.audio:
+        job.audio.delete(save=False)
+    job.delete()
+
+
+# --- Answering ----------------------------------------------------------------------------------
+
+
+def job_outcome_error(job: Job) -> TranscriptionError:
+    """What a client waiting on a job that did not succeed (or not yet) is told."""
+    if job.status == Job.Status.FAILED:
+        failed = JobTimedOut if job.error_code == "timeout" else JobFailed
+        return failed(
+            job.error_message or MSG_ENGINE_FAILED.format(job=job),
+            code=job.error_code or "engine_error",
+        )
+    if job.status == Job.Status.CANCELLED:
+        return JobCancelled(MSG_CANCELLED.format(job=job))
+    return JobWaitTimeout(MSG_WAIT_TIMEOUT.format(job=job.public_id), job_id=job.public_id)

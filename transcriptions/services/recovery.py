@@ -1,0 +1,101 @@
+"""Jobs whose worker died (retried once, then failed), operators' retries, and the periodic
+housekeeping schedule, defined in one place."""
+
+import logging
+
+from django_q.models import Schedule
+
+from ops.workers import dead_workers
+
+from ..models import Job
+from .lifecycle import job_enqueue, job_fail
+
+logger = logging.getLogger(__name__)
+
+MSG_INTERRUPTED = "The worker running job {job} stopped before finishing it."
+# A job handed out again after its worker died is tried this many times in all.
+MAX_JOB_ATTEMPTS = 2
+
+
+def job_requeue(*, job: Job) -> bool:
+    """Give a job whose worker died another attempt (the same attempt token is not reused)."""
+    requeued = Job.objects.filter(
+        pk=job.pk, status=Job.Status.RUNNING, attempts=job.attempts, worker=job.worker
+    ).update(status=Job.Status.QUEUED, progress=0, partial_text="", worker="")
+    if requeued:
+        job.refresh_from_db()
+        job_enqueue(job=job)
+    return bool(requeued)
+
+
+def jobs_recover(*, dead_workers: set[str]) -> dict[str, int]:
+    """Jobs left running by dead worker processes: retried up to MAX_JOB_ATTEMPTS, then
+    failed (which refunds their quota). Returns how many of each."""
+    counts = {"requeued": 0, "failed": 0}
+    for job in Job.objects.filter(status=Job.Status.RUNNING, worker__in=dead_workers):
+        logger.warning("job %s lost its worker %s (attempt %s)", job, job.worker, job.attempts)
+        if job.attempts < MAX_JOB_ATTEMPTS:
+            counts["requeued"] += job_requeue(job=job)
+        else:
+            counts["failed"] += job_fail(
+                job=job, code="worker_interrupted", message=MSG_INTERRUPTED.format(job=job)
+            )
+    return counts
+
+
+def job_retry(*, job: Job) -> bool:
+    """failed -> queued again, for an operator (admin action). Only a job whose audio is still
+    stored (RETAIN_AUDIO) can run again; False when it cannot or someone else moved it first."""
+    retried = (
+        Job.objects.filter(pk=job.pk, status=Job.Status.FAILED)
+        .exclude(audio="")
+        .update(
+            status=Job.Status.QUEUED,
+            progress=0,
+            partial_text="",
+            error_code="",
+            error_message="",
+            started_at=None,
+            finished_at=None,
+        )
+    )
+    if retried:
+        job.refresh_from_db()
+        job_enqueue(job=job)
+    return bool(retried)
+
+
+def recover_orphaned_jobs() -> dict[str, int]:
+    job_workers = set(
+        Job.objects.filter(status=Job.Status.RUNNING)
+        .exclude(worker="")
+        .values_list("worker", flat=True)
+    )
+    if not job_workers:
+        return {"requeued": 0, "failed": 0}
+    return jobs_recover(dead_workers=dead_workers(job_workers=job_workers))
+
+
+# Periodic tasks, defined in one place and installed after every `migrate` (apps.py).
+SCHEDULES = {
+    "recover-orphaned-jobs": ("transcriptions.tasks.recover_orphaned_jobs", Schedule.MINUTES, 1),
+    "purge-expired-transcripts": ("transcriptions.tasks.purge_expired", Schedule.HOURLY, None),
+    # Old idempotency keys, usage rows still pending after their job ended.
+    "usage-housekeeping": ("transcriptions.tasks.housekeeping", Schedule.HOURLY, None),
+}
+# Schedules of earlier layouts, removed by the next migrate (their function moved).
+RETIRED_SCHEDULES = ("accounts-housekeeping",)
+
+
+def schedules_install() -> None:
+    Schedule.objects.filter(name__in=RETIRED_SCHEDULES).delete()
+    for name, (func, schedule_type, minutes) in SCHEDULES.items():
+        Schedule.objects.update_or_create(
+            name=name,
+            defaults={
+                "func": func,
+                "schedule_type": schedule_type,
+                "minutes": minutes,
+                "repeats": -1,
+            },
+        )

@@ -1,0 +1,35 @@
+"""Purging transcripts and audio past their tenant's retention (a django-q2 schedule)."""
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from accounts.models import Tenant
+from billing.selectors import tenant_limits
+
+from ..models import Job
+
+
+def retention_days(*, tenant: Tenant) -> int:
+    """Days a tenant's transcripts (and retained audio) are kept, from its plan (with its
+    override); 0 keeps them forever."""
+    return tenant_limits(tenant=tenant).retention_days
+
+
+def purge_expired(*, now=None) -> dict[str, int]:
+    now = now or timezone.now()
+    counts = {"jobs": 0, "audio_files": 0}
+    for tenant in Tenant.objects.all():
+        days = retention_days(tenant=tenant)
+        if days <= 0:
+            continue
+        expired = Job.objects.filter(
+            tenant=tenant, status__in=Job.FINISHED, finished_at__lt=now - timedelta(days=days)
+        )
+        for job in expired.iterator():
+            if job.audio:
+                job.audio.delete(save=False)
+                counts["audio_files"] += 1
+            job.delete()
+            counts["jobs"] += 1
+    return counts

@@ -1,0 +1,223 @@
+"""Submitting a job: check the request against the model and the plan, store the audio with
+its job row, reserve its seconds, and queue it. Each step is a small function; what a failed
+step leaves behind is undone in the reverse order."""
+
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+
+from accounts.models import ApiKey, Tenant
+from billing.models import IdempotencyRecord
+from billing.rounding import billed_seconds
+from billing.selectors import tenant_limits
+from billing.services import (
+    Reservation,
+    idempotency_attach,
+    idempotency_claim,
+    idempotency_release,
+    plan_check_duration,
+    quota_release,
+    quota_reserve,
+    request_fingerprint,
+)
+
+from .. import engine
+from ..engine import audio
+from ..errors import ModelCannotTranslate, ModelLanguageUnsupported, ModelNotFound, QueueFull
+from ..models import Job
+from .lifecycle import job_enqueue, job_fail
+
+MSG_MODEL_NOT_FOUND = "The model `{model}` does not exist or you do not have access to it."
+MSG_NO_TRANSLATION = (
+    "The model `{model}` is English-only and cannot translate; use a multilingual model "
+    "such as `whisper-1`."
+)
+MSG_ENGLISH_ONLY = (
+    "The model `{model}` is English-only; it cannot transcribe language '{language}'."
+)
+MSG_QUEUE_FULL = "The server is overloaded with queued jobs; please retry after a short wait."
+MSG_ENQUEUE_FAILED = "Job {job} could not be queued."
+
+
+@dataclass(frozen=True)
+class AudioRequest:
+    """A validated /v1/audio request, before its job exists."""
+
+    task: str
+    requested_model: str
+    model_id: str
+    language: str = ""
+    prompt: str = ""
+    response_format: str = "json"
+    temperature: float = 0.0
+    timestamp_granularities: tuple[str, ...] = ()
+    stream: bool = False
+    callback_url: str = ""
+    is_async: bool = False
+
+
+def audio_request_build(*, task: str, data: dict[str, Any], is_async: bool = False) -> AudioRequest:
+    """Resolve the model and check it can do what is asked."""
+    requested = data["model"]
+    model_id = engine.resolve_model_id(requested)
+    if model_id is None:
+        raise ModelNotFound(MSG_MODEL_NOT_FOUND.format(model=requested))
+    spec = engine.registry()[model_id]
+    language = data.get("language") or ""
+    if not spec.multilingual:
+        if task == Job.Task.TRANSLATE:
+            raise ModelCannotTranslate(MSG_NO_TRANSLATION.format(model=requested))
+        if language and language != "en":
+            raise ModelLanguageUnsupported(
+                MSG_ENGLISH_ONLY.format(model=requested, language=language)
+            )
+    return AudioRequest(
+        task=task,
+        requested_model=requested,
+        model_id=model_id,
+        language=language,
+        prompt=data.get("prompt") or "",
+        response_format=data.get("response_format") or "json",
+        temperature=data.get("temperature") or 0.0,
+        timestamp_granularities=tuple(data.get("timestamp_granularities") or ()),
+        stream=bool(data.get("stream")),
+        callback_url=data.get("callback_url") or "",
+        is_async=is_async,
+    )
+
+
+def job_submit(
+    *,
+    tenant: Tenant,
+    api_key: ApiKey | None,
+    request_id: str,
+    params: AudioRequest,
+    upload: UploadedFile,
+    idempotency_key: str = "",
+) -> Job:
+    """Probe the upload, check it against the plan, reserve its seconds, store it with its
+    job row, and queue the job.
+
+    With an Idempotency-Key used in the last 24 hours for the same request, the first
+    request's job is returned instead: nothing is stored, reserved or billed again.
+    """
+    claim = None
+    if idempotency_key:
+        fingerprint = request_fingerprint(fields=asdict(params), upload=upload)
+        claim, first = _idempotency_claim(
+            tenant=tenant, key=idempotency_key, request_id=request_id, fingerprint=fingerprint
+        )
+        if first is not None:
+            return first
+    # Undone in reverse order if a later step fails (ExitStack.pop_all keeps them on success).
+    with ExitStack() as undo:
+        if claim is not None:
+            undo.callback(idempotency_release, record=claim)
+        info = audio.probe(upload, filename=upload.name or "", size=upload.size or 0)
+        limits = tenant_limits(tenant=tenant)
+        plan_check_duration(limits=limits, seconds=info.duration)
+        queue_check_capacity()
+        reservation = quota_reserve(
+            tenant=tenant, seconds=billed_seconds(info.duration), limits=limits
+        )
+        undo.callback(quota_release, reservation=reservation)
+        job = job_create(
+            tenant=tenant,
+            api_key=api_key,
+            request_id=request_id,
+            params=params,
+            upload=upload,
+            info=info,
+            reservation=reservation,
+        )
+        undo.pop_all()
+    if claim is not None:
+        idempotency_attach(record=claim, job_id=job.public_id)
+    _job_queue(job)
+    return job
+
+
+def _idempotency_claim(
+    *, tenant: Tenant, key: str, request_id: str, fingerprint: str
+) -> tuple[IdempotencyRecord, Job | None]:
+    """This request's claim on the key, and the first request's job when there is one."""
+    while True:
+        claim = idempotency_claim(
+            tenant=tenant, key=key, request_id=request_id, fingerprint=fingerprint
+        )
+        if not claim.job_id:
+            return claim, None
+        first = Job.objects.filter(tenant=tenant, public_id=claim.job_id).first()
+        if first is not None:
+            return claim, first
+        # Its owner deleted the first job since: this request starts afresh.
+        idempotency_release(record=claim)
+
+
+def _job_queue(job: Job) -> None:
+    """Queue a stored job; one that cannot be queued is ended (which refunds its reservation)
+    rather than left waiting."""
+    with ExitStack() as undo:
+        undo.callback(
+            job_fail,
+            job=job,
+            code="enqueue_failed",
+            message=MSG_ENQUEUE_FAILED.format(job=job.public_id),
+            from_statuses=(Job.Status.QUEUED,),
+        )
+        job_enqueue(job=job)
+        undo.pop_all()
+
+
+def queue_check_capacity() -> None:
+    """Refuse when too many jobs wait already: better a quick "retry later" than a request that
+    waits for minutes. (A soft limit: two racing requests may both pass at the edge.)"""
+    if Job.objects.filter(status=Job.Status.QUEUED).count() >= settings.MAX_QUEUED_JOBS:
+        raise QueueFull(MSG_QUEUE_FULL, retry_after=settings.QUEUE_FULL_RETRY_AFTER)
+
+
+def job_create(
+    *,
+    tenant: Tenant,
+    api_key: ApiKey | None,
+    request_id: str,
+    params: AudioRequest,
+    upload: UploadedFile,
+    info: audio.AudioInfo,
+    reservation: Reservation | None = None,
+) -> Job:
+    job = Job(
+        tenant=tenant,
+        api_key=api_key,
+        request_id=request_id,
+        task=params.task,
+        requested_model=params.requested_model,
+        model=params.model_id,
+        language=params.language,
+        prompt=params.prompt,
+        response_format=params.response_format,
+        temperature=params.temperature,
+        timestamp_granularities=list(params.timestamp_granularities),
+        stream=params.stream,
+        callback_url=params.callback_url,
+        is_async=params.is_async,
+        audio_filename=(upload.name or "")[:255],
+        audio_bytes=upload.size or 0,
+        audio_format=info.container[:32],
+        probed_duration=info.duration,
+        reserved_seconds=reservation.seconds if reservation else 0,
+        quota_period=reservation.period if reservation else None,
+    )
+    upload.seek(0)
+    job.audio.save(job.public_id, upload, save=False)
+    # The row must land, or the stored audio must not outlive it.
+    with ExitStack() as undo:
+        undo.callback(job.audio.delete, save=False)
+        with transaction.atomic():
+            job.save()
+        undo.pop_all()
+    return job

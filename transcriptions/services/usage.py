@@ -1,0 +1,40 @@
+"""What a job costs, for the usage log (billing): known once the job has ended."""
+
+from billing.models import UsageRecord
+from billing.rounding import billed_seconds
+from billing.services import JobUsage, usage_record_settle
+
+from ..models import Job
+
+
+def job_usage(job: Job) -> JobUsage:
+    """What a job costs: its measured duration billed per started second when it succeeded,
+    nothing when it failed or was cancelled, not known yet while it runs."""
+    if not job.is_finished:
+        return JobUsage(audio_seconds=job.probed_duration, billed_seconds=None, error_code="")
+    if job.status == Job.Status.SUCCEEDED:
+        duration = job.duration if job.duration is not None else job.probed_duration
+        return JobUsage(
+            audio_seconds=duration, billed_seconds=billed_seconds(duration), error_code=""
+        )
+    return JobUsage(
+        audio_seconds=job.probed_duration,
+        billed_seconds=0,
+        error_code=job.error_code or str(job.status),
+    )
+
+
+def usage_records_settle_pending() -> int:
+    """Settle pending usage rows whose job has ended: the rare row left behind when a process
+    died between ending a job and settling its row. Safe to run any time."""
+    settled = 0
+    pending = UsageRecord.objects.filter(billed_seconds__isnull=True).exclude(job_id="")
+    for record in pending.only("request_id", "job_id"):
+        job = Job.objects.filter(public_id=record.job_id).first()
+        if job is None:
+            # Deleted by its owner: deleting cancels a running job first, so nothing was used.
+            usage = JobUsage(audio_seconds=None, billed_seconds=0, error_code="job_deleted")
+        else:
+            usage = job_usage(job)
+        settled += usage_record_settle(request_id=record.request_id, usage=usage)
+    return settled

@@ -1,0 +1,81 @@
+"""How a web process learns that a job moved on (new segment, finished).
+
+With Redis configured the worker publishes on a per-job channel and the waiter wakes at once.
+Without Redis the worker wakes the waiter through a local socket (ops/wakeups.py) when both run
+on this machine, as in the embedded setup. Either way the waiter re-reads the row now and then;
+where no wake-up is possible at all it re-reads it at a short, growing interval, which costs one
+indexed SELECT per tick and up to POLL_MAX of latency.
+"""
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import cache
+
+from django.conf import settings
+
+from ops import wakeups
+
+from ..models import Job
+
+POLL_MIN = 0.005
+POLL_MAX = 0.05
+# Even with wake-ups, re-read the row now and then: a lost message must not hang a request.
+PUBSUB_RECHECK = 1.0
+
+
+@cache
+def _redis():
+    import redis
+
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+def _channel(job_pk: int) -> str:
+    return f"{settings.Q_CLUSTER['name']}:job:{job_pk}"
+
+
+def job_notify(job_pk: int) -> None:
+    """Wake whoever waits on this job: through Redis, else on this machine."""
+    if settings.REDIS_URL:
+        _redis().publish(_channel(job_pk), b"1")
+    else:
+        wakeups.notify(f"job/{job_pk}")
+
+
+@contextmanager
+def _wake_ups(job_pk: int) -> Iterator[Callable[[float], None]]:
+    if not settings.REDIS_URL:
+        with wakeups.listen(f"job/{job_pk}") as listener:
+            if listener is not None:
+                yield lambda limit: listener.wait(min(limit, PUBSUB_RECHECK))
+                return
+        interval = POLL_MIN
+
+        def sleep(limit: float) -> None:
+            nonlocal interval
+            time.sleep(min(interval, limit))
+            interval = min(interval * 1.5, POLL_MAX)
+
+        yield sleep
+        return
+    pubsub = _redis().pubsub(ignore_subscribe_messages=True)
+    pubsub.subscribe(_channel(job_pk))
+    try:
+        yield lambda limit: pubsub.get_message(timeout=min(limit, PUBSUB_RECHECK))
+    finally:
+        pubsub.close()
+
+
+def job_wait(
+    job_pk: int, *, timeout: float, until: Callable[[Job], bool] = lambda job: job.is_finished
+) -> Job:
+    """Block until `until(job)` holds or the timeout passes; return the job as last read."""
+    deadline = time.monotonic() + timeout
+    with _wake_ups(job_pk) as wait:
+        while True:
+            job = Job.objects.get(pk=job_pk)
+            remaining = deadline - time.monotonic()
+            if until(job) or remaining <= 0:
+                return job
+            wait(remaining)
