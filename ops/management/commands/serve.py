@@ -25,8 +25,8 @@ from django.core.management.base import BaseCommand
 
 # Graceful stop first; whatever is left at this point is killed, so the whole stop stays well
 # under 5 s (a test holds it to that).
-GRACE_SECONDS = 3.0
-STOP_SECONDS = 4.5
+GRACE_SECONDS = 2.0
+STOP_SECONDS = 3.5
 
 
 def _group_alive(pgid: int) -> bool:
