@@ -172,8 +172,13 @@ DOMAIN_ERRORS: dict[type[Exception], Answer] = {
     transcriptions.JobTimedOut: Answer(504, None, type=SERVER_ERROR),
     transcriptions.JobFailed: Answer(500, None, type=SERVER_ERROR),
     transcriptions.JobCancelled: Answer(409, "job_cancelled"),
+    # The job goes on and is billed once: a retry would start (and bill) another one, so the
+    # openai SDK (which retries a 5xx twice) is told not to, and where to find the job.
     transcriptions.JobWaitTimeout: Answer(
-        504, "timeout", type=SERVER_ERROR, headers=lambda exc: {"x-job-id": exc.job_id}
+        504,
+        "timeout",
+        type=SERVER_ERROR,
+        headers=lambda exc: {"x-job-id": exc.job_id, "x-should-retry": "false"},
     ),
     ApiKeyNotFound: Answer(404, "not_found"),
 }

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from django.conf import settings
 
 from transcriptions.engine.formats import usage
+from transcriptions.errors import TranscriptionError
 from transcriptions.models import Job
 from transcriptions.services import job_outcome_error, job_wait
 
@@ -26,7 +27,11 @@ def sse_events(job: Job) -> Iterator[str]:
 
     while True:
         remaining = deadline - time.monotonic()
-        job = job_wait(job.pk, timeout=max(0.0, remaining), until=moved_on)
+        try:
+            job = job_wait(job.pk, timeout=max(0.0, remaining), until=moved_on)
+        except TranscriptionError as gone:  # deleted mid-stream: say so, and end the stream
+            yield _event({"type": "error", **to_api_error(gone).as_dict()})
+            return
         if len(job.partial_text) > sent:
             yield _event({"type": "transcript.text.delta", "delta": job.partial_text[sent:]})
             sent = len(job.partial_text)

@@ -5,6 +5,8 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
+from billing.errors import QuotaExceeded, TooManyJobs
+
 from .models import CallbackAttempt, CallbackSecret, Job
 from .services import job_delete, job_retry
 
@@ -17,8 +19,16 @@ MSG_NOT_RETRIED = (
 
 @admin.action(description="Retry selected failed jobs")
 def retry_jobs(modeladmin, request, queryset) -> None:
-    retried = sum(job_retry(job=job) for job in queryset)
-    skipped = queryset.count() - retried
+    retried = 0
+    refused = []
+    for job in queryset:
+        try:
+            retried += job_retry(job=job)
+        except (QuotaExceeded, TooManyJobs) as exc:  # the tenant's limits hold for retries too
+            refused.append(f"{job.public_id}: {exc.message}")
+    for line in refused:
+        modeladmin.message_user(request, line, messages.ERROR)
+    skipped = queryset.count() - retried - len(refused)
     if retried:
         modeladmin.message_user(request, MSG_RETRIED.format(count=retried), messages.SUCCESS)
     if skipped:

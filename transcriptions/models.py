@@ -77,6 +77,10 @@ class Job(models.Model):
     result = models.JSONField(null=True, blank=True)
     # Text of the segments decoded so far: what a streaming request sends as deltas.
     partial_text = models.TextField(blank=True)
+    # Seconds of audio the client has had the benefit of even if the job does not succeed: the
+    # end of the last segment streamed to it, or what was decoded of a file whose real length
+    # passed the measured one. A job that fails or is cancelled is billed this (billing.rounding).
+    covered_seconds = models.FloatField(default=0.0)
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)

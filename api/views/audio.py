@@ -1,6 +1,8 @@
 """POST /v1/audio/transcriptions and /v1/audio/translations: OpenAI's synchronous endpoints
 (or Server-Sent Events with stream=true), thin views over the job services."""
 
+from collections.abc import Iterator
+
 from django.conf import settings
 from django.db import transaction
 from django.http import HttpResponse, StreamingHttpResponse
@@ -14,6 +16,7 @@ from transcriptions.services import audio_request_build, job_outcome_error, job_
 from ..parsers import SizeLimitedMultiPartParser
 from ..serializers.requests import AudioRequestSerializer, TranscriptionRequestSerializer
 from ..streaming import sse_events
+from ..waits import wait_slot_free, wait_slot_take
 
 
 def job_response(job: Job) -> HttpResponse:
@@ -26,6 +29,15 @@ def job_response(job: Job) -> HttpResponse:
         granularities=job.timestamp_granularities,
     )
     return HttpResponse(body, content_type=content_type)
+
+
+def _freeing(events: Iterator[str], tenant_id: int) -> Iterator[str]:
+    """The stream's events; its wait slot is freed when the stream ends or is closed (the
+    client went away: the server closes the response, which closes this generator)."""
+    try:
+        yield from events
+    finally:
+        wait_slot_free(tenant_id)
 
 
 def submit(request, *, task: str, data: dict, is_async: bool = False) -> Job:
@@ -53,14 +65,25 @@ class TranscriptionCreateApi(APIView):
     def post(self, request):
         serializer = self.serializer_class(data=request.data)
         serializer.is_valid(raise_exception=True)
-        job = submit(request, task=self.task, data=serializer.validated_data)
-        if job.stream:
-            response = StreamingHttpResponse(sse_events(job), content_type="text/event-stream")
-            response["Cache-Control"] = "no-cache"
-            response["X-Accel-Buffering"] = "no"
-            return response
-        job = job_wait(job.pk, timeout=settings.SYNC_WAIT_TIMEOUT)
-        return job_response(job)
+        tenant_id = request.user.tenant.pk
+        # This request will hold a thread until its job ends: counted before anything is
+        # stored, freed when the answer (or the stream) is over.
+        wait_slot_take(tenant_id)
+        try:
+            job = submit(request, task=self.task, data=serializer.validated_data)
+            if job.stream:
+                events = _freeing(sse_events(job), tenant_id)
+                tenant_id = None  # the stream frees it when it is closed
+                response = StreamingHttpResponse(events, content_type="text/event-stream")
+                response["Cache-Control"] = "no-cache"
+                response["X-Accel-Buffering"] = "no"
+            else:
+                response = job_response(job_wait(job.pk, timeout=settings.SYNC_WAIT_TIMEOUT))
+        finally:
+            if tenant_id is not None:
+                wait_slot_free(tenant_id)
+        response["x-job-id"] = job.public_id  # e.g. to cancel a stream: DELETE /v1/audio/jobs/{id}
+        return response
 
 
 class TranslationCreateApi(TranscriptionCreateApi):

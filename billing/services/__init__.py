@@ -7,12 +7,19 @@ from .idempotency import (
     idempotency_release,
     request_fingerprint,
 )
-from .plans import MSG_AUDIO_TOO_LONG, plan_check_duration, plan_override_set, tenant_plan_set
+from .plans import (
+    MSG_AUDIO_TOO_LONG,
+    MSG_AUDIO_TOO_LONG_MEASURED,
+    plan_check_duration,
+    plan_override_set,
+    tenant_plan_set,
+)
 from .quota import Reservation, quota_release, quota_reserve, quota_settle
 from .usage import JobUsage, usage_record_create, usage_record_settle
 
 __all__ = [
     "MSG_AUDIO_TOO_LONG",
+    "MSG_AUDIO_TOO_LONG_MEASURED",
     "JobUsage",
     "Reservation",
     "idempotency_attach",

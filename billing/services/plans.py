@@ -13,6 +13,12 @@ from ..selectors import Limits, tenant_limits_forget
 MSG_AUDIO_TOO_LONG = (
     "The audio is {duration} seconds long, over this plan's limit of {limit} seconds per file."
 )
+# When the audio's own length (measured from its packets, which stops past the limit) is over
+# the limit but its header claims less: the header lies, so it is not quoted.
+MSG_AUDIO_TOO_LONG_MEASURED = (
+    "The audio is longer than this plan's limit of {limit} seconds per file (measured from the "
+    "audio itself, not from its header)."
+)
 
 
 def tenant_plan_set(*, tenant: Tenant, plan: Plan | None) -> Tenant:
@@ -37,9 +43,14 @@ def plan_override_set(*, tenant: Tenant, **values: Any) -> PlanOverride:
     return override
 
 
-def plan_check_duration(*, limits: Limits, seconds: float) -> None:
-    """Refuse audio longer than the plan allows, before anything is stored or reserved."""
+def plan_check_duration(*, limits: Limits, seconds: float, declared: float | None = None) -> None:
+    """Refuse audio longer than the plan allows, before anything is stored or reserved.
+    `seconds` is measured; `declared` (the header's figure) only words the message."""
     if seconds > limits.max_audio_seconds:
-        raise AudioTooLong(
-            MSG_AUDIO_TOO_LONG.format(duration=round(seconds, 1), limit=limits.max_audio_seconds)
-        )
+        if declared is not None and declared >= seconds:
+            message = MSG_AUDIO_TOO_LONG.format(
+                duration=round(declared, 1), limit=limits.max_audio_seconds
+            )
+        else:
+            message = MSG_AUDIO_TOO_LONG_MEASURED.format(limit=limits.max_audio_seconds)
+        raise AudioTooLong(message)

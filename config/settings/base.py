@@ -227,6 +227,11 @@ MAX_UPLOAD_BYTES = env.int("MAX_UPLOAD_BYTES", default=26_214_400)
 RETAIN_AUDIO = env_bool("RETAIN_AUDIO", False)
 # How long a synchronous /v1/audio request waits for its job before answering 504.
 SYNC_WAIT_TIMEOUT = env.float("SYNC_WAIT_TIMEOUT", default=600.0)
+# Synchronous and streaming requests of one tenant that may wait at once in one web process
+# (each holds a thread, api/waits.py): by default a quarter of the process's threads.
+SYNC_WAITS_PER_TENANT = env.int(
+    "SYNC_WAITS_PER_TENANT", default=max(1, env.int("WEB_THREADS", default=16) // 4)
+)
 
 # --- Speech models ------------------------------------------------------------------------------
 # id -> where the CTranslate2 files come from, and the SHA-256 each file must have.

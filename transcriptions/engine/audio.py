@@ -1,7 +1,9 @@
 """Probing an upload with PyAV: is it audio we can decode, in which container, how long.
 
-This runs in the web process before anything is stored or queued, so it reads the container
-and decodes one frame, never the whole file (the worker decodes it once, for inference).
+This runs in the web process before anything is stored or queued, so it decodes one frame,
+never the whole file (the worker decodes it once, for inference). How long is measured from the
+audio packets themselves (engine/limits.py), not taken from the header, which a hostile file
+fills with whatever it likes; the header's figure is kept only to word an error message.
 """
 
 from dataclasses import dataclass
@@ -11,6 +13,7 @@ from typing import BinaryIO
 import av
 
 from ..errors import InvalidAudio, UnsupportedAudioFormat
+from .limits import duration_measure
 
 SUPPORTED_EXTENSIONS = ("flac", "m4a", "mp3", "mp4", "mpeg", "mpga", "oga", "ogg", "wav", "webm")
 # FFmpeg demuxer names behind those formats (`mov` covers mp4/m4a, `matroska` covers webm).
@@ -37,14 +40,16 @@ MSG_INVALID_FORMAT = f"Invalid file format. Supported formats: {list(SUPPORTED_E
 class AudioInfo:
     container: str
     codec: str
-    duration: float
+    duration: float  # measured from the packets (at most a little past `stop_after`)
+    declared: float | None = None  # what the header says, for messages only
+    truncated: bool = False  # measuring stopped past `stop_after`: longer still
 
 
 def _extension(filename: str) -> str:
     return PurePath(filename or "").suffix.lower().lstrip(".")
 
 
-def _duration(container, stream) -> float | None:
+def _declared(container, stream) -> float | None:
     if container.duration:
         return container.duration / av.time_base
     if stream.duration and stream.time_base:
@@ -52,17 +57,12 @@ def _duration(container, stream) -> float | None:
     return None
 
 
-def _duration_from_packets(container, stream) -> float:
-    """Some streams (MediaRecorder webm, headerless mp3) carry no duration: demux (no decoding)."""
-    end = 0.0
-    for packet in container.demux(stream):
-        if packet.pts is not None and packet.duration is not None and packet.time_base:
-            end = max(end, float((packet.pts + packet.duration) * packet.time_base))
-    return end
-
-
-def probe(fileobj: BinaryIO, *, filename: str, size: int) -> AudioInfo:
-    """Describe the upload, or raise InvalidAudio (UnsupportedAudioFormat) saying what is wrong."""
+def probe(
+    fileobj: BinaryIO, *, filename: str, size: int, stop_after: float | None = None
+) -> AudioInfo:
+    """Describe the upload, or raise InvalidAudio (UnsupportedAudioFormat) saying what is wrong.
+    Measuring stops once past `stop_after` seconds (the plan's limit): the file is refused then,
+    and hours of audio in a small file cost no more than the limit to measure."""
     if size == 0:
         raise InvalidAudio(MSG_EMPTY)
     extension_ok = _extension(filename) in SUPPORTED_EXTENSIONS
@@ -77,12 +77,13 @@ def probe(fileobj: BinaryIO, *, filename: str, size: int) -> AudioInfo:
             stream = container.streams.audio[0]
             # One decoded frame proves the codec works on this data; the rest is the worker's.
             next(container.decode(stream), None)
-            duration = _duration(container, stream)
-            if duration is None:
-                container.seek(0)
-                duration = _duration_from_packets(container, stream)
+            duration = duration_measure(container, stream, stop_after=stop_after)
             info = AudioInfo(
-                container=container.format.name, codec=stream.codec_context.name, duration=duration
+                container=container.format.name,
+                codec=stream.codec_context.name,
+                duration=duration,
+                declared=_declared(container, stream),
+                truncated=stop_after is not None and duration > stop_after,
             )
     except InvalidAudio:
         raise

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from billing.errors import AudioTooLong
 from billing.rounding import billed_seconds
 from billing.services import quota_settle, usage_record_settle
 
@@ -18,7 +19,6 @@ from ..errors import (
     JobFailed,
     JobTimedOut,
     JobWaitTimeout,
-    TranscriptionError,
 )
 from ..models import Job
 from .callbacks import callback_enqueue
@@ -72,16 +72,21 @@ def _settle(job: Job, fields: dict[str, Any]) -> None:
     reservation becomes its real billed seconds (success) or is refunded (failure, timeout,
     cancel); the request's usage row is settled once that transaction is committed."""
     succeeded = fields.get("status") == Job.Status.SUCCEEDED
-    used = billed_seconds(fields.get("duration") or 0.0) if succeeded else 0
     # quota_settled_at makes it once per job, whatever path ends it (or re-runs it).
     if Job.objects.filter(pk=job.pk, quota_settled_at__isnull=True).update(
         quota_settled_at=timezone.now()
     ):
-        tenant_id, period, reserved = (
+        tenant_id, period, reserved, covered = (
             Job.objects.filter(pk=job.pk)
-            .values_list("tenant_id", "quota_period", "reserved_seconds")
+            .values_list("tenant_id", "quota_period", "reserved_seconds", "covered_seconds")
             .get()
         )
+        if succeeded:
+            used = billed_seconds(fields.get("duration") or 0.0)
+        else:
+            # Text already streamed, or audio decoded past a length that lied: paid for, but
+            # never more than was reserved (and so allowed) for it.
+            used = min(billed_seconds(covered), reserved) if period is not None else 0
         if period is not None:
             quota_settle(
                 tenant_id=tenant_id, period=period, reserved_seconds=reserved, used_seconds=used
@@ -127,7 +132,8 @@ def job_fail(
 
 def job_cancel(*, job: Job) -> bool:
     """Cancel a queued or running job. A running worker finishes its decode, but its result
-    is refused by _finish, and the client is not billed."""
+    is refused by _finish; the client is billed only for audio whose text it was already sent
+    (a stream), as for any job that does not succeed."""
     return _finish(
         job,
         from_statuses=(Job.Status.QUEUED, Job.Status.RUNNING),
@@ -149,8 +155,10 @@ def job_delete(*, job: Job) -> None:
 # --- Answering ----------------------------------------------------------------------------------
 
 
-def job_outcome_error(job: Job) -> TranscriptionError:
+def job_outcome_error(job: Job) -> Exception:
     """What a client waiting on a job that did not succeed (or not yet) is told."""
+    if job.status == Job.Status.FAILED and job.error_code == "audio_too_long":
+        return AudioTooLong(job.error_message)
     if job.status == Job.Status.FAILED:
         failed = JobTimedOut if job.error_code == "timeout" else JobFailed
         return failed(

@@ -2,9 +2,13 @@
 housekeeping schedule, defined in one place."""
 
 import logging
+import uuid
 
+from django.db import transaction
 from django_q.models import Schedule
 
+from billing.rounding import billed_seconds
+from billing.services import quota_release, quota_reserve, usage_record_create
 from ops.workers import dead_workers
 
 from ..models import Job
@@ -15,6 +19,8 @@ logger = logging.getLogger(__name__)
 MSG_INTERRUPTED = "The worker running job {job} stopped before finishing it."
 # A job handed out again after its worker died is tried this many times in all.
 MAX_JOB_ATTEMPTS = 2
+# The usage log's endpoint for an operator's retry (not an API path: no client called it).
+RETRY_ENDPOINT = "admin: retry job"
 
 
 def job_requeue(*, job: Job) -> bool:
@@ -45,24 +51,53 @@ def jobs_recover(*, dead_workers: set[str]) -> dict[str, int]:
 
 def job_retry(*, job: Job) -> bool:
     """failed -> queued again, for an operator (admin action). Only a job whose audio is still
-    stored (RETAIN_AUDIO) can run again; False when it cannot or someone else moved it first."""
-    retried = (
-        Job.objects.filter(pk=job.pk, status=Job.Status.FAILED)
-        .exclude(audio="")
-        .update(
-            status=Job.Status.QUEUED,
-            progress=0,
-            partial_text="",
-            error_code="",
-            error_message="",
-            started_at=None,
-            finished_at=None,
+    stored (RETAIN_AUDIO) can run again; False when it cannot or someone else moved it first.
+
+    A retry is a new run like any request: it holds the tenant's seconds and a concurrency slot
+    again (QuotaExceeded / TooManyJobs when there are none left), and it is billed through a
+    usage row of its own, settled when it ends, as the API's requests are."""
+    if job.status != Job.Status.FAILED or not job.audio:
+        return False
+    reservation = quota_reserve(tenant=job.tenant, seconds=billed_seconds(job.probed_duration))
+    request_id = f"req_retry_{uuid.uuid4().hex}"
+    with transaction.atomic():
+        retried = (
+            Job.objects.filter(pk=job.pk, status=Job.Status.FAILED)
+            .exclude(audio="")
+            .update(
+                status=Job.Status.QUEUED,
+                progress=0,
+                partial_text="",
+                covered_seconds=0.0,
+                error_code="",
+                error_message="",
+                started_at=None,
+                finished_at=None,
+                request_id=request_id,
+                reserved_seconds=reservation.seconds,
+                quota_period=reservation.period,
+                quota_settled_at=None,
+            )
         )
-    )
-    if retried:
-        job.refresh_from_db()
-        job_enqueue(job=job)
-    return bool(retried)
+        if retried:
+            usage_record_create(
+                request_id=request_id,
+                method="POST",
+                endpoint=RETRY_ENDPOINT,
+                status_code=202,
+                tenant=job.tenant,
+                api_key=job.api_key,
+                model=job.requested_model,
+                job_id=job.public_id,
+                audio_seconds=job.probed_duration,
+                billed_seconds=None,  # settled when the retried job ends
+            )
+    if not retried:
+        quota_release(reservation=reservation)
+        return False
+    job.refresh_from_db()
+    job_enqueue(job=job)
+    return True
 
 
 def recover_orphaned_jobs() -> dict[str, int]:

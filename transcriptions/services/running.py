@@ -12,6 +12,7 @@ from django_q.exceptions import TimeoutException
 from ops.workers import worker_identity
 
 from .. import engine
+from ..engine import limits
 from ..models import Job
 from .lifecycle import MSG_ENGINE_FAILED, job_fail, job_succeed
 from .waiting import job_notify
@@ -19,6 +20,10 @@ from .waiting import job_notify
 logger = logging.getLogger(__name__)
 
 MSG_TIMED_OUT = "The transcription did not finish in time (job {job})."
+MSG_LONGER_THAN_MEASURED = (
+    "The audio decodes to more than its measured length; it was refused at that length and "
+    "billed for it."
+)
 
 
 @contextmanager
@@ -53,16 +58,25 @@ def job_run(*, job_pk: int, attempt: int = 1) -> None:
 
     def on_segment(segment: dict[str, Any], duration: float) -> None:
         progress = min(99, int(100 * segment["end"] / duration)) if duration else 0
-        Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
-            progress=progress, partial_text=Concat(F("partial_text"), Value(segment["text"]))
-        )
+        fields: dict[str, Any] = {
+            "progress": progress,
+            "partial_text": Concat(F("partial_text"), Value(segment["text"])),
+        }
+        if job.stream:  # its text goes to the client now: billed even if the job ends badly
+            fields["covered_seconds"] = segment["end"]
+        Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(**fields)
         if job.stream:
             job_notify(job.pk)
 
     try:
         with _audio_source(job) as source:
+            # Never more than was measured and reserved (plus a margin), whatever the file
+            # claims: memory and billing both stop there.
+            samples = limits.decode_bounded(
+                source, max_seconds=job.probed_duration + limits.DECODE_MARGIN_SECONDS
+            )
             result = engine.transcribe(
-                source,
+                samples,
                 model_id=job.model,
                 task=job.task,
                 language=job.language or None,
@@ -71,6 +85,11 @@ def job_run(*, job_pk: int, attempt: int = 1) -> None:
                 word_timestamps="word" in (job.timestamp_granularities or []),
                 on_segment=on_segment,
             )
+    except limits.AudioLimitExceeded as exc:
+        logger.warning("job %s: audio longer than measured (%s)", job.public_id, exc)
+        Job.objects.filter(pk=job.pk).update(covered_seconds=job.reserved_seconds)
+        job_fail(job=job, code="audio_too_long", message=MSG_LONGER_THAN_MEASURED)
+        return
     except (Exception, TimeoutException) as exc:  # TimeoutException is a SystemExit
         timed_out = isinstance(exc, TimeoutException)
         logger.exception("job %s failed", job.public_id)

@@ -117,9 +117,14 @@ def job_submit(
     with ExitStack() as undo:
         if claim is not None:
             undo.callback(idempotency_release, record=claim)
-        info = audio.probe(upload, filename=upload.name or "", size=upload.size or 0)
         limits = tenant_limits(tenant=tenant)
-        plan_check_duration(limits=limits, seconds=info.duration)
+        info = audio.probe(
+            upload,
+            filename=upload.name or "",
+            size=upload.size or 0,
+            stop_after=limits.max_audio_seconds,
+        )
+        plan_check_duration(limits=limits, seconds=info.duration, declared=info.declared)
         queue_check_capacity()
         reservation = quota_reserve(
             tenant=tenant, seconds=billed_seconds(info.duration), limits=limits

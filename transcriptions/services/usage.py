@@ -8,8 +8,9 @@ from ..models import Job
 
 
 def job_usage(job: Job) -> JobUsage:
-    """What a job costs: its measured duration billed per started second when it succeeded,
-    nothing when it failed or was cancelled, not known yet while it runs."""
+    """What a job costs: its measured duration billed per started second when it succeeded;
+    when it failed or was cancelled, the audio it covered anyway (text streamed, audio decoded
+    past a lying length), often nothing; not known yet while it runs."""
     if not job.is_finished:
         return JobUsage(audio_seconds=job.probed_duration, billed_seconds=None, error_code="")
     if job.status == Job.Status.SUCCEEDED:
@@ -17,9 +18,10 @@ def job_usage(job: Job) -> JobUsage:
         return JobUsage(
             audio_seconds=duration, billed_seconds=billed_seconds(duration), error_code=""
         )
+    billed = min(billed_seconds(job.covered_seconds), job.reserved_seconds)
     return JobUsage(
-        audio_seconds=job.probed_duration,
-        billed_seconds=0,
+        audio_seconds=job.covered_seconds if billed else job.probed_duration,
+        billed_seconds=billed,
         error_code=job.error_code or str(job.status),
     )
 

@@ -16,7 +16,10 @@ from django.conf import settings
 
 from ops import wakeups
 
+from ..errors import JobNotFound
 from ..models import Job
+
+MSG_JOB_GONE = "The job was deleted while this request waited for it."
 
 POLL_MIN = 0.005
 POLL_MAX = 0.05
@@ -70,11 +73,14 @@ def _wake_ups(job_pk: int) -> Iterator[Callable[[float], None]]:
 def job_wait(
     job_pk: int, *, timeout: float, until: Callable[[Job], bool] = lambda job: job.is_finished
 ) -> Job:
-    """Block until `until(job)` holds or the timeout passes; return the job as last read."""
+    """Block until `until(job)` holds or the timeout passes; return the job as last read.
+    JobNotFound when the job is deleted meanwhile (its owner's DELETE)."""
     deadline = time.monotonic() + timeout
     with _wake_ups(job_pk) as wait:
         while True:
-            job = Job.objects.get(pk=job_pk)
+            job = Job.objects.filter(pk=job_pk).first()
+            if job is None:
+                raise JobNotFound(MSG_JOB_GONE)
             remaining = deadline - time.monotonic()
             if until(job) or remaining <= 0:
                 return job
