@@ -18,7 +18,13 @@ def _event(payload: dict) -> str:
     return f"data: {json.dumps(payload)}\n\n"
 
 
+# An SSE comment, which clients ignore (the openai SDK included): sent at once, it puts the
+# response headers on the wire (x-job-id, to cancel the stream's job) before any text exists.
+STREAM_OPENED = ": stream opened\n\n"
+
+
 def sse_events(job: Job) -> Iterator[str]:
+    yield STREAM_OPENED
     sent = 0
     deadline = time.monotonic() + settings.SYNC_WAIT_TIMEOUT
 
