@@ -309,8 +309,32 @@ def test_callback_is_signed_over_timestamp_and_body(api_a, receiver, private_all
     assert callbacks.callback_signature_verify(
         secret=secret, body=record.body, timestamp=timestamp, signature=expected
     )
+    readme_verify = readme_receiver()
+    assert readme_verify(secret, record.body, record.headers)
+    assert not readme_verify(secret, record.body + b" ", record.headers)
     attempts = [(a["status_code"], a["delivered"]) for a in shown_attempts(api_a, job_id)]
     assert attempts == [(200, True)]
+
+
+def readme_receiver():
+    """The README's receiver example, as printed there."""
+    readme = (Path(django_settings.BASE_DIR) / "README.md").read_text()
+    [code] = [block for block in readme.split("```python")[1:] if "def verify(" in block]
+    namespace: dict = {}
+    exec(code.split("```")[0], namespace)
+    return namespace["verify"]
+
+
+def test_the_readme_receiver_refuses_a_replay_after_five_minutes(monkeypatch):
+    verify = readme_receiver()
+    body, secret, ts = b'{"id": "job_1"}', "whsec_x", int(time.time())
+    headers = {
+        "X-Signature-Timestamp": str(ts),
+        "X-Signature": callbacks.callback_sign(secret=secret, body=body, timestamp=ts),
+    }
+    assert verify(secret, body, headers)
+    monkeypatch.setattr(time, "time", lambda: ts + 301)
+    assert not verify(secret, body, headers)
 
 
 def test_a_replayed_or_forged_callback_fails_verification(tenant_a):
@@ -385,3 +409,20 @@ def test_settings_refuse_a_bad_allow_private_or_an_unknown_cluster():
     error = _settings_error(Q_SITE_NAME="site", Q_CLUSTER_NAME="elsewhere")
     assert "Q_CLUSTER_NAME='elsewhere' is neither the site" in error
     assert _settings_error(Q_SITE_NAME="site", Q_CLUSTER_NAME="site-callbacks") == ""
+
+
+def test_production_files_run_the_callbacks_cluster_of_the_site():
+    platform_dir = Path(django_settings.BASE_DIR) / "platform"
+    env = dict(
+        line.split("=", 1)
+        for line in (platform_dir / "env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    assert "Q_CLUSTER_NAME" not in env, "set per service, not for every process"
+    name = f"{env['Q_SITE_NAME']}-callbacks"
+    compose = (platform_dir / "compose.yaml").read_text()
+    assert f"Q_CLUSTER_NAME: {name}" in compose
+    unit = (platform_dir / "systemd" / "whisper-callbacks.service").read_text()
+    assert f"Environment=Q_CLUSTER_NAME={name}" in unit
+    assert "ExecStart=/opt/whisper-platform/.venv/bin/python manage.py qcluster" in unit
+    assert env["CALLBACK_ALLOW_PRIVATE"] == "false"
