@@ -167,6 +167,7 @@ DOMAIN_ERRORS: dict[type[Exception], Answer] = {
     transcriptions.ModelLanguageUnsupported: Answer(400, "unsupported_language", param="language"),
     transcriptions.UnsupportedAudioFormat: Answer(400, "unsupported_value", param="file"),
     transcriptions.InvalidAudio: Answer(400, "invalid_value", param="file"),
+    transcriptions.CallbackUrlRefused: Answer(400, "invalid_value", param="callback_url"),
     transcriptions.QueueFull: Answer(503, "queue_full", type=SERVER_ERROR, headers=_retry_after),
     transcriptions.JobNotFound: Answer(404, "job_not_found"),
     transcriptions.JobTimedOut: Answer(504, None, type=SERVER_ERROR),

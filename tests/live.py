@@ -44,7 +44,7 @@ def make_platform(tmp_dir: Path, **env_overrides: str) -> LivePlatform:
             lambda: _postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         )
         platform.env["DATABASE_URL"] = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + f"/{name}"
-        platform.env["Q_CLUSTER_NAME"] = name
+        platform.env["Q_SITE_NAME"] = name
         platform.env["CACHE_KEY_PREFIX"] = name
     else:
         platform.env.pop("DATABASE_URL", None)

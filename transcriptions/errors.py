@@ -33,6 +33,10 @@ class UnsupportedAudioFormat(InvalidAudio):
     """Not one of the containers the API accepts."""
 
 
+class CallbackUrlRefused(TranscriptionError):
+    """A callback_url whose host is, or resolves to, an address the platform must not reach."""
+
+
 class QueueFull(TranscriptionError):
     pass
 

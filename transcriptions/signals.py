@@ -1,9 +1,11 @@
-"""Worker start-up: each django-q2 worker process loads its models before taking a job (so the
-first request after a start is as fast as any other), starts its heartbeat, and recovers jobs
-left running by a worker of this host that died (the guard has just replaced it)."""
+"""Worker start-up: each django-q2 inference worker process loads its models before taking a
+job (so the first request after a start is as fast as any other), starts its heartbeat, and
+recovers jobs left running by a worker of this host that died (the guard has just replaced it).
+The callbacks cluster's processes do none of this."""
 
 import logging
 
+from django.conf import settings
 from django.dispatch import receiver
 from django_q.signals import post_spawn
 
@@ -18,6 +20,10 @@ def on_worker_spawn(sender, proc_name: str, **kwargs) -> None:
 
     if Conf.SYNC:
         # Sync mode (tests) runs each task inline in the caller's process: no worker starts.
+        return
+    if Conf.CLUSTER_NAME == settings.CALLBACK_CLUSTER:
+        # Callbacks only wait on the network: no model, and no heartbeat, so that they never
+        # count as inference workers (readiness, the overview, dead-job recovery).
         return
     from ops.workers import heartbeat_start
 

@@ -286,8 +286,13 @@ for _threads_variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_TH
 # A job longer than this is stopped (504 for a synchronous caller). It must stay below the
 # broker's retry, or a running job is handed out a second time (django-q2 configure docs).
 JOB_TIMEOUT = env.int("JOB_TIMEOUT", default=900)
+# The site's name: the queue of the inference workers, the key that signs tasks, the prefix of
+# wake-ups. Q_CLUSTER_NAME is django-q2's own variable for which cluster a process runs (below),
+# and also named the site before the callbacks cluster existed: read as the site name only when
+# Q_SITE_NAME is not set, so existing deployments keep their name.
+Q_SITE_NAME = env.str("Q_SITE_NAME", default="") or env.str("Q_CLUSTER_NAME", default="transcribe")
 Q_CLUSTER = {
-    "name": env.str("Q_CLUSTER_NAME", default="transcribe"),
+    "name": Q_SITE_NAME,
     "workers": Q_WORKERS,
     "recycle": 10_000,
     "timeout": JOB_TIMEOUT,
@@ -310,13 +315,42 @@ else:
     Q_CLUSTER["orm"] = "default"
     Q_CLUSTER["broker_class"] = "ops.broker.WakingOrmBroker"
 
+# --- Callbacks ----------------------------------------------------------------------------------
+# A tenant's receiver decides how long a callback takes, so callbacks never run on the inference
+# workers: they have a queue and cluster of their own (django-q2 ALT_CLUSTERS), started by
+# `manage.py serve` and in production by a `qcluster` with Q_CLUSTER_NAME=<this name>. Its
+# processes load no model and do not count as workers.
+CALLBACK_CLUSTER = f"{Q_SITE_NAME}-callbacks"
+CALLBACK_WORKERS = env.int("CALLBACK_WORKERS", default=2)
+# The total deadline of one delivery attempt: resolving, connecting, sending, reading.
+CALLBACK_TIMEOUT = env.float("CALLBACK_TIMEOUT", default=10.0)
+# At most this much of the receiver's answer is read (its body is not used, only its status).
+CALLBACK_MAX_RESPONSE_BYTES = env.int("CALLBACK_MAX_RESPONSE_BYTES", default=64 * 1024)
+# Development and tests only: let callbacks reach loopback and private addresses.
+CALLBACK_ALLOW_PRIVATE = env_bool("CALLBACK_ALLOW_PRIVATE", False)
+Q_CLUSTER["ALT_CLUSTERS"] = {
+    CALLBACK_CLUSTER: {
+        "workers": CALLBACK_WORKERS,
+        # One attempt is bounded by CALLBACK_TIMEOUT; the margin covers the database.
+        "timeout": int(CALLBACK_TIMEOUT) + 30,
+        "retry": int(CALLBACK_TIMEOUT) + 90,
+        "max_attempts": 2,
+    }
+}
+_q_cluster_name = os.environ.get("Q_CLUSTER_NAME")
+if _q_cluster_name and _q_cluster_name not in (Q_SITE_NAME, CALLBACK_CLUSTER):
+    # django-q2 would run a cluster on a queue nobody feeds, silently.
+    raise ImproperlyConfigured(
+        f"Q_CLUSTER_NAME={_q_cluster_name!r} is neither the site ({Q_SITE_NAME!r}, from "
+        f"Q_SITE_NAME) nor its callbacks cluster ({CALLBACK_CLUSTER!r})"
+    )
+
 # A worker refreshes its heartbeat this often; one silent for WORKER_STALE_SECONDS is dead.
 WORKER_HEARTBEAT_SECONDS = env.float("WORKER_HEARTBEAT_SECONDS", default=10.0)
 WORKER_STALE_SECONDS = env.float("WORKER_STALE_SECONDS", default=45.0)
 # More queued jobs than this and new requests get 503 with Retry-After.
 MAX_QUEUED_JOBS = env.int("MAX_QUEUED_JOBS", default=200)
 QUEUE_FULL_RETRY_AFTER = env.int("QUEUE_FULL_RETRY_AFTER", default=5)
-CALLBACK_TIMEOUT = env.float("CALLBACK_TIMEOUT", default=10.0)
 # When set, GET /metrics needs "Authorization: Bearer <METRICS_TOKEN>".
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # What GET /metrics reports: each app describes its own figures (ops knows no app).

@@ -27,8 +27,10 @@ STOP_LIMIT = 5.0
 def prepared(tmp_path_factory):
     """One migrated embedded platform; each test starts (and stops) its own `serve` on it."""
     platform = make_platform(tmp_path_factory.mktemp("serve-stop"))
-    platform.env.pop("DATABASE_URL", None)  # `make run` is the embedded setup
-    platform.env.pop("REDIS_URL", None)
+    platform.env.pop("REDIS_URL", None)  # `make run` is the embedded setup
+    if platform.env.pop("DATABASE_URL", None):
+        # CI's second pass prepared PostgreSQL: the SQLite database needs the same.
+        platform.prepare(tenant="e2e", name="E2E")
     yield platform
     platform.stop()
 

@@ -1,12 +1,7 @@
-"""Async jobs: submit (202), fetch with progress and result, list, cancel/delete, callbacks,
-and the fault paths (stalled queue, full queue, dead workers, stale redeliveries)."""
+"""Async jobs: submit (202), fetch with progress and result, list, cancel/delete, and the fault
+paths (stalled queue, full queue, dead workers, stale redeliveries). Callbacks: test_callbacks.py."""
 
-import hashlib
-import hmac
-import json
-import threading
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 from django.utils import timezone
@@ -14,9 +9,9 @@ from django.utils import timezone
 from tests.audio import JFK, JFK_TEXT, words
 from tests.conftest import assert_error, transcribe_jfk
 from transcriptions import services, tasks
-from transcriptions.models import CallbackAttempt, Job
+from transcriptions.models import Job
 from transcriptions.selectors import MSG_JOB_NOT_FOUND
-from transcriptions.services import callbacks, recovery, retention, submission
+from transcriptions.services import recovery, retention, submission
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -227,79 +222,3 @@ def test_schedules_are_installed_by_migrate():
 
     names = set(Schedule.objects.values_list("name", flat=True))
     assert set(recovery.SCHEDULES) <= names
-
-
-class Receiver(BaseHTTPRequestHandler):
-    """A callback receiver that fails the first delivery with a 500."""
-
-    received: list = []
-
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.received.append((dict(self.headers), body))
-        self.send_response(500 if len(self.received) == 1 else 200)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def receiver():
-    Receiver.received = []
-    server = HTTPServer(("127.0.0.1", 0), Receiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-
-
-def test_callback_is_signed_and_retried_after_a_500(api_a, receiver):
-    url = f"http://127.0.0.1:{receiver.server_port}/hook"
-    job_id = submit(api_a, callback_url=url).json()["id"]
-    assert len(Receiver.received) == 2, "a 500 is retried"
-    secret = callbacks.callback_secret_get(tenant=api_a.tenant)
-    for headers, body in Receiver.received:
-        expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-        assert hmac.compare_digest(headers["X-Signature"], expected)
-        payload = json.loads(body)
-        assert payload["id"] == job_id and payload["status"] == "succeeded"
-        assert words(payload["result"]["text"]) == words(JFK_TEXT)
-    attempts = list(CallbackAttempt.objects.values_list("number", "status_code", "delivered"))
-    assert attempts == [(1, 500, False), (2, 200, True)]
-    shown = api_a.client.get(f"/v1/audio/jobs/{job_id}").json()["callback"]
-    assert shown["url"] == url
-    assert [(a["status_code"], a["delivered"]) for a in shown["attempts"]] == [
-        (500, False),
-        (200, True),
-    ]
-
-
-def test_callback_signature_rejects_a_forged_body(tenant_a):
-    secret = callbacks.callback_secret_get(tenant=tenant_a)
-    signature = callbacks.callback_sign(secret=secret, body=b'{"status": "succeeded"}')
-    assert signature != callbacks.callback_sign(secret=secret, body=b'{"status": "failed"}')
-    assert callbacks.callback_secret_rotate(tenant=tenant_a) != secret
-
-
-def test_callback_to_an_unreachable_url_is_scheduled_for_later(api_a, monkeypatch):
-    from django_q.models import Schedule
-
-    monkeypatch.setattr(callbacks, "BACKOFF", (0, 60))
-    submit(api_a, callback_url="http://127.0.0.1:9/unreachable")
-    attempts = list(CallbackAttempt.objects.values_list("number", "delivered"))
-    assert attempts == [(1, False), (2, False)]
-    later = Schedule.objects.get(name__startswith="callback-")
-    assert later.args.endswith(",3") and later.next_run > timezone.now()
-
-
-def test_callback_secret_command(tenant_a):
-    from io import StringIO
-
-    from django.core.management import call_command
-
-    out = StringIO()
-    call_command("callback_secret", tenant_a.slug, stdout=out)
-    assert out.getvalue().strip() == callbacks.callback_secret_get(tenant=tenant_a)
-    call_command("callback_secret", tenant_a.slug, "--rotate", stdout=out)
-    assert out.getvalue().split()[-1] == callbacks.callback_secret_get(tenant=tenant_a)

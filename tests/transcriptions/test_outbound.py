@@ -215,3 +215,18 @@ def test_a_closed_port_gives_a_generic_reason():
     outcome = post(f"http://127.0.0.1:{port}/", allow_private=True)
     assert outcome == outbound.Outcome(None, outbound.REASON_CONNECT)
     assert "refused" not in outcome.reason.lower() and "errno" not in outcome.reason.lower()
+
+
+def test_a_slow_name_server_is_cut_at_the_deadline(monkeypatch):
+    """The tenant's own name server takes its time answering: the lookup counts against the
+    attempt's deadline too."""
+
+    def slow(host, port):
+        time.sleep(3)
+        return ["93.184.216.34"]
+
+    monkeypatch.setattr(outbound, "resolve", slow)
+    started = time.monotonic()
+    outcome = post("http://slow-dns.example/hook", deadline_seconds=1)
+    assert outcome == outbound.Outcome(None, outbound.REASON_TIMEOUT)
+    assert time.monotonic() - started < 2

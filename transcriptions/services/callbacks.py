@@ -1,8 +1,15 @@
 """Job callbacks: a POST of the finished job to the tenant's `callback_url`, signed with the
 tenant's secret, retried with backoff, every attempt recorded.
 
-Signature: header `X-Signature: sha256=<hex HMAC-SHA256(secret, raw body)>`; the receiver
-recomputes it over the exact bytes it received and compares in constant time.
+Signature (Stripe's scheme): headers `X-Signature-Timestamp: <unix seconds>` and
+`X-Signature: sha256=<hex HMAC-SHA256(secret, f"{timestamp}.{raw body}")>`. The receiver
+recomputes it over the exact bytes it received, compares in constant time, and refuses a
+timestamp older than a few minutes, so a captured callback cannot be replayed later.
+
+Callbacks run on a django-q2 cluster of their own (settings.CALLBACK_CLUSTER), never on the
+inference workers: the receiver, which a tenant chooses, decides how long an attempt takes. Each
+attempt is one task bounded by CALLBACK_TIMEOUT in total (outbound.post); the next one is a
+django-q2 schedule, so no process sleeps between attempts.
 """
 
 import hashlib
@@ -13,7 +20,6 @@ import secrets
 import time
 from datetime import timedelta
 
-import httpx
 from django.conf import settings
 from django.utils import timezone
 from django_q.models import Schedule
@@ -23,14 +29,17 @@ from accounts.models import Tenant
 
 from ..models import CallbackAttempt, CallbackSecret, Job
 from ..representations import job_object
+from . import outbound
 
 logger = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Signature"
-# Seconds to wait before attempt 2, 3, ...: short waits are slept in the task (a receiver that
-# blipped), long ones are django-q2 schedules so that no worker sits idle for minutes.
-BACKOFF = (1, 5, 30, 120, 600)
-SLEEP_IN_TASK_UP_TO = 5
+TIMESTAMP_HEADER = "X-Signature-Timestamp"
+# A receiver should refuse signatures older than this (what the README's example does).
+SIGNATURE_TOLERANCE_SECONDS = 300
+# Seconds before attempt 2, 3, ...: schedules, which django-q2's scheduler looks at about
+# twice a minute, so shorter waits would mean nothing.
+BACKOFF = (30, 120, 600, 1800, 3600)
 
 
 def callback_secret_get(*, tenant: Tenant) -> str:
@@ -46,13 +55,40 @@ def callback_secret_rotate(*, tenant: Tenant) -> str:
     return value
 
 
-def callback_sign(*, secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def callback_sign(*, secret: str, body: bytes, timestamp: int) -> str:
+    signed = f"{timestamp}.".encode() + body
+    return "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+
+
+def callback_signature_verify(
+    *,
+    secret: str,
+    body: bytes,
+    timestamp: str,
+    signature: str,
+    tolerance: int = SIGNATURE_TOLERANCE_SECONDS,
+    now: float | None = None,
+) -> bool:
+    """What a receiver does (the README shows it standalone): the signature matches this body
+    and timestamp, and the timestamp is recent."""
+    if not timestamp.isdigit():
+        return False
+    if abs((time.time() if now is None else now) - int(timestamp)) > tolerance:
+        return False
+    expected = callback_sign(secret=secret, body=body, timestamp=int(timestamp))
+    return hmac.compare_digest(expected, signature)
 
 
 def callback_enqueue(*, job_pk: int, attempt: int = 1, delay: float = 0) -> None:
+    """Queue attempt `attempt` on the callbacks cluster, now or as a schedule `delay` seconds
+    from now."""
     if delay <= 0:
-        async_task("transcriptions.tasks.deliver_callback", job_pk, attempt)
+        async_task(
+            "transcriptions.tasks.deliver_callback",
+            job_pk,
+            attempt,
+            cluster=settings.CALLBACK_CLUSTER,
+        )
         return
     Schedule.objects.create(
         name=f"callback-{job_pk}-{attempt}",
@@ -61,48 +97,50 @@ def callback_enqueue(*, job_pk: int, attempt: int = 1, delay: float = 0) -> None
         schedule_type=Schedule.ONCE,
         repeats=1,
         next_run=timezone.now() + timedelta(seconds=delay),
+        cluster=settings.CALLBACK_CLUSTER,
     )
 
 
-def _post(job: Job, body: bytes, secret: str) -> tuple[int | None, str]:
-    try:
-        response = httpx.post(
-            job.callback_url,
-            content=body,
-            headers={
-                "Content-Type": "application/json",
-                SIGNATURE_HEADER: callback_sign(secret=secret, body=body),
-                "User-Agent": "whisper-platform-callback/1",
-            },
-            timeout=settings.CALLBACK_TIMEOUT,
-            follow_redirects=False,
-        )
-    except httpx.HTTPError as exc:
-        return None, f"{type(exc).__name__}: {exc}"[:500]
-    return response.status_code, "" if response.is_success else f"HTTP {response.status_code}"
+def _post(job: Job, body: bytes, secret: str) -> outbound.Outcome:
+    timestamp = int(time.time())
+    return outbound.post(
+        job.callback_url,
+        body=body,
+        headers={
+            "Content-Type": "application/json",
+            "User-Agent": "whisper-platform-callback/1",
+            TIMESTAMP_HEADER: str(timestamp),
+            SIGNATURE_HEADER: callback_sign(secret=secret, body=body, timestamp=timestamp),
+        },
+        deadline_seconds=settings.CALLBACK_TIMEOUT,
+        max_bytes=settings.CALLBACK_MAX_RESPONSE_BYTES,
+        allow_private=settings.CALLBACK_ALLOW_PRIVATE,
+    )
 
 
 def callback_deliver(*, job_pk: int, attempt: int = 1) -> bool:
-    """Deliver (and retry) one job's callback; True once a 2xx answer is received."""
-    while True:
-        job = Job.objects.select_related("tenant").filter(pk=job_pk).first()
-        if job is None or not job.callback_url:
-            return False  # deleted meanwhile: nothing to tell
-        body = json.dumps(job_object(job, include_result=True)).encode()
-        status_code, error = _post(job, body, callback_secret_get(tenant=job.tenant))
-        delivered = not error
-        CallbackAttempt.objects.update_or_create(
-            job=job,
-            number=attempt,
-            defaults={"status_code": status_code, "error": error, "delivered": delivered},
-        )
-        if delivered or attempt > len(BACKOFF):
-            if not delivered:
-                logger.warning("callback for %s given up after %s attempts", job, attempt)
-            return delivered
-        delay = BACKOFF[attempt - 1]
-        attempt += 1
-        if delay > SLEEP_IN_TASK_UP_TO:
-            callback_enqueue(job_pk=job_pk, attempt=attempt, delay=delay)
-            return False
-        time.sleep(delay)
+    """One delivery attempt of a job's callback; True on a 2xx answer. A failed attempt
+    schedules the next one, until BACKOFF is used up."""
+    job = Job.objects.select_related("tenant").filter(pk=job_pk).first()
+    if job is None or not job.callback_url:
+        return False  # deleted meanwhile: nothing to tell
+    if job.callback_attempts.filter(delivered=True).exists():
+        return True  # a copy of an attempt handed out again by the broker
+    body = json.dumps(job_object(job, include_result=True)).encode()
+    outcome = _post(job, body, callback_secret_get(tenant=job.tenant))
+    CallbackAttempt.objects.update_or_create(
+        job=job,
+        number=attempt,
+        defaults={
+            "status_code": outcome.status_code,
+            "error": outcome.reason,
+            "delivered": outcome.delivered,
+        },
+    )
+    if outcome.delivered:
+        return True
+    if attempt > len(BACKOFF):
+        logger.warning("callback for %s given up after %s attempts", job, attempt)
+        return False
+    callback_enqueue(job_pk=job_pk, attempt=attempt + 1, delay=BACKOFF[attempt - 1])
+    return False

@@ -7,7 +7,7 @@ one byte at a time, or answers without end). Here:
   again for the address actually connected (so a DNS answer that changes in between, DNS
   rebinding, is refused too);
 - one total deadline covers resolving, connecting, sending and reading, enforced on every socket
-  operation (httpx's timeouts are per operation: a drip-feeding receiver never trips them);
+  operation and on the name lookup (httpx's timeouts are per operation: a drip-feeding receiver never trips them);
 - at most `max_bytes` of the answer are read; redirects are not followed; no proxy from the
   environment is used;
 - failures are reported as a short generic reason, never the raw network error (which would make
@@ -21,6 +21,8 @@ import ipaddress
 import socket
 import ssl
 import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -102,6 +104,22 @@ def target_check(url: str, *, allow_private: bool = False) -> None:
         raise TargetRefused(REASON_REFUSED)
 
 
+def _resolve_by(host: str, port: int, deadline: float) -> list[str]:
+    """`resolve` within the deadline: the tenant's name server decides how long a lookup
+    takes. A lookup past it is left to finish in its thread (the resolver's own timeout ends
+    it); nothing waits for it."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise _DeadlinePassed
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbound-resolve")
+    try:
+        return pool.submit(resolve, host, port).result(timeout=left)
+    except FutureTimeout:
+        raise _DeadlinePassed from None
+    finally:
+        pool.shutdown(wait=False)
+
+
 class _DeadlineStream(httpcore.NetworkStream):
     """Every read and write gets what is left of the total deadline as its timeout."""
 
@@ -148,7 +166,9 @@ class _GuardedBackend(httpcore.NetworkBackend):
 
     def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
         addresses = [
-            a for a in resolve(host, port) if address_allowed(a, allow_private=self._allow_private)
+            a
+            for a in _resolve_by(host, port, self._deadline)
+            if address_allowed(a, allow_private=self._allow_private)
         ]
         if not addresses:
             raise TargetRefused(REASON_REFUSED)

@@ -27,8 +27,15 @@ from billing.services import (
 
 from .. import engine
 from ..engine import audio
-from ..errors import ModelCannotTranslate, ModelLanguageUnsupported, ModelNotFound, QueueFull
+from ..errors import (
+    CallbackUrlRefused,
+    ModelCannotTranslate,
+    ModelLanguageUnsupported,
+    ModelNotFound,
+    QueueFull,
+)
 from ..models import Job
+from . import outbound
 from .lifecycle import job_enqueue, job_fail
 
 MSG_MODEL_NOT_FOUND = "The model `{model}` does not exist or you do not have access to it."
@@ -39,6 +46,11 @@ MSG_NO_TRANSLATION = (
 MSG_ENGLISH_ONLY = (
     "The model `{model}` is English-only; it cannot transcribe language '{language}'."
 )
+MSG_CALLBACK_REFUSED = (
+    "Invalid 'callback_url': its host must resolve to public internet addresses only; "
+    "loopback, private, link-local and reserved addresses are refused."
+)
+MSG_CALLBACK_UNRESOLVED = "Invalid 'callback_url': its host could not be resolved."
 MSG_QUEUE_FULL = "The server is overloaded with queued jobs; please retry after a short wait."
 MSG_ENQUEUE_FAILED = "Job {job} could not be queued."
 
@@ -75,6 +87,9 @@ def audio_request_build(*, task: str, data: dict[str, Any], is_async: bool = Fal
             raise ModelLanguageUnsupported(
                 MSG_ENGLISH_ONLY.format(model=requested, language=language)
             )
+    callback_url = data.get("callback_url") or ""
+    if callback_url:
+        callback_url_check(callback_url)
     return AudioRequest(
         task=task,
         requested_model=requested,
@@ -85,9 +100,21 @@ def audio_request_build(*, task: str, data: dict[str, Any], is_async: bool = Fal
         temperature=data.get("temperature") or 0.0,
         timestamp_granularities=tuple(data.get("timestamp_granularities") or ()),
         stream=bool(data.get("stream")),
-        callback_url=data.get("callback_url") or "",
+        callback_url=callback_url,
         is_async=is_async,
     )
+
+
+def callback_url_check(url: str) -> None:
+    """Refuse a callback_url that leads into the operator's network, before anything is stored
+    or reserved. Delivery checks again, against the address it actually connects to."""
+    try:
+        outbound.target_check(url, allow_private=settings.CALLBACK_ALLOW_PRIVATE)
+    except outbound.TargetRefused as refused:
+        unresolved = refused.reason == outbound.REASON_UNRESOLVED
+        raise CallbackUrlRefused(
+            MSG_CALLBACK_UNRESOLVED if unresolved else MSG_CALLBACK_REFUSED
+        ) from None
 
 
 def job_submit(

@@ -1,4 +1,5 @@
-"""Run the web server and the django-q2 workers together in the foreground (`make run`).
+"""Run the web server and the django-q2 clusters together in the foreground (`make run`): the
+inference workers and the callbacks cluster.
 
 Production runs them as separate services (platform/); this is the one-command local setup.
 Ctrl-C, SIGINT or SIGTERM to the process group, or SIGTERM (or SIGHUP) to `serve` alone stop
@@ -65,7 +66,7 @@ def children_stop(children: list[subprocess.Popen]) -> None:
 
 
 class Command(BaseCommand):
-    help = "Start gunicorn and the django-q2 cluster; stop both on Ctrl-C."
+    help = "Start gunicorn and the django-q2 clusters; stop them all on Ctrl-C."
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
@@ -78,11 +79,17 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, port: int, host: str, clusters: int, **options) -> None:
-        env = {**os.environ, "BIND": f"{host}:{port}"}
+        site = settings.Q_CLUSTER["name"]
+        env = {**os.environ, "BIND": f"{host}:{port}", "Q_SITE_NAME": site}
         config = settings.BASE_DIR / "platform" / "gunicorn.conf.py"
+        qcluster = [sys.executable, str(settings.BASE_DIR / "manage.py"), "qcluster"]
+        # (command, the cluster it runs): the web server, the site's clusters, then one
+        # cluster per queue of its own (ALT_CLUSTERS: the callbacks), which django-q2 picks
+        # by Q_CLUSTER_NAME.
         commands = [
-            [sys.executable, "-m", "gunicorn", "-c", str(config)],
-            *[[sys.executable, str(settings.BASE_DIR / "manage.py"), "qcluster"]] * clusters,
+            ([sys.executable, "-m", "gunicorn", "-c", str(config)], site),
+            *[(qcluster, site)] * clusters,
+            *[(qcluster, name) for name in settings.Q_CLUSTER.get("ALT_CLUSTERS", {})],
         ]
         stopping = threading.Event()
 
@@ -94,11 +101,16 @@ class Command(BaseCommand):
             signal.signal(signum, on_signal)
         children: list[subprocess.Popen] = []
         try:
-            for command in commands:
+            for command, cluster in commands:
                 if stopping.is_set():
                     break
                 children.append(
-                    subprocess.Popen(command, env=env, cwd=settings.BASE_DIR, process_group=0)
+                    subprocess.Popen(
+                        command,
+                        env={**env, "Q_CLUSTER_NAME": cluster},
+                        cwd=settings.BASE_DIR,
+                        process_group=0,
+                    )
                 )
             workers = settings.Q_WORKERS * clusters
             self.stdout.write(f"Serving on http://{host}:{port}/ with {workers} worker(s).")
