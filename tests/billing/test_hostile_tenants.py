@@ -148,7 +148,8 @@ def test_a_job_deleted_mid_stream_ends_the_stream_with_an_error_event(api_a, cap
     job = Job.objects.create(tenant=api_a.tenant, model="tiny.en", stream=True)
     events = sse_events(job)
     Job.objects.filter(pk=job.pk).delete()
-    [event] = list(events)
+    opened, event = list(events)
+    assert opened.startswith(":"), "an SSE comment first, which clients ignore"
     assert '"type": "error"' in event and '"code": "job_not_found"' in event
     assert MSG_JOB_GONE in event
     assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
