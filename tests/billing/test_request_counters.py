@@ -6,6 +6,7 @@ harness of the quota races; SQLite serializes every writer, which proves nothing
 
 import pytest
 from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 
 from billing.models import RequestCounter
 from billing.services import request_counter_add
@@ -42,3 +43,43 @@ def test_processes_racing_to_count_lose_no_request():
     assert results == [None] * THREADS
     counter = RequestCounter.objects.get()
     assert (counter.requests, counter.processing_ms) == (THREADS * 10, THREADS * 10)
+
+
+def test_the_counters_start_where_the_usage_log_stands():
+    """The migration that introduces the counters seeds them from the existing log (once),
+    with the unknown paths of old rows under the one label, so /metrics does not drop."""
+    before, after = [("billing", "0001_initial")], [("billing", "0002_request_counters")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    try:
+        old_log = executor.loader.project_state(before).apps.get_model("billing", "UsageRecord")
+        for i, (endpoint, status, ms, billed) in enumerate(
+            [
+                ("/v1/models", 200, 30, 0),
+                ("/v1/models", 200, 700, 0),
+                ("/v1/audio/transcriptions", 200, 2_000, 11),
+                ("/v1/scan/wp-login.php", 404, 5, 0),
+                ("/v1/.env", 404, 5, 0),
+            ]
+        ):
+            old_log.objects.create(
+                request_id=f"req_{i}",
+                method="GET",
+                endpoint=endpoint,
+                status_code=status,
+                processing_ms=ms,
+                billed_seconds=billed,
+                audio_seconds=float(billed),
+            )
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(after)
+    counted = {
+        (c.endpoint, c.status_code): (c.requests, c.processing_ms, c.ms_le_50, c.billed_seconds)
+        for c in RequestCounter.objects.all()
+    }
+    assert counted == {
+        ("/v1/models", 200): (2, 730, 1, 0),
+        ("/v1/audio/transcriptions", 200): (1, 2_000, 0, 11),
+        ("/v1/(unknown)", 404): (2, 10, 2, 0),
+    }
