@@ -1,6 +1,12 @@
 """The /v1 API's request middleware: the request id and OpenAI's timing header
-(ApiRequestMiddleware), and the usage log, one row per request whatever its outcome, with
-the rate-limit headers on every keyed response (UsageLogMiddleware).
+(ApiRequestMiddleware), and the usage log, one row per request of a tenant whatever its
+outcome, with the rate-limit headers on every keyed response (UsageLogMiddleware).
+
+A request that names no tenant (no key, an unknown key, an unknown URL answered 404 before
+authentication) is only counted for /metrics, by endpoint and status: anyone on the internet
+can send those, and a row each would let them fill the database for free. A key that was
+found but refused (revoked, expired) still names its tenant and keeps its row: whoever sends
+it holds the secret, as with a valid key, and the tenant sees its old key still in use.
 
 The row is written here, after the response exists, rather than in the views: so that a
 request refused before any view code runs its course (401, 413, a parse error, a 429) gets its
@@ -23,10 +29,16 @@ from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.http import HttpRequest, HttpResponse
+from django.urls import Resolver404, resolve
 from django.utils import timezone
 
 from accounts.models import ApiKey
-from billing.services import JobUsage, usage_record_create, usage_record_settle
+from billing.services import (
+    JobUsage,
+    request_counter_add,
+    usage_record_create,
+    usage_record_settle,
+)
 from transcriptions.services import job_usage
 
 from .throttling import rate_limit_headers
@@ -34,6 +46,8 @@ from .throttling import rate_limit_headers
 logger = logging.getLogger(__name__)
 
 API_PREFIX = "/v1/"
+# The endpoint of every /v1 path that matches no route: one label, however many paths are tried.
+UNKNOWN_ENDPOINT = "/v1/(unknown)"
 
 
 def is_api_request(request: HttpRequest) -> bool:
@@ -96,9 +110,15 @@ def _error_code(response: HttpResponse) -> str:
 
 
 def _endpoint(request: HttpRequest) -> str:
-    """The route (`/v1/audio/jobs/<str:job_id>`), so that usage groups by endpoint, not by id."""
+    """The route (`/v1/audio/jobs/<str:job_id>`), so that usage groups by endpoint, not by id;
+    a path of no route is UNKNOWN_ENDPOINT, never the path itself (a metric label each)."""
     match = getattr(request, "resolver_match", None)
-    return f"/{match.route}" if match is not None and match.route else request.path
+    if match is None:  # answered before URL resolution (a middleware refused it)
+        try:
+            match = resolve(request.path_info)
+        except Resolver404:
+            return UNKNOWN_ENDPOINT
+    return f"/{match.route}" if match.route else UNKNOWN_ENDPOINT
 
 
 def _model(request: HttpRequest, job: Any) -> str:
@@ -135,10 +155,22 @@ def _refreshed(job: Any) -> bool:
     return True
 
 
+def _processing_ms(request: HttpRequest) -> int:
+    started = getattr(request, "started_at", None)
+    return round((time.perf_counter() - started) * 1000) if started else 0
+
+
 def _write(request: HttpRequest, response: HttpResponse, created_at) -> None:
     api_key = getattr(request, "auth", None)
     if not isinstance(api_key, ApiKey):
         api_key = getattr(request, "usage_api_key", None)
+    if api_key is None:  # nobody's request: counted, not stored (module docstring)
+        request_counter_add(
+            endpoint=_endpoint(request),
+            status_code=response.status_code,
+            processing_ms=_processing_ms(request),
+        )
+        return
     job = getattr(request, "usage_job", None)
     error_code = _error_code(response)
     usage = JobUsage(audio_seconds=None, billed_seconds=0, error_code="")
@@ -150,13 +182,12 @@ def _write(request: HttpRequest, response: HttpResponse, created_at) -> None:
         usage = job_usage(job)
         if replayed:  # answered from the first request, which is the one billed
             usage = JobUsage(usage.audio_seconds, 0, "")
-    started = getattr(request, "started_at", None)
     usage_record_create(
         request_id=request.request_id,
         method=request.method or "",
         endpoint=_endpoint(request),
         status_code=response.status_code,
-        tenant=api_key.tenant if api_key is not None else None,
+        tenant=api_key.tenant,
         api_key=api_key,
         model=_model(request, job),
         job_id=job.public_id if job is not None else "",
@@ -165,7 +196,7 @@ def _write(request: HttpRequest, response: HttpResponse, created_at) -> None:
         request_bytes=_request_bytes(request),
         audio_seconds=usage.audio_seconds,
         billed_seconds=usage.billed_seconds,
-        processing_ms=round((time.perf_counter() - started) * 1000) if started else 0,
+        processing_ms=_processing_ms(request),
         idempotency_key=request.headers.get("Idempotency-Key", ""),
         replayed=replayed,
         created_at=created_at,

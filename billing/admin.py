@@ -18,6 +18,7 @@ from .models import (
     Plan,
     PlanOverride,
     QuotaPeriod,
+    RequestCounter,
     UsageRecord,
 )
 from .periods import parse_month
@@ -145,6 +146,16 @@ class UsageRecordAdmin(ReadOnlyAdmin):
     @admin.display(description="key", ordering="api_key__prefix")
     def key(self, obj: UsageRecord) -> str:
         return obj.api_key.prefix if obj.api_key else "—"
+
+
+@admin.register(RequestCounter)
+class RequestCounterAdmin(ReadOnlyAdmin):
+    """Every /v1 request counted by endpoint and status since the start, those that named no
+    tenant (and so have no usage row) included: a flood of 401s shows here."""
+
+    list_display = ["endpoint", "status_code", "requests", "processing_ms", "billed_seconds"]
+    list_filter = ["status_code"]
+    search_fields = ["endpoint"]
 
 
 @admin.register(QuotaPeriod)

@@ -204,6 +204,72 @@ class UsageRecord(models.Model):
         return self.status_code < 400 and not self.error_code
 
 
+# Latency buckets of the request counters, in milliseconds (Prometheus' `le`, cumulative).
+LATENCY_BUCKETS_MS = (
+    50,
+    100,
+    250,
+    500,
+    1_000,
+    2_500,
+    5_000,
+    10_000,
+    30_000,
+    60_000,
+    120_000,
+    300_000,
+)
+
+
+def latency_bucket_field(ms: int) -> str:
+    return f"ms_le_{ms}"
+
+
+class RequestCounter(models.Model):
+    """Cumulative figures of every /v1 request per (endpoint, status), what /metrics reports.
+
+    Why counters and not the usage log: a scrape reads these few rows (routes x statuses,
+    unknown paths sharing one endpoint) whatever the size of the log, and a refused request
+    without a key is counted here instead of being stored as a row of its own. Why one row per
+    (endpoint, status) and not per day: Prometheus counters must never go down, so nothing
+    purges them; they stay a few hundred rows forever. Why in the database rather than the
+    cache: every web process on every machine reports the same totals (the embedded setup's
+    cache is per process), and a Redis restart or eviction would lose them. Only changed by
+    conditional `F()` UPDATEs (billing.services.counters), so concurrent processes never lose
+    an increment.
+    """
+
+    endpoint = models.CharField(max_length=200)
+    status_code = models.PositiveSmallIntegerField()
+    requests = models.PositiveBigIntegerField(default=0)
+    processing_ms = models.PositiveBigIntegerField(default=0, help_text="Sum of the latencies")
+    ms_le_50 = models.PositiveBigIntegerField(default=0)
+    ms_le_100 = models.PositiveBigIntegerField(default=0)
+    ms_le_250 = models.PositiveBigIntegerField(default=0)
+    ms_le_500 = models.PositiveBigIntegerField(default=0)
+    ms_le_1000 = models.PositiveBigIntegerField(default=0)
+    ms_le_2500 = models.PositiveBigIntegerField(default=0)
+    ms_le_5000 = models.PositiveBigIntegerField(default=0)
+    ms_le_10000 = models.PositiveBigIntegerField(default=0)
+    ms_le_30000 = models.PositiveBigIntegerField(default=0)
+    ms_le_60000 = models.PositiveBigIntegerField(default=0)
+    ms_le_120000 = models.PositiveBigIntegerField(default=0)
+    ms_le_300000 = models.PositiveBigIntegerField(default=0)
+    audio_seconds = models.FloatField(default=0, help_text="Measured, of settled requests")
+    billed_seconds = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["endpoint", "status_code"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["endpoint", "status_code"], name="unique_request_counter"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.endpoint} {self.status_code}: {self.requests}"
+
+
 class IdempotencyRecord(models.Model):
     """The first request made with an `Idempotency-Key`: a retry with the same key and body
     is answered from its job instead of creating (and billing) another."""

@@ -1,4 +1,4 @@
-"""Prometheus metrics, computed from the database at scrape time.
+"""Prometheus metrics, read from the database at scrape time.
 
 Every web and worker process on every machine writes the same database, so reading the
 figures from it gives the platform's totals from any one web process, with no per-process
@@ -9,6 +9,7 @@ transcriptions: jobs and the queue, ops: workers); settings.METRICS_COLLECTORS l
 ops, which every app may use, imports none of them.
 """
 
+import hmac
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -53,8 +54,10 @@ class WorkerCollector:
 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:
-    token = settings.METRICS_TOKEN
-    if token and request.headers.get("Authorization") != f"Bearer {token}":
+    token = settings.METRICS_TOKEN  # production settings refuse to start without one
+    if token and not hmac.compare_digest(
+        request.headers.get("Authorization", "").encode(), f"Bearer {token}".encode()
+    ):
         return HttpResponse("unauthorized\n", status=401, content_type="text/plain")
     registry = CollectorRegistry(auto_describe=False)
     for path in settings.METRICS_COLLECTORS:

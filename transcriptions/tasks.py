@@ -1,6 +1,6 @@
 """django-q2 entry points: thin, ids in, a service call."""
 
-from billing.services import idempotency_records_purge
+from billing.services import idempotency_records_purge, usage_records_purge
 
 from . import services
 
@@ -23,8 +23,10 @@ def purge_expired() -> dict[str, int]:
 
 def housekeeping() -> dict[str, int]:
     """Hourly: forget Idempotency-Keys past 24 hours, settle usage rows left pending by a
-    process that died between ending a job and recording its cost."""
+    process that died between ending a job and recording its cost, delete usage rows past
+    USAGE_RETENTION_DAYS."""
     return {
         "idempotency_records_purged": idempotency_records_purge(),
         "usage_records_settled": services.usage_records_settle_pending(),
+        "usage_records_purged": usage_records_purge(),
     }

@@ -1,5 +1,6 @@
 """Billing's writes: plans and overrides, the quota, the usage log, Idempotency-Key records."""
 
+from .counters import request_counter_add
 from .idempotency import (
     idempotency_attach,
     idempotency_claim,
@@ -15,7 +16,7 @@ from .plans import (
     tenant_plan_set,
 )
 from .quota import Reservation, quota_release, quota_reserve, quota_settle
-from .usage import JobUsage, usage_record_create, usage_record_settle
+from .usage import JobUsage, usage_record_create, usage_record_settle, usage_records_purge
 
 __all__ = [
     "MSG_AUDIO_TOO_LONG",
@@ -31,8 +32,10 @@ __all__ = [
     "quota_release",
     "quota_reserve",
     "quota_settle",
+    "request_counter_add",
     "request_fingerprint",
     "tenant_plan_set",
     "usage_record_create",
     "usage_record_settle",
+    "usage_records_purge",
 ]

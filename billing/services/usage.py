@@ -1,14 +1,22 @@
-"""The usage log: one immutable row per API request, settled once when its job ends later."""
+"""The usage log: one immutable row per API request of a tenant, settled once when its job ends
+later, and kept USAGE_RETENTION_DAYS (whole months). Every row is also counted (counters.py)."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import ApiKey, Tenant
 
 from ..models import UsageRecord
+from ..periods import month_start
+from .counters import request_counter_add, request_counter_add_audio
+
+# Rows deleted per statement by the purge: a backlog of millions never holds one long lock.
+PURGE_BATCH = 5_000
 
 
 @dataclass(frozen=True)
@@ -37,25 +45,38 @@ def usage_record_create(
     replayed: bool = False,
     created_at: datetime | None = None,
 ) -> UsageRecord:
-    """The one row of an API request (`billed_seconds=None`: its job has not ended)."""
-    return UsageRecord.objects.create(
-        tenant=tenant,
-        api_key=api_key,
-        request_id=request_id,
-        method=method[:8],
-        endpoint=endpoint[:200],
-        model=model[:64],
-        job_id=job_id,
-        status_code=status_code,
-        error_code=error_code[:64],
-        request_bytes=max(0, request_bytes),
-        audio_seconds=audio_seconds,
-        billed_seconds=billed_seconds,
-        processing_ms=max(0, processing_ms),
-        idempotency_key=idempotency_key[:255],
-        replayed=replayed,
-        created_at=created_at or timezone.now(),
-    )
+    """The one row of an API request (`billed_seconds=None`: its job has not ended), counted
+    for /metrics in the same transaction."""
+    with transaction.atomic():
+        record = UsageRecord.objects.create(
+            tenant=tenant,
+            api_key=api_key,
+            request_id=request_id,
+            method=method[:8],
+            endpoint=endpoint[:200],
+            model=model[:64],
+            job_id=job_id,
+            status_code=status_code,
+            error_code=error_code[:64],
+            request_bytes=max(0, request_bytes),
+            audio_seconds=audio_seconds,
+            billed_seconds=billed_seconds,
+            processing_ms=max(0, processing_ms),
+            idempotency_key=idempotency_key[:255],
+            replayed=replayed,
+            created_at=created_at or timezone.now(),
+        )
+        request_counter_add(
+            endpoint=record.endpoint, status_code=status_code, processing_ms=record.processing_ms
+        )
+        if billed_seconds is not None:
+            request_counter_add_audio(
+                endpoint=record.endpoint,
+                status_code=status_code,
+                audio_seconds=audio_seconds,
+                billed_seconds=billed_seconds,
+            )
+    return record
 
 
 def usage_record_settle(*, request_id: str, usage: JobUsage) -> bool:
@@ -68,6 +89,42 @@ def usage_record_settle(*, request_id: str, usage: JobUsage) -> bool:
         "billed_seconds": usage.billed_seconds,
     }
     pending = UsageRecord.objects.filter(request_id=request_id, billed_seconds__isnull=True)
-    settled = pending.filter(error_code="").update(**fields, error_code=usage.error_code)
-    settled += pending.exclude(error_code="").update(**fields)
+    with transaction.atomic():
+        settled = pending.filter(error_code="").update(**fields, error_code=usage.error_code)
+        settled += pending.exclude(error_code="").update(**fields)
+        if settled:
+            endpoint, status_code = UsageRecord.objects.values_list("endpoint", "status_code").get(
+                request_id=request_id
+            )
+            request_counter_add_audio(
+                endpoint=endpoint,
+                status_code=status_code,
+                audio_seconds=usage.audio_seconds,
+                billed_seconds=usage.billed_seconds,
+            )
     return bool(settled)
+
+
+def usage_retention_cutoff(*, now: datetime | None = None) -> datetime | None:
+    """Rows created before this instant are purged; None keeps everything.
+
+    The cutoff is the start of a month, so that a month is kept whole or not at all: a billing
+    report never shows a month cut in half."""
+    days = settings.USAGE_RETENTION_DAYS
+    if days <= 0:
+        return None
+    first = month_start((now or timezone.now()) - timedelta(days=days))
+    return datetime(first.year, first.month, 1, tzinfo=UTC)
+
+
+def usage_records_purge(*, now: datetime | None = None) -> int:
+    """Delete the usage rows past the retention (a django-q2 schedule), in batches."""
+    cutoff = usage_retention_cutoff(now=now)
+    if cutoff is None:
+        return 0
+    expired = UsageRecord.objects.filter(created_at__lt=cutoff)
+    purged = 0
+    while batch := list(expired.order_by().values_list("pk", flat=True)[:PURGE_BATCH]):
+        deleted, _ = UsageRecord.objects.filter(pk__in=batch).delete()
+        purged += deleted
+    return purged

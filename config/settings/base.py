@@ -7,6 +7,7 @@ REDIS_URL and the rest; every variable is listed in platform/env.example.
 
 import os
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -62,6 +63,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served from our own static files, no CDN
     "django_q",
+    "axes",  # login throttling (dashboard and admin), see "Sign-in" below
     # One app per audience; imports run one way (README, "Layout"; `make lint` checks it):
     # ops <- accounts <- billing <- transcriptions <- api / dashboard.
     "ops",
@@ -85,6 +87,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Turns a locked-out sign-in into the locked-out page (last, as django-axes asks).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -151,6 +155,34 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# --- Sign-in ---------------------------------------------------------------------------------
+# Password guessing is throttled by django-axes on every login that goes through Django's
+# authenticate() (the dashboard's and the admin's): its backend comes first and refuses a
+# locked-out user or address before any password is checked. Requiring a second factor for
+# staff later (django-otp / django-two-factor-auth) only swaps the login views; it keeps these
+# backends, so the throttle stays in front of it.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Failed attempts before a lock, counted per username (from any address) and, separately, per
+# client address (for any username): guessing one password from many machines and many
+# passwords from one machine are both stopped.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# A lock ends by itself this long after the failure that set it, attempts during the lock do not
+# extend it (so nobody can lock a user out for good): at most LOGIN_FAILURE_LIMIT guesses per
+# period. `manage.py axes_reset_username NAME` ends a lock sooner.
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_ON_SUCCESS = True
+# The locked-out page (429 with Retry-After), for both logins.
+AXES_LOCKOUT_CALLABLE = "accounts.login_throttle.locked_out"
+# The client's address behind TRUSTED_PROXY_COUNT reverse proxies (X-Forwarded-For), so that
+# every user behind the proxy does not share the proxy's one address.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "accounts.login_throttle.client_address"
+
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
@@ -351,8 +383,13 @@ WORKER_STALE_SECONDS = env.float("WORKER_STALE_SECONDS", default=45.0)
 # More queued jobs than this and new requests get 503 with Retry-After.
 MAX_QUEUED_JOBS = env.int("MAX_QUEUED_JOBS", default=200)
 QUEUE_FULL_RETRY_AFTER = env.int("QUEUE_FULL_RETRY_AFTER", default=5)
-# When set, GET /metrics needs "Authorization: Bearer <METRICS_TOKEN>".
+# When set, GET /metrics needs "Authorization: Bearer <METRICS_TOKEN>" (production requires it).
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Days the usage log (one row per API request of a tenant) is kept; 0 keeps it forever. The
+# hourly purge keeps whole months (billing reports a month whole), so 400 keeps the last 13.
+USAGE_RETENTION_DAYS = env.int("USAGE_RETENTION_DAYS", default=400)
+if USAGE_RETENTION_DAYS < 0:
+    raise ImproperlyConfigured("USAGE_RETENTION_DAYS must be 0 (forever) or more")
 # What GET /metrics reports: each app describes its own figures (ops knows no app).
 METRICS_COLLECTORS = [
     "billing.metrics.UsageCollector",
@@ -372,6 +409,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django_q": {"level": env.str("Q_LOG_LEVEL", default="WARNING")},
+        # Lockouts are warnings; every failed attempt would be an info line.
+        "axes": {"level": env.str("AXES_LOG_LEVEL", default="WARNING")},
         # One JSON line per request (ops.middleware.RequestLogMiddleware).
         "platform.requests": {
             "handlers": ["json"],

@@ -12,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts.errors import ApiKeyNotFound
@@ -36,6 +37,9 @@ def _require_key_manager(scope: TenantScope) -> None:
         raise PermissionDenied(MSG_KEYS_OWNERS_ONLY.format(tenant=scope.current.name))
 
 
+# The page shows a new key in clear once: `Cache-Control: no-store, private` (never_cache) keeps
+# it out of the browser's cache and history and out of any proxy in between.
+@never_cache
 @scoped_view
 def api_key_list_page(request: HttpRequest, *, scope: TenantScope) -> HttpResponse:
     if request.method == "POST":

@@ -1,12 +1,19 @@
-"""The usage log: one immutable row per /v1 request, refused and failed ones included, with
-what it cost; rows of requests whose job ends later are settled when it ends."""
+"""The usage log: one immutable row per /v1 request of a tenant, refused and failed ones
+included, with what it cost; rows of requests whose job ends later are settled when it ends.
+Requests that name no tenant are only counted; rows past the retention are purged."""
+
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.utils import timezone
+from django_q.models import Schedule
 
 from accounts.services import api_key_revoke
 from api import middleware
-from billing.models import ImmutableRecord, UsageRecord
-from billing.services import usage_record_settle
+from api.middleware import UNKNOWN_ENDPOINT
+from billing.models import ImmutableRecord, RequestCounter, UsageRecord
+from billing.services import usage as usage_service
+from billing.services import usage_record_settle, usage_records_purge
 from tests.billing.conftest import JFK_SECONDS, counters, transcribe
 from tests.conftest import keyed_client
 from transcriptions import engine, services, tasks
@@ -42,18 +49,63 @@ def test_a_successful_transcription_has_its_row(api_a):
     assert row.is_successful and not row.replayed
 
 
-def test_requests_without_a_usable_key_have_rows_too(api_a, client):
-    no_key = client.get("/v1/models")
-    assert no_key.status_code == 401
-    row = row_of(no_key)
-    assert (row.tenant, row.api_key, row.error_code) == (None, None, "invalid_api_key")
-
+def test_a_refused_key_of_a_tenant_keeps_its_row(api_a):
+    """A revoked or expired key still names its tenant: whoever sends it holds the secret, as
+    with a valid key, and the tenant sees its old key still in use. (Requests without any
+    key of a tenant: test_a_flood_without_a_key_is_counted_not_stored.)"""
     api_key_revoke(prefix=api_a.api_key.prefix)
     revoked = api_a.client.get("/v1/models")
     assert revoked.status_code == 401
     row = row_of(revoked)
     assert (row.tenant, row.api_key) == (api_a.tenant, api_a.api_key), "whose key it was"
     assert (row.status_code, row.error_code, row.billed_seconds) == (401, "invalid_api_key", 0)
+
+
+def test_a_flood_without_a_key_is_counted_not_stored(api_a, client):
+    """Issue 11, hole 7: every /v1 request, unauthenticated 401s and unknown URLs included,
+    inserted a usage row (never purged) and unknown paths became metric labels. Now such
+    requests are answered as before, counted by endpoint and status, and stored nowhere."""
+    for i in range(20):
+        no_key = client.get("/v1/models")
+        wrong_key = client.post(
+            "/v1/audio/transcriptions", HTTP_AUTHORIZATION=f"Bearer sk-{'A' * 52}"
+        )
+        unknown = client.post(f"/v1/scan-{i}/wp-login.php")
+        unknown_with_key = api_a.client.get(f"/v1/audio/jobs/{i}/secrets")
+    assert no_key.status_code == 401
+    assert no_key.json()["error"] == {
+        "message": "You didn't provide an API key. You need to provide your API key in an "
+        "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+        "type": "invalid_request_error",
+        "param": None,
+        "code": "invalid_api_key",
+    }
+    assert wrong_key.status_code == 401
+    assert wrong_key.json()["error"] == {
+        "message": "Incorrect API key provided: sk-AAA********AAAA. You can find your API key "
+        "in the dashboard.",
+        "type": "invalid_request_error",
+        "param": None,
+        "code": "invalid_api_key",
+    }
+    for response, path in (
+        (unknown, "POST /v1/scan-19/wp-login.php"),
+        (unknown_with_key, "GET /v1/audio/jobs/19/secrets"),
+    ):
+        assert response.status_code == 404
+        assert response.json()["error"] == {
+            "message": f"Unknown request URL: {path}.",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": "unknown_url",
+        }
+    assert not UsageRecord.objects.exists(), "not one row for 80 requests naming no tenant"
+    counted = {(c.endpoint, c.status_code): c.requests for c in RequestCounter.objects.all()}
+    assert counted == {
+        ("/v1/models", 401): 20,
+        ("/v1/audio/transcriptions", 401): 20,
+        (UNKNOWN_ENDPOINT, 404): 40,  # forty paths, one label
+    }
 
 
 def test_refused_requests_are_logged_with_their_error(api_a):
@@ -190,3 +242,45 @@ def test_another_tenants_rows_stay_apart(api_a, tenant_b):
     api_b.client.get("/v1/models")
     assert UsageRecord.objects.filter(tenant=api_a.tenant).count() == 1
     assert UsageRecord.objects.filter(tenant=tenant_b).count() == 1
+
+
+def logged_at(api, moment: datetime) -> UsageRecord:
+    """A row of a real request, dated `moment` (rows are immutable: moved with an UPDATE)."""
+    response = api.client.get("/v1/models")
+    UsageRecord.objects.filter(request_id=response["x-request-id"]).update(created_at=moment)
+    return row_of(response)
+
+
+def test_rows_past_the_retention_are_purged_in_whole_months(api_a, settings, monkeypatch):
+    """Issue 11, hole 7: the usage log was never purged. Now USAGE_RETENTION_DAYS bounds it,
+    cut at the start of a month so that a billing report never shows half a month."""
+    settings.USAGE_RETENTION_DAYS = 400
+    now = datetime(2026, 12, 15, 12, tzinfo=UTC)  # 400 days before: 2025-11-10
+    purged = [logged_at(api_a, datetime(2025, 10, d, 23, tzinfo=UTC)) for d in (1, 31)]
+    same_month = logged_at(api_a, datetime(2025, 11, 2, tzinfo=UTC))  # > 400 days, month kept
+    recent = logged_at(api_a, datetime(2026, 12, 1, tzinfo=UTC))
+    counted = RequestCounter.objects.get(endpoint="/v1/models", status_code=200).requests
+
+    monkeypatch.setattr(usage_service, "PURGE_BATCH", 1)  # every batch, not one big DELETE
+    assert usage_records_purge(now=now) == 2
+    remaining = set(UsageRecord.objects.values_list("request_id", flat=True))
+    assert remaining == {same_month.request_id, recent.request_id}
+    assert not remaining & {row.request_id for row in purged}
+    assert RequestCounter.objects.get(endpoint="/v1/models", status_code=200).requests == counted
+
+    settings.USAGE_RETENTION_DAYS = 0  # forever
+    assert usage_records_purge(now=datetime(2030, 1, 1, tzinfo=UTC)) == 0
+    assert UsageRecord.objects.count() == 2
+
+
+def test_the_hourly_housekeeping_schedule_purges_the_usage_log(api_a, settings):
+    settings.USAGE_RETENTION_DAYS = 30
+    logged_at(api_a, timezone.now() - timedelta(days=70))
+    logged_at(api_a, timezone.now())
+    schedule = Schedule.objects.get(name="usage-housekeeping")  # installed by migrate
+    assert (schedule.func, schedule.schedule_type) == (
+        "transcriptions.tasks.housekeeping",
+        Schedule.HOURLY,
+    )
+    assert tasks.housekeeping()["usage_records_purged"] == 1
+    assert UsageRecord.objects.count() == 1

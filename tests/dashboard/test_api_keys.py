@@ -109,3 +109,28 @@ def test_staff_manage_the_keys_of_any_tenant(staff_client, api_b):
     assert response.status_code == 302
     api_b.api_key.refresh_from_db()
     assert api_b.api_key.revoked_at is not None
+
+
+def no_store(response) -> bool:
+    directives = {d.strip() for d in response.get("Cache-Control", "").split(",")}
+    return {"no-store", "private"} <= directives and response.get("Expires") is not None
+
+
+def test_the_page_that_shows_a_new_key_is_never_cached(alice_client):
+    """Issue 11, hole 8: the page that showed a new key in clear had no Cache-Control: a
+    browser's cache (back button, a shared machine) or a proxy could keep the key."""
+    response = alice_client.post("/keys/", {"name": "ci"})
+    shown = alice_client.get(response["Location"])
+    assert KEY.search(shown.content.decode()), "this is the page with the key"
+    assert no_store(shown), shown.get("Cache-Control")
+    assert no_store(alice_client.get("/keys/")), "the same page without a key, too"
+
+
+def test_the_admin_page_that_shows_a_new_key_is_never_cached(staff_client, tenant_a):
+    response = staff_client.post(
+        "/admin/accounts/apikey/add/",
+        {"tenant": tenant_a.pk, "name": "ops", "expires_at_0": "", "expires_at_1": ""},
+    )
+    shown = staff_client.get(response["Location"])
+    assert re.search(r"sk-[A-Za-z0-9]{52}", shown.content.decode())
+    assert no_store(shown), shown.get("Cache-Control")

@@ -115,7 +115,8 @@ def recover_orphaned_jobs() -> dict[str, int]:
 SCHEDULES = {
     "recover-orphaned-jobs": ("transcriptions.tasks.recover_orphaned_jobs", Schedule.MINUTES, 1),
     "purge-expired-transcripts": ("transcriptions.tasks.purge_expired", Schedule.HOURLY, None),
-    # Old idempotency keys, usage rows still pending after their job ended.
+    # Old idempotency keys, usage rows still pending after their job ended, usage rows past
+    # USAGE_RETENTION_DAYS.
     "usage-housekeeping": ("transcriptions.tasks.housekeeping", Schedule.HOURLY, None),
 }
 # Schedules of earlier layouts, removed by the next migrate (their function moved).
