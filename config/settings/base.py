@@ -7,32 +7,11 @@ REDIS_URL and the rest; every variable is listed in platform/env.example.
 
 import os
 import sys
-from datetime import timedelta
 from pathlib import Path
 
-import environ
 from django.core.exceptions import ImproperlyConfigured
 
-BASE_DIR = Path(__file__).resolve().parent.parent.parent
-
-env = environ.Env()
-
-
-def env_bool(name: str, default: bool) -> bool:
-    """A boolean variable; anything but a clear yes/no is a configuration error.
-
-    (healthchecks' envbool: a typo such as DEBUG=flase must not silently mean True.)
-    """
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    value = raw.strip().lower()
-    if value in {"1", "true", "yes", "on"}:
-        return True
-    if value in {"0", "false", "no", "off"}:
-        return False
-    raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean (use true/false)")
-
+from .environment import BASE_DIR, env, env_bool
 
 VAR_DIR = Path(env.str("PLATFORM_VAR_DIR", default=str(BASE_DIR / "var")))
 
@@ -155,33 +134,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-# --- Sign-in ---------------------------------------------------------------------------------
-# Password guessing is throttled by django-axes on every login that goes through Django's
-# authenticate() (the dashboard's and the admin's): its backend comes first and refuses a
-# locked-out user or address before any password is checked. Requiring a second factor for
-# staff later (django-otp / django-two-factor-auth) only swaps the login views; it keeps these
-# backends, so the throttle stays in front of it.
-AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
-]
-# Failed attempts before a lock, counted per username (from any address) and, separately, per
-# client address (for any username): guessing one password from many machines and many
-# passwords from one machine are both stopped.
-AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
-# A lock ends by itself this long after the failure that set it, attempts during the lock do not
-# extend it (so nobody can lock a user out for good): at most LOGIN_FAILURE_LIMIT guesses per
-# period. `manage.py axes_reset_username NAME` ends a lock sooner.
-AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
-AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
-AXES_RESET_ON_SUCCESS = True
-# The locked-out page (429 with Retry-After), for both logins.
-AXES_LOCKOUT_CALLABLE = "accounts.login_throttle.locked_out"
-# The client's address behind TRUSTED_PROXY_COUNT reverse proxies (X-Forwarded-For), so that
-# every user behind the proxy does not share the proxy's one address.
-TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
-AXES_CLIENT_IP_CALLABLE = "accounts.login_throttle.client_address"
+from .signin import *  # noqa: E402, F403
 
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"

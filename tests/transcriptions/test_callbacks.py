@@ -6,13 +6,6 @@ No test here sends traffic anywhere but loopback (`loopback_only` fails any othe
 and the refusals happen before any connection at all (a loopback listener counts them)."""
 
 import ast
-import hashlib
-import hmac
-import json
-import os
-import socket
-import subprocess
-import sys
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -25,23 +18,21 @@ from django_q.models import Schedule
 from django_q.scheduler import scheduler
 
 from billing.selectors import quota_status
-from ops.models import WorkerHeartbeat
-from tests.audio import JFK, JFK_TEXT, words
 from tests.conftest import assert_error
 from tests.receivers import (
-    Receiver,
     answer_drip,
     answer_huge,
     answer_ok,
     answer_status,
     closed_port,
 )
-from transcriptions import signals
 from transcriptions.models import CallbackAttempt, Job
 from transcriptions.services import callbacks, outbound
 from transcriptions.services.submission import MSG_CALLBACK_REFUSED, MSG_CALLBACK_UNRESOLVED
 
-pytestmark = pytest.mark.django_db(transaction=True)
+from .conftest import shown_attempts, submit
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("loopback_only")]
 
 GENERIC_REASONS = {
     outbound.REASON_REFUSED,
@@ -53,53 +44,8 @@ GENERIC_REASONS = {
 }
 
 
-def submit(api, **fields):
-    with JFK.open("rb") as f:
-        return api.client.post(
-            "/v1/audio/jobs", {"file": f, "model": "tiny.en", **fields}, format="multipart"
-        )
-
-
-@pytest.fixture(autouse=True)
-def loopback_only(monkeypatch):
-    """Any connection this test makes to a non-loopback address fails the test."""
-    real_connect = socket.socket.connect
-
-    def connect(sock, address):
-        if sock.family in (socket.AF_INET, socket.AF_INET6):
-            host = address[0]
-            assert host in ("127.0.0.1", "::1", "localhost"), f"traffic to {host}"
-        return real_connect(sock, address)
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
-
-
-@pytest.fixture
-def receiver():
-    made: list[Receiver] = []
-
-    def make(answer=answer_ok) -> Receiver:
-        made.append(Receiver(answer))
-        return made[-1]
-
-    yield make
-    for r in made:
-        r.close()
-
-
-@pytest.fixture
-def private_allowed(settings):
-    """Development's setting, so the loopback receivers can be reached."""
-    settings.CALLBACK_ALLOW_PRIVATE = True
-    return settings
-
-
 def media_files() -> set[Path]:
     return {p for p in Path(django_settings.MEDIA_ROOT).rglob("*") if p.is_file()}
-
-
-def shown_attempts(api, job_id: str) -> list[dict]:
-    return api.client.get(f"/v1/audio/jobs/{job_id}").json()["callback"]["attempts"]
 
 
 # --- Hole 2: SSRF at submit time ---------------------------------------------------------------
@@ -288,141 +234,3 @@ def test_attempts_end_after_the_backoff_is_used_up(api_a, receiver, private_allo
         callbacks.callback_deliver(job_pk=job.pk, attempt=attempt)
     assert CallbackAttempt.objects.count() == len(callbacks.BACKOFF) + 1
     assert not Schedule.objects.filter(name__startswith="callback-").exists(), "given up"
-
-
-def test_callback_is_signed_over_timestamp_and_body(api_a, receiver, private_allowed):
-    listener = receiver()
-    before = int(time.time())
-    job_id = submit(api_a, callback_url=listener.url).json()["id"]
-    [record] = listener.received
-    payload = json.loads(record.body)
-    assert payload["id"] == job_id and payload["status"] == "succeeded"
-    assert words(payload["result"]["text"]) == words(JFK_TEXT)
-
-    timestamp = record.headers["X-Signature-Timestamp"]
-    assert before <= int(timestamp) <= time.time()
-    secret = callbacks.callback_secret_get(tenant=api_a.tenant)
-    # What the README's receiver computes, independently of the platform's code.
-    signed = timestamp.encode() + b"." + record.body
-    expected = "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
-    assert hmac.compare_digest(record.headers["X-Signature"], expected)
-    assert callbacks.callback_signature_verify(
-        secret=secret, body=record.body, timestamp=timestamp, signature=expected
-    )
-    readme_verify = readme_receiver()
-    assert readme_verify(secret, record.body, record.headers)
-    assert not readme_verify(secret, record.body + b" ", record.headers)
-    attempts = [(a["status_code"], a["delivered"]) for a in shown_attempts(api_a, job_id)]
-    assert attempts == [(200, True)]
-
-
-def readme_receiver():
-    """The README's receiver example, as printed there."""
-    readme = (Path(django_settings.BASE_DIR) / "README.md").read_text()
-    [code] = [block for block in readme.split("```python")[1:] if "def verify(" in block]
-    namespace: dict = {}
-    exec(code.split("```")[0], namespace)
-    return namespace["verify"]
-
-
-def test_the_readme_receiver_refuses_a_replay_after_five_minutes(monkeypatch):
-    verify = readme_receiver()
-    body, secret, ts = b'{"id": "job_1"}', "whsec_x", int(time.time())
-    headers = {
-        "X-Signature-Timestamp": str(ts),
-        "X-Signature": callbacks.callback_sign(secret=secret, body=body, timestamp=ts),
-    }
-    assert verify(secret, body, headers)
-    monkeypatch.setattr(time, "time", lambda: ts + 301)
-    assert not verify(secret, body, headers)
-
-
-def test_a_replayed_or_forged_callback_fails_verification(tenant_a):
-    secret = callbacks.callback_secret_get(tenant=tenant_a)
-    body = b'{"status": "succeeded"}'
-    ts = int(time.time())
-    signature = callbacks.callback_sign(secret=secret, body=body, timestamp=ts)
-
-    def verify(**overrides):
-        fields = {"secret": secret, "body": body, "timestamp": str(ts), "signature": signature}
-        return callbacks.callback_signature_verify(**{**fields, **overrides})
-
-    assert verify()
-    assert not verify(body=b'{"status": "failed"}'), "a forged body"
-    assert not verify(timestamp=str(ts + 1)), "the signature covers the timestamp"
-    assert not verify(now=ts + callbacks.SIGNATURE_TOLERANCE_SECONDS + 1), "a replay, later"
-    assert not verify(timestamp="soon")
-    assert callbacks.callback_secret_rotate(tenant=tenant_a) != secret
-    assert not verify(secret=callbacks.callback_secret_get(tenant=tenant_a))
-
-
-def test_callback_secret_command(tenant_a):
-    from io import StringIO
-
-    from django.core.management import call_command
-
-    out = StringIO()
-    call_command("callback_secret", tenant_a.slug, stdout=out)
-    assert out.getvalue().strip() == callbacks.callback_secret_get(tenant=tenant_a)
-    call_command("callback_secret", tenant_a.slug, "--rotate", stdout=out)
-    assert out.getvalue().split()[-1] == callbacks.callback_secret_get(tenant=tenant_a)
-
-
-# --- Hole 3: callbacks never on inference workers ----------------------------------------------
-
-
-def test_a_callbacks_process_loads_no_model_and_is_no_worker(monkeypatch):
-    def preload():
-        raise AssertionError("a callbacks process loaded a model")
-
-    monkeypatch.setattr(signals.engine, "preload", preload)
-    monkeypatch.setattr(Conf, "SYNC", False)
-    monkeypatch.setattr(Conf, "CLUSTER_NAME", django_settings.CALLBACK_CLUSTER)
-    signals.on_worker_spawn(sender=None, proc_name="Process-1")
-    assert not WorkerHeartbeat.objects.exists(), "no heartbeat: not counted as a worker"
-
-
-def test_the_callbacks_cluster_is_configured_apart():
-    alt = django_settings.Q_CLUSTER["ALT_CLUSTERS"][django_settings.CALLBACK_CLUSTER]
-    assert django_settings.Q_CLUSTER["name"] != django_settings.CALLBACK_CLUSTER
-    assert alt["timeout"] < alt["retry"]
-    assert alt["timeout"] >= django_settings.CALLBACK_TIMEOUT
-
-
-def _settings_error(**env) -> str:
-    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.base", **env}
-    done = subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"],
-        env=environment,
-        capture_output=True,
-        text=True,
-        cwd=django_settings.BASE_DIR,
-        timeout=60,
-    )
-    return done.stderr
-
-
-def test_settings_refuse_a_bad_allow_private_or_an_unknown_cluster():
-    assert "CALLBACK_ALLOW_PRIVATE='maybe' is not a boolean" in _settings_error(
-        CALLBACK_ALLOW_PRIVATE="maybe"
-    )
-    error = _settings_error(Q_SITE_NAME="site", Q_CLUSTER_NAME="elsewhere")
-    assert "Q_CLUSTER_NAME='elsewhere' is neither the site" in error
-    assert _settings_error(Q_SITE_NAME="site", Q_CLUSTER_NAME="site-callbacks") == ""
-
-
-def test_production_files_run_the_callbacks_cluster_of_the_site():
-    platform_dir = Path(django_settings.BASE_DIR) / "platform"
-    env = dict(
-        line.split("=", 1)
-        for line in (platform_dir / "env.example").read_text().splitlines()
-        if line and not line.startswith("#")
-    )
-    assert "Q_CLUSTER_NAME" not in env, "set per service, not for every process"
-    name = f"{env['Q_SITE_NAME']}-callbacks"
-    compose = (platform_dir / "compose.yaml").read_text()
-    assert f"Q_CLUSTER_NAME: {name}" in compose
-    unit = (platform_dir / "systemd" / "whisper-callbacks.service").read_text()
-    assert f"Environment=Q_CLUSTER_NAME={name}" in unit
-    assert "ExecStart=/opt/whisper-platform/.venv/bin/python manage.py qcluster" in unit
-    assert env["CALLBACK_ALLOW_PRIVATE"] == "false"
