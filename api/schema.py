@@ -5,7 +5,8 @@ Answers are described by the serializers that render them (api/serializers/respo
 transcriptions/representations.py). Two kinds of description are written here: the request
 forms (the views validate with serializers shaped for OpenAI's error messages, strings parsed
 by hand, `timestamp_granularities[]` read from the raw form, while the schema describes the
-wire format), and the bodies of the five response formats, which formats.render builds.
+wire format); the JSON bodies of the response formats are the serializers that render them
+(transcriptions/engine/bodies.py).
 """
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiViewExtension
@@ -19,8 +20,9 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers
 
+from transcriptions.engine.bodies import Transcription, VerboseTranscription
 from transcriptions.engine.formats import RESPONSE_FORMATS
-from transcriptions.representations import JobSerializer, UsageSerializer
+from transcriptions.representations import JobSerializer
 
 from .serializers.requests import GRANULARITIES
 from .serializers.responses import (
@@ -34,40 +36,6 @@ from .serializers.responses import (
 
 AUDIO_TAG = "Audio"
 MODELS_TAG = "Models"
-
-
-class Transcription(serializers.Serializer):
-    text = serializers.CharField()
-    usage = UsageSerializer()
-
-
-class Segment(serializers.Serializer):
-    id = serializers.IntegerField()
-    seek = serializers.IntegerField()
-    start = serializers.FloatField()
-    end = serializers.FloatField()
-    text = serializers.CharField()
-    tokens = serializers.ListField(child=serializers.IntegerField())
-    temperature = serializers.FloatField()
-    avg_logprob = serializers.FloatField()
-    compression_ratio = serializers.FloatField()
-    no_speech_prob = serializers.FloatField()
-
-
-class Word(serializers.Serializer):
-    word = serializers.CharField()
-    start = serializers.FloatField()
-    end = serializers.FloatField()
-
-
-class VerboseTranscription(serializers.Serializer):
-    task = serializers.ChoiceField(choices=["transcribe", "translate"])
-    language = serializers.CharField(help_text='Full lower-case name, e.g. "english".')
-    duration = serializers.FloatField()
-    text = serializers.CharField()
-    segments = Segment(many=True, required=False)
-    words = Word(many=True, required=False)
-    usage = UsageSerializer()
 
 
 @extend_schema_field({"type": "string", "format": "binary"})

@@ -11,6 +11,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from .engine.bodies import UsageSerializer
 from .engine.formats import RESPONSE_FORMATS, render, usage
 from .models import Job
 
@@ -36,11 +37,6 @@ class UnixTimeField(serializers.Field):
 
     def to_representation(self, value) -> int | None:
         return int(value.timestamp()) if value else None
-
-
-class UsageSerializer(serializers.Serializer):
-    type = serializers.ChoiceField(choices=["duration"])
-    seconds = serializers.IntegerField(help_text="Audio seconds billed: the duration rounded up.")
 
 
 class JobErrorSerializer(serializers.Serializer):

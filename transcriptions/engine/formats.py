@@ -1,10 +1,12 @@
-"""The response bodies of OpenAI's five formats, built in one place from a stored result."""
+"""The response bodies of OpenAI's five formats, built in one place from a stored result (the
+JSON ones by the serializers in bodies.py, which also document them)."""
 
 import json
 from typing import Any
 
 from billing.rounding import billed_seconds
 
+from .bodies import Transcription, VerboseTranscription
 from .languages import language_name
 
 RESPONSE_FORMATS = ("json", "text", "srt", "verbose_json", "vtt")
@@ -64,7 +66,7 @@ def verbose_json(
     if "word" in granularities:
         body["words"] = result.get("words") or []
     body["usage"] = usage(result["duration"])
-    return body
+    return VerboseTranscription(body).data
 
 
 def render(
@@ -76,7 +78,9 @@ def render(
 ) -> tuple[str, str]:
     """(body, content type) of a finished result in the requested format."""
     if response_format == "json":
-        body = json.dumps({"text": result["text"], "usage": usage(result["duration"])})
+        body = json.dumps(
+            Transcription({"text": result["text"], "usage": usage(result["duration"])}).data
+        )
     elif response_format == "verbose_json":
         body = json.dumps(verbose_json(result, task=task, granularities=granularities))
     elif response_format == "text":
