@@ -9,9 +9,8 @@ from django_q.exceptions import TimeoutException
 from api import waits
 from billing.models import UsageRecord
 from billing.services import MSG_AUDIO_TOO_LONG, MSG_AUDIO_TOO_LONG_MEASURED
-from tests.audio import JFK, MULTILINGUAL, long_silence_flac
+from tests.audio import JFK, MULTILINGUAL, long_silence_flac, lying_flac
 from tests.conftest import assert_error
-from tests.transcriptions.test_audio_limits import lying_flac
 from transcriptions import services
 from transcriptions.engine import audio as engine_audio
 from transcriptions.models import Job

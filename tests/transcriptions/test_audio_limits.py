@@ -10,20 +10,8 @@ import numpy as np
 import pytest
 from faster_whisper.audio import decode_audio
 
-from tests.audio import JFK, MULTILINGUAL, encode, long_silence_flac
+from tests.audio import JFK, MULTILINGUAL, long_silence_flac, lying_flac
 from transcriptions.engine.limits import AudioLimitExceeded, decode_bounded, duration_measure
-
-
-def lying_flac(seconds: float, claim: float, rate: int = 16000) -> bytes:
-    """A real FLAC of `seconds` whose STREAMINFO claims `claim` seconds."""
-    noise = np.random.default_rng(0).uniform(-0.3, 0.3, int(seconds * rate)).astype(np.float32)
-    data = bytearray(encode(noise, fmt="flac", codec="flac", rate=rate))
-    assert data[:4] == b"fLaC"
-    info = 8  # STREAMINFO's data, after "fLaC" and its 4-byte block header
-    total = int(claim * rate)  # 36 bits: the low 4 bits of byte 13, then bytes 14-17
-    data[info + 13] = (data[info + 13] & 0xF0) | ((total >> 32) & 0x0F)
-    data[info + 14 : info + 18] = (total & 0xFFFFFFFF).to_bytes(4, "big")
-    return bytes(data)
 
 
 def measure(data: bytes, **kwargs) -> tuple[float, float]:

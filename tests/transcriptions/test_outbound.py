@@ -1,67 +1,12 @@
 """Outbound requests on a tenant's behalf: public addresses only, a total deadline, a byte cap.
 No test here sends traffic anywhere but loopback: refusals happen before any connection."""
 
-import contextlib
-import socket
-import threading
 import time
 
 import pytest
 
+from tests.receivers import answer_drip, answer_huge, answer_ok, closed_port
 from transcriptions.services import outbound
-
-
-class Receiver:
-    """A loopback HTTP receiver that counts connections and answers as told."""
-
-    def __init__(self, answer) -> None:
-        self.answer = answer
-        self.connections = 0
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.sock.settimeout(0.2)
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/hook"
-        self.running = True
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        while self.running:
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            self.connections += 1
-            with conn:
-                conn.settimeout(5)
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    data += conn.recv(65536)
-                with contextlib.suppress(OSError):
-                    self.answer(conn)
-
-    def close(self) -> None:
-        self.running = False
-        self.thread.join()
-        self.sock.close()
-
-
-@pytest.fixture
-def receiver():
-    made = []
-
-    def make(answer):
-        made.append(Receiver(answer))
-        return made[-1]
-
-    yield make
-    for r in made:
-        r.close()
-
-
-def ok(conn):
-    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
 
 
 def post(url, **kw):
@@ -134,7 +79,7 @@ def test_target_check_refuses_what_is_not_http(url):
 
 
 def test_delivery_to_loopback_is_refused_before_connecting(receiver):
-    r = receiver(ok)
+    r = receiver(answer_ok)
     outcome = post(r.url)
     assert outcome == outbound.Outcome(None, outbound.REASON_REFUSED)
     time.sleep(0.3)
@@ -144,7 +89,7 @@ def test_delivery_to_loopback_is_refused_before_connecting(receiver):
 def test_dns_rebinding_is_refused_at_delivery(receiver, monkeypatch):
     """The name resolved to a public address when the job was submitted and to loopback when
     the callback is sent: the address actually connected is checked again."""
-    r = receiver(ok)
+    r = receiver(answer_ok)
     answers = iter([["93.184.216.34"], ["127.0.0.1"]])
     monkeypatch.setattr(outbound, "resolve", lambda host, port: next(answers))
     url = r.url.replace("127.0.0.1", "rebind.example")
@@ -155,19 +100,13 @@ def test_dns_rebinding_is_refused_at_delivery(receiver, monkeypatch):
 
 
 def test_allowed_private_target_is_delivered(receiver):
-    r = receiver(ok)
+    r = receiver(answer_ok)
     outcome = post(r.url, allow_private=True)
     assert outcome == outbound.Outcome(200, "") and outcome.delivered
 
 
 def test_a_drip_feeding_receiver_is_cut_at_the_total_deadline(receiver):
-    def drip(conn):
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
-        for _ in range(1000):
-            conn.sendall(b"x")
-            time.sleep(0.2)  # each read is quick: only a total deadline stops this
-
-    r = receiver(drip)
+    r = receiver(answer_drip(interval=0.2))  # each read is quick: only a total deadline stops this
     started = time.monotonic()
     outcome = post(r.url, allow_private=True, deadline_seconds=1.5)
     took = time.monotonic() - started
@@ -176,30 +115,24 @@ def test_a_drip_feeding_receiver_is_cut_at_the_total_deadline(receiver):
 
 
 def test_a_receiver_that_never_answers_is_cut_at_the_deadline(receiver):
-    r = receiver(lambda conn: time.sleep(4))
+    r = receiver(lambda talk: time.sleep(4))
     started = time.monotonic()
     assert post(r.url, allow_private=True, deadline_seconds=1).reason == outbound.REASON_TIMEOUT
     assert time.monotonic() - started < 2
 
 
 def test_a_huge_answer_is_cut_at_the_byte_cap(receiver):
-    def huge(conn):
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 104857600\r\n\r\n")
-        chunk = b"x" * 65536
-        for _ in range(1600):
-            conn.sendall(chunk)
-
-    r = receiver(huge)
+    r = receiver(answer_huge())
     outcome = post(r.url, allow_private=True, max_bytes=100_000)
     assert outcome == outbound.Outcome(200, outbound.REASON_TOO_LARGE)
     assert not outcome.delivered
 
 
 def test_redirects_are_not_followed(receiver):
-    target = receiver(ok)
+    target = receiver(answer_ok)
 
-    def redirect(conn):
-        conn.sendall(
+    def redirect(talk):
+        talk.send(
             f"HTTP/1.1 302 Found\r\nLocation: {target.url}\r\nContent-Length: 0\r\n\r\n".encode()
         )
 
@@ -209,9 +142,7 @@ def test_redirects_are_not_followed(receiver):
 
 
 def test_a_closed_port_gives_a_generic_reason():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = closed_port()
     outcome = post(f"http://127.0.0.1:{port}/", allow_private=True)
     assert outcome == outbound.Outcome(None, outbound.REASON_CONNECT)
     assert "refused" not in outcome.reason.lower() and "errno" not in outcome.reason.lower()
