@@ -50,6 +50,13 @@ def charlie(tenant_b):
     return user
 
 
+@pytest.fixture
+def stalled_queue(monkeypatch):
+    """Jobs are stored with their first chunk, but no worker is given a turn to take them
+    (injected fault): a test runs them itself with tasks.run_chunk()."""
+    monkeypatch.setattr("transcriptions.services.chunks.turns_enqueue", lambda count: None)
+
+
 def keyed_client(tenant: Tenant) -> KeyedClient:
     api_key, key = api_key_create(tenant=tenant, name="test")
     client = APIClient()

@@ -51,6 +51,11 @@ class Job(models.Model):
     callback_url = models.URLField(max_length=2000, blank=True)
     # Set by the async API: a synchronous request's client is waiting and needs no listing.
     is_async = models.BooleanField(default=False)
+    # How the audio is cut into chunks (engine.chunking): {"type": "auto"} or OpenAI's
+    # {"type": "server_vad", "prefix_padding_ms", "silence_duration_ms", "threshold"}.
+    chunking_strategy = models.JSONField(default=dict, blank=True)
+    # How many chunks the audio was cut into; 0 until its first chunk has been planned.
+    chunk_count = models.PositiveIntegerField(default=0)
 
     audio = models.FileField(upload_to=audio_upload_to, blank=True)
     audio_filename = models.CharField(max_length=255, blank=True)
@@ -110,6 +115,68 @@ class Job(models.Model):
         if self.started_at and self.finished_at:
             return (self.finished_at - self.started_at).total_seconds()
         return None
+
+
+class Chunk(models.Model):
+    """A piece of a job's audio, cut at a silence: the unit of work a worker takes.
+
+    A job starts as one unplanned chunk covering the whole file; the worker that takes it
+    decodes the file and, when it is longer than one chunk, cuts it (engine.chunking), stores
+    the other pieces' samples and queues them, and transcribes the first. The job ends when
+    all its chunks have (services.chunks)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        CANCELLED = "cancelled", "Cancelled"
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="chunks")
+    # Copies of the job's fields that the dispatcher orders by (transcriptions.dispatch),
+    # so that choosing the next chunk reads this table alone.
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    interactive = models.BooleanField(default=False, help_text="A client waits on it (sync)")
+    arrived_at = models.DateTimeField(default=timezone.now)
+
+    index = models.PositiveIntegerField(default=0)
+    # False: the whole file, not cut yet (the job's first chunk before a worker planned it).
+    planned = models.BooleanField(default=False)
+    start_sample = models.BigIntegerField(default=0)
+    end_sample = models.BigIntegerField(default=0)
+    # Storage name of this piece's samples (16 kHz mono int16); empty for the first chunk,
+    # which its planner transcribes from memory.
+    samples_name = models.CharField(max_length=300, blank=True)
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    worker = models.CharField(max_length=300, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    # Text of its segments decoded so far, and the end (in file time) of the last of them.
+    partial_text = models.TextField(blank=True)
+    covered_seconds = models.FloatField(default=0.0)
+    # {"language", "segments": [...], "words": [...] | null}, times already in file time.
+    result = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["job", "index"]
+        indexes = [
+            models.Index(fields=["status", "tenant"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "index"], name="unique_chunk_index"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job_id}#{self.index}"
+
+    @property
+    def start_seconds(self) -> float:
+        return self.start_sample / SAMPLE_RATE
+
+
+SAMPLE_RATE = 16000
 
 
 class CallbackSecret(models.Model):

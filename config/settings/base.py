@@ -271,6 +271,10 @@ for _threads_variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_TH
 # A job longer than this is stopped (504 for a synchronous caller). It must stay below the
 # broker's retry, or a running job is handed out a second time (django-q2 configure docs).
 JOB_TIMEOUT = env.int("JOB_TIMEOUT", default=900)
+# Audio longer than this is cut at silences into chunks of at most about this length, each its
+# own unit of work (transcriptions.dispatch): one Whisper window, so a chunk costs what one
+# pass spends on that stretch, and a long file runs on every free worker.
+CHUNK_MAX_SECONDS = env.float("CHUNK_MAX_SECONDS", default=30.0)
 # The site's name: the queue of the inference workers, the key that signs tasks, the prefix of
 # wake-ups. Q_CLUSTER_NAME is django-q2's own variable for which cluster a process runs (below),
 # and also named the site before the callbacks cluster existed: read as the site name only when

@@ -154,9 +154,8 @@ def test_a_job_deleted_mid_stream_ends_the_stream_with_an_error_event(api_a, cap
     assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
 
 
-def test_sync_504_tells_the_sdk_not_to_retry(api_a, monkeypatch, settings):
+def test_sync_504_tells_the_sdk_not_to_retry(api_a, stalled_queue, settings):
     """The openai SDK retries a 5xx twice: each retry was a new job, billed again."""
-    monkeypatch.setattr("transcriptions.services.submission.job_enqueue", lambda *, job: None)
     settings.SYNC_WAIT_TIMEOUT = 0.2
     response = transcribe(api_a)
     assert response.status_code == 504
@@ -194,7 +193,7 @@ def test_waiting_requests_of_one_tenant_are_capped(api_a, api_b, settings):
 def failed_job(api_a, settings, monkeypatch):
     """A job that failed with its audio kept (RETAIN_AUDIO), as the admin retries them."""
     settings.RETAIN_AUDIO = True
-    monkeypatch.setattr("transcriptions.services.submission.job_enqueue", lambda *, job: None)
+    monkeypatch.setattr("transcriptions.services.chunks.turns_enqueue", lambda count: None)
     job_id = transcribe(api_a, path="/v1/audio/jobs").json()["id"]
     job = Job.objects.get(public_id=job_id)
     Job.objects.filter(pk=job.pk).update(status=Job.Status.RUNNING, attempts=1)

@@ -212,6 +212,7 @@ def test_a_job_whose_worker_died_twice_is_failed_and_refunded(api_a):
         Job.objects.filter(pk=job.pk).update(
             status=Job.Status.RUNNING, attempts=services.MAX_JOB_ATTEMPTS, worker="gone:1"
         )
+        job.chunks.update(status="running", attempts=services.MAX_JOB_ATTEMPTS, worker="gone:1")
     assert services.jobs_recover(dead_workers={"gone:1"}) == {"requeued": 0, "failed": 1}
     assert Job.objects.get().error_code == "worker_interrupted"
     assert counters(api_a.tenant) == (0, 0, 0)

@@ -27,12 +27,6 @@ def row_of(response) -> UsageRecord:
     return UsageRecord.objects.get(request_id=response["x-request-id"])
 
 
-@pytest.fixture
-def stalled_queue(monkeypatch):
-    """Jobs are stored but no worker takes them until the test runs them (injected fault)."""
-    monkeypatch.setattr(submission, "job_enqueue", lambda *, job: None)
-
-
 def test_a_successful_transcription_has_its_row(api_a):
     response = transcribe(api_a)
     assert response.status_code == 200
@@ -171,7 +165,7 @@ def test_an_async_job_row_is_pending_until_the_job_ends(api_a, stalled_queue):
     assert row.billed_seconds is None and row.job_id == response.json()["id"]
     assert counters(api_a.tenant) == (11, 0, 1)
     job = Job.objects.get()
-    tasks.run_job(job.pk, 1)  # what the worker runs
+    tasks.run_chunk()  # what the worker runs
     row.refresh_from_db()
     assert (row.status_code, row.billed_seconds, row.error_code) == (202, JFK_SECONDS, "")
     assert counters(api_a.tenant) == (0, 11, 0)
@@ -196,7 +190,7 @@ def test_a_job_ending_while_its_row_is_written_is_settled_by_the_writer(
 
     def job_ends_first(**fields):
         assert fields["billed_seconds"] is None  # read while the job was queued
-        tasks.run_job(Job.objects.get().pk, 1)
+        tasks.run_chunk()
         return real_create(**fields)
 
     monkeypatch.setattr(middleware, "usage_record_create", job_ends_first)
@@ -208,7 +202,7 @@ def test_pending_rows_of_ended_jobs_are_swept(api_a, stalled_queue, monkeypatch)
     response = transcribe(api_a, path="/v1/audio/jobs")
     # The worker ends the job but dies before it settles the row (injected fault).
     monkeypatch.setattr(lifecycle, "usage_record_settle", lambda **kwargs: False)
-    tasks.run_job(Job.objects.get().pk, 1)
+    tasks.run_chunk()
     assert row_of(response).billed_seconds is None
     assert usage_records_settle_pending() == 1
     assert row_of(response).billed_seconds == JFK_SECONDS

@@ -9,7 +9,7 @@ from django.utils import timezone
 from tests.audio import JFK, JFK_TEXT, words
 from tests.conftest import assert_error, transcribe_jfk
 from transcriptions import services, tasks
-from transcriptions.models import Job
+from transcriptions.models import Chunk, Job
 from transcriptions.selectors import MSG_JOB_NOT_FOUND
 from transcriptions.services import recovery, retention, submission
 
@@ -21,12 +21,6 @@ def submit(api, **fields):
         return api.client.post(
             "/v1/audio/jobs", {"file": f, "model": "tiny.en", **fields}, format="multipart"
         )
-
-
-@pytest.fixture
-def stalled_queue(monkeypatch):
-    """Jobs are stored but no worker ever takes them (injected fault)."""
-    monkeypatch.setattr(submission, "job_enqueue", lambda *, job: None)
 
 
 def test_submit_answers_202_then_fetch_gives_the_result(api_a):
@@ -126,7 +120,7 @@ def test_delete_a_queued_job_cancels_it_and_deletes_its_audio(api_a, stalled_que
 def test_a_cancelled_job_is_not_run_later(api_a, stalled_queue):
     job = Job.objects.get(public_id=submit(api_a).json()["id"])
     assert services.job_cancel(job=job)
-    tasks.run_job(job.pk, 1)  # the queued task arrives after the cancel
+    tasks.run_chunk()  # the queued task arrives after the cancel
     job.refresh_from_db()
     assert job.status == Job.Status.CANCELLED and job.attempts == 0 and job.text == ""
 
@@ -162,10 +156,12 @@ def test_full_queue_answers_503_with_retry_after(api_a, stalled_queue, settings)
 
 
 def running_job(api, *, worker: str, attempts: int) -> Job:
+    """A job whose (only) chunk a worker took, as chunk_claim leaves it."""
     job = Job.objects.get(public_id=submit(api).json()["id"])
     Job.objects.filter(pk=job.pk).update(
         status=Job.Status.RUNNING, worker=worker, attempts=attempts, started_at=timezone.now()
     )
+    job.chunks.update(status=Chunk.Status.RUNNING, worker=worker, attempts=attempts)
     job.refresh_from_db()
     return job
 
@@ -180,7 +176,8 @@ def test_a_job_whose_worker_died_is_retried(api_a, stalled_queue, monkeypatch):
     job.refresh_from_db()
     assert job.status == Job.Status.SUCCEEDED and job.attempts == 2
     assert words(job.text) == words(JFK_TEXT)
-    tasks.run_job(job.pk, 1)  # the broker hands the first attempt out again: ignored
+    assert job.chunks.get().status == Chunk.Status.DONE
+    tasks.run_chunk()  # the broker hands the first turn out again: nothing left to take
     job.refresh_from_db()
     assert job.status == Job.Status.SUCCEEDED and job.attempts == 2
 

@@ -176,6 +176,16 @@ def decode_options(
     }
 
 
+def detect_language(samples, *, model_id: str) -> str:
+    """The language of the audio as one pass over it decides it: from its first 30 s ("en" for
+    an English-only model)."""
+    model = get_model(model_id)
+    if not model.model.is_multilingual:
+        return "en"
+    language, _probability, _all = model.detect_language(audio=samples)
+    return language
+
+
 def transcribe(
     audio: str | BinaryIO,
     *,

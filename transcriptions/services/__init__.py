@@ -17,13 +17,14 @@ from .lifecycle import (
 from .recovery import (
     MAX_JOB_ATTEMPTS,
     SCHEDULES,
+    chunks_recover,
     job_retry,
     jobs_recover,
     recover_orphaned_jobs,
     schedules_install,
 )
 from .retention import purge_expired
-from .running import MSG_TIMED_OUT, job_run
+from .running import MSG_TIMED_OUT, chunk_run_next
 from .submission import (
     MSG_QUEUE_FULL,
     AudioRequest,
@@ -47,6 +48,8 @@ __all__ = [
     "callback_deliver",
     "callback_secret_get",
     "callback_secret_rotate",
+    "chunk_run_next",
+    "chunks_recover",
     "job_cancel",
     "job_create",
     "job_delete",
@@ -55,7 +58,6 @@ __all__ = [
     "job_notify",
     "job_outcome_error",
     "job_retry",
-    "job_run",
     "job_submit",
     "job_succeed",
     "job_usage",

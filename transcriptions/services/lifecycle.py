@@ -7,7 +7,6 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from django_q.tasks import async_task
 
 from billing.errors import AudioTooLong
 from billing.rounding import billed_seconds
@@ -22,6 +21,7 @@ from ..errors import (
 )
 from ..models import Job
 from .callbacks import callback_enqueue
+from .chunks import job_chunks_files_delete, job_chunks_release, job_first_chunk_queue
 from .usage import job_usage
 from .waiting import job_notify
 
@@ -33,19 +33,10 @@ MSG_CANCELLED = "Job {job} was cancelled."
 
 
 def job_enqueue(*, job: Job) -> None:
-    """Queue the job's next attempt once the row is committed (or a fast worker could look for
-    it in vain). The attempt number travels with the task, so a stale copy handed out again by
-    the broker after a crash finds the job already claimed and does nothing."""
-    attempt = job.attempts + 1
-    transaction.on_commit(
-        lambda: async_task(
-            "transcriptions.tasks.run_job",
-            job.pk,
-            attempt,
-            task_name=f"{job.public_id}-{attempt}",
-            group=job.model,
-        )
-    )
+    """Queue the job as its first chunk (the whole file, cut by the worker that takes it), and
+    a turn for it once the rows are committed (or a fast worker could look for it in vain)."""
+    with transaction.atomic():
+        job_first_chunk_queue(job=job)
 
 
 def _finish(
@@ -57,7 +48,10 @@ def _finish(
     with transaction.atomic():
         finished = Job.objects.filter(pk=job.pk, status__in=from_statuses).update(**fields)
         if finished:
+            job_chunks_release(job_pk=job.pk, succeeded=fields["status"] == Job.Status.SUCCEEDED)
             _settle(job, fields)
+    if finished:
+        job_chunks_files_delete(job_pk=job.pk)
     if finished and not settings.RETAIN_AUDIO and job.audio:
         job.audio.delete(save=False)
         Job.objects.filter(pk=job.pk).update(audio="")
@@ -105,6 +99,7 @@ def job_succeed(*, job: Job, result: engine.TranscriptionResult) -> bool:
         job,
         status=Job.Status.SUCCEEDED,
         progress=100,
+        chunk_count=max(job.chunk_count, 1),
         detected_language=result.language,
         duration=result.duration,
         text=result.text,

@@ -11,7 +11,8 @@ from billing.rounding import billed_seconds
 from billing.services import quota_release, quota_reserve, usage_record_create
 from ops.workers import dead_workers
 
-from ..models import Job
+from ..models import Chunk, Job
+from .chunks import chunk_requeue, job_chunks_files_delete
 from .lifecycle import job_enqueue, job_fail
 
 logger = logging.getLogger(__name__)
@@ -23,30 +24,33 @@ MAX_JOB_ATTEMPTS = 2
 RETRY_ENDPOINT = "admin: retry job"
 
 
-def job_requeue(*, job: Job) -> bool:
-    """Give a job whose worker died another attempt (the same attempt token is not reused)."""
-    requeued = Job.objects.filter(
-        pk=job.pk, status=Job.Status.RUNNING, attempts=job.attempts, worker=job.worker
-    ).update(status=Job.Status.QUEUED, progress=0, partial_text="", worker="")
-    if requeued:
-        job.refresh_from_db()
-        job_enqueue(job=job)
-    return bool(requeued)
-
-
-def jobs_recover(*, dead_workers: set[str]) -> dict[str, int]:
-    """Jobs left running by dead worker processes: retried up to MAX_JOB_ATTEMPTS, then
-    failed (which refunds their quota). Returns how many of each."""
+def chunks_recover(*, dead_workers: set[str]) -> dict[str, int]:
+    """Chunks left running by dead worker processes: each is queued again (only that chunk is
+    decoded again) up to MAX_JOB_ATTEMPTS, then its job fails (which refunds its quota).
+    Returns how many of each."""
     counts = {"requeued": 0, "failed": 0}
-    for job in Job.objects.filter(status=Job.Status.RUNNING, worker__in=dead_workers):
-        logger.warning("job %s lost its worker %s (attempt %s)", job, job.worker, job.attempts)
-        if job.attempts < MAX_JOB_ATTEMPTS:
-            counts["requeued"] += job_requeue(job=job)
+    running = Chunk.objects.filter(status=Chunk.Status.RUNNING, worker__in=dead_workers)
+    for chunk in running.select_related("job"):
+        job = chunk.job
+        logger.warning(
+            "job %s chunk %s lost its worker %s (attempt %s)",
+            job,
+            chunk.index,
+            chunk.worker,
+            chunk.attempts,
+        )
+        if chunk.attempts < MAX_JOB_ATTEMPTS and not job.is_finished:
+            counts["requeued"] += chunk_requeue(chunk=chunk)
         else:
             counts["failed"] += job_fail(
                 job=job, code="worker_interrupted", message=MSG_INTERRUPTED.format(job=job)
             )
+            Chunk.objects.filter(pk=chunk.pk).update(status=Chunk.Status.CANCELLED)
     return counts
+
+
+# The name of earlier layouts, where a job was one unit of work.
+jobs_recover = chunks_recover
 
 
 def job_retry(*, job: Job) -> bool:
@@ -69,6 +73,7 @@ def job_retry(*, job: Job) -> bool:
                 progress=0,
                 partial_text="",
                 covered_seconds=0.0,
+                chunk_count=0,
                 error_code="",
                 error_message="",
                 started_at=None,
@@ -92,6 +97,9 @@ def job_retry(*, job: Job) -> bool:
                 audio_seconds=job.probed_duration,
                 billed_seconds=None,  # settled when the retried job ends
             )
+        if retried:
+            job_chunks_files_delete(job_pk=job.pk)
+            job.chunks.all().delete()
     if not retried:
         quota_release(reservation=reservation)
         return False
@@ -102,13 +110,13 @@ def job_retry(*, job: Job) -> bool:
 
 def recover_orphaned_jobs() -> dict[str, int]:
     job_workers = set(
-        Job.objects.filter(status=Job.Status.RUNNING)
+        Chunk.objects.filter(status=Chunk.Status.RUNNING)
         .exclude(worker="")
         .values_list("worker", flat=True)
     )
     if not job_workers:
         return {"requeued": 0, "failed": 0}
-    return jobs_recover(dead_workers=dead_workers(job_workers=job_workers))
+    return chunks_recover(dead_workers=dead_workers(job_workers=job_workers))
 
 
 # Periodic tasks, defined in one place and installed after every `migrate` (apps.py).

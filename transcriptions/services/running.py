@@ -1,9 +1,19 @@
-"""The worker side of a job: claim this attempt, run the engine, end the job."""
+"""The worker side: take a turn (the next chunk by the fair policy), run the engine on that
+chunk, and end the job when its last chunk is done.
+
+A job's first chunk is its whole file until a worker takes it: that worker decodes the file
+(bounded by what was measured and reserved), cuts it at silences, queues the other pieces for
+any free worker and transcribes the first itself. A file of one chunk is transcribed at once,
+as a single pass, with no extra step.
+"""
 
 import logging
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
+from django.conf import settings
+from django.db import transaction
 from django.db.models import F, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
@@ -12,8 +22,14 @@ from django_q.exceptions import TimeoutException
 from ops.workers import worker_identity
 
 from .. import engine
-from ..engine import limits
-from ..models import Job
+from ..engine import chunking, limits
+from ..models import SAMPLE_RATE, Chunk, Job
+from .chunks import (
+    chunk_claim,
+    in_file_time,
+    job_chunks_plan,
+    samples_load,
+)
 from .lifecycle import MSG_ENGINE_FAILED, job_fail, job_succeed
 from .waiting import job_notify
 
@@ -36,26 +52,100 @@ def _audio_source(job: Job):
             yield fh
 
 
-def _claim(job_pk: int, attempt: int) -> Job | None:
-    """queued -> running for this attempt only; None when cancelled, finished, or already
-    claimed by another delivery of the same task."""
-    claimed = Job.objects.filter(pk=job_pk, status=Job.Status.QUEUED, attempts=attempt - 1).update(
-        status=Job.Status.RUNNING,
-        started_at=timezone.now(),
-        attempts=attempt,
-        worker=worker_identity(),
-    )
-    if not claimed:
-        return None
-    return Job.objects.get(pk=job_pk)
+def chunk_run_next() -> bool:
+    """Run one turn: the chunk the policy picks, if any. True when one ran."""
+    chunk = chunk_claim(worker=worker_identity())
+    if chunk is None:
+        return False
+    chunk_run(chunk=chunk)
+    return True
 
 
-def job_run(*, job_pk: int, attempt: int = 1) -> None:
-    """Run one job to its end: succeeded or failed, never left running by an exception."""
-    job = _claim(job_pk, attempt)
-    if job is None:
+def chunk_run(*, chunk: Chunk) -> None:
+    """Transcribe one chunk; a failure ends its job (failed), never leaves it running."""
+    job = chunk.job
+    if job.is_finished:
         return
+    try:
+        if chunk.planned:
+            samples = samples_load(chunk.samples_name)
+        else:
+            samples = _plan(job, chunk)
+            if samples is None:
+                return
+        result = engine.transcribe(
+            samples,
+            model_id=job.model,
+            task=job.task,
+            language=job.language or job.detected_language or None,
+            prompt=job.prompt,
+            temperature=job.temperature,
+            word_timestamps="word" in (job.timestamp_granularities or []),
+            on_segment=_progress_reporter(job, chunk),
+        )
+    except limits.AudioLimitExceeded as exc:
+        logger.warning("job %s: audio longer than measured (%s)", job.public_id, exc)
+        Job.objects.filter(pk=job.pk).update(covered_seconds=job.reserved_seconds)
+        job_fail(job=job, code="audio_too_long", message=MSG_LONGER_THAN_MEASURED)
+        return
+    except (Exception, TimeoutException) as exc:  # TimeoutException is a SystemExit
+        timed_out = isinstance(exc, TimeoutException)
+        logger.exception("job %s failed (chunk %s)", job.public_id, chunk.index)
+        job_fail(
+            job=job,
+            code="timeout" if timed_out else "engine_error",
+            message=(MSG_TIMED_OUT if timed_out else MSG_ENGINE_FAILED).format(job=job),
+        )
+        return
+    if job.chunk_count <= 1:
+        job_succeed(job=job, result=result)
+    else:
+        _chunk_done(job, chunk, result)
 
+
+def _plan(job: Job, chunk: Chunk) -> np.ndarray | None:
+    """Decode the job's file and cut it; the first piece's samples, or None if the job ended."""
+    with _audio_source(job) as source:
+        # Never more than was measured and reserved (plus a margin), whatever the file
+        # claims: memory and billing both stop there.
+        samples = limits.decode_bounded(
+            source, max_seconds=job.probed_duration + limits.DECODE_MARGIN_SECONDS
+        )
+    bounds = chunking.chunk_bounds(
+        samples,
+        vad=chunking.VadSettings.from_strategy(job.chunking_strategy or {"type": "auto"}),
+        max_seconds=settings.CHUNK_MAX_SECONDS,
+    )
+    if len(bounds) == 1:
+        job.chunk_count = 1  # recorded when the job ends (one row written less per job)
+        return samples
+    # One pass decides the language from the first 30 s and keeps it; so do the chunks.
+    language = job.language or engine.detect_language(samples, model_id=job.model)
+    if not job_chunks_plan(job=job, chunk=chunk, samples=samples, bounds=bounds, language=language):
+        return None
+    return samples[: bounds[0][1]]
+
+
+# --- Progress -----------------------------------------------------------------------------------
+
+
+def _progress_reporter(job: Job, chunk: Chunk):
+    if job.chunk_count <= 1:
+        return _whole_file_progress(job)
+
+    offset = chunk.start_seconds
+
+    def on_segment(segment: dict[str, Any], duration: float) -> None:
+        Chunk.objects.filter(pk=chunk.pk, status=Chunk.Status.RUNNING).update(
+            partial_text=Concat(F("partial_text"), Value(segment["text"])),
+            covered_seconds=offset + segment["end"],
+        )
+        job_progress_refresh(job)
+
+    return on_segment
+
+
+def _whole_file_progress(job: Job):
     def on_segment(segment: dict[str, Any], duration: float) -> None:
         progress = min(99, int(100 * segment["end"] / duration)) if duration else 0
         fields: dict[str, Any] = {
@@ -68,35 +158,100 @@ def job_run(*, job_pk: int, attempt: int = 1) -> None:
         if job.stream:
             job_notify(job.pk)
 
-    try:
-        with _audio_source(job) as source:
-            # Never more than was measured and reserved (plus a margin), whatever the file
-            # claims: memory and billing both stop there.
-            samples = limits.decode_bounded(
-                source, max_seconds=job.probed_duration + limits.DECODE_MARGIN_SECONDS
-            )
-            result = engine.transcribe(
-                samples,
-                model_id=job.model,
-                task=job.task,
-                language=job.language or None,
-                prompt=job.prompt,
-                temperature=job.temperature,
-                word_timestamps="word" in (job.timestamp_granularities or []),
-                on_segment=on_segment,
-            )
-    except limits.AudioLimitExceeded as exc:
-        logger.warning("job %s: audio longer than measured (%s)", job.public_id, exc)
-        Job.objects.filter(pk=job.pk).update(covered_seconds=job.reserved_seconds)
-        job_fail(job=job, code="audio_too_long", message=MSG_LONGER_THAN_MEASURED)
-        return
-    except (Exception, TimeoutException) as exc:  # TimeoutException is a SystemExit
-        timed_out = isinstance(exc, TimeoutException)
-        logger.exception("job %s failed", job.public_id)
-        job_fail(
-            job=job,
-            code="timeout" if timed_out else "engine_error",
-            message=(MSG_TIMED_OUT if timed_out else MSG_ENGINE_FAILED).format(job=job),
+    return on_segment
+
+
+def job_progress_refresh(job: Job) -> None:
+    """A job of several chunks: its progress from all of them, and the text a stream may send:
+    that of the chunks done from the start on, then what the first unfinished one decoded so far
+    (text goes out in order, whichever chunk finishes first). Serialized per job, so that the
+    text only ever grows."""
+    with transaction.atomic():
+        current = (
+            Job.objects.select_for_update()
+            .filter(pk=job.pk, status=Job.Status.RUNNING)
+            .values_list("partial_text", flat=True)
+            .first()
         )
+        if current is None:
+            return
+        rows = Chunk.objects.filter(job_id=job.pk).order_by("index")
+        rows = rows.values_list(
+            "status", "partial_text", "covered_seconds", "start_sample", "end_sample"
+        )
+        text, covered, decoded, total, in_order = [], 0.0, 0.0, 0, True
+        for status, partial, chunk_covered, start, end in rows:
+            total += end - start
+            done = status == Chunk.Status.DONE
+            decoded += (end - start) if done else max(0.0, chunk_covered * SAMPLE_RATE - start)
+            if in_order:
+                text.append(partial)
+                if done:
+                    covered = end / SAMPLE_RATE
+                elif partial:
+                    covered = chunk_covered
+                in_order = done
+        fields: dict[str, Any] = {"progress": min(99, int(100 * decoded / total)) if total else 0}
+        prefix = "".join(text)
+        grew = job.stream and len(prefix) > len(current)
+        if grew:
+            # Its text goes to the client now: billed even if the job ends badly.
+            fields.update(partial_text=prefix, covered_seconds=covered)
+        Job.objects.filter(pk=job.pk).update(**fields)
+    if grew:
+        job_notify(job.pk)
+
+
+# --- The end of a chunk, and of its job ---------------------------------------------------------
+
+
+def _chunk_done(job: Job, chunk: Chunk, result: engine.TranscriptionResult) -> None:
+    segments, words = in_file_time(result.segments, result.words, chunk=chunk)
+    with transaction.atomic():
+        # Serialized per job: of two workers ending its last two chunks, the later sees both.
+        active = Job.objects.select_for_update().filter(pk=job.pk, status=Job.Status.RUNNING)
+        if not active.exists():
+            return
+        done = Chunk.objects.filter(
+            pk=chunk.pk, status=Chunk.Status.RUNNING, attempts=chunk.attempts
+        ).update(
+            status=Chunk.Status.DONE,
+            finished_at=timezone.now(),
+            result={"language": result.language, "segments": segments, "words": words},
+            partial_text="".join(s["text"] for s in segments),
+            covered_seconds=chunk.end_sample / SAMPLE_RATE,
+        )
+        last = (
+            done
+            and not Chunk.objects.filter(job_id=job.pk).exclude(status=Chunk.Status.DONE).exists()
+        )
+    if not done:
+        return  # the chunk was given to another worker meanwhile: its result counts
+    if not last:
+        job_progress_refresh(job)
         return
-    job_succeed(job=job, result=result)
+    job_succeed(job=job, result=job_result_merge(job))
+
+
+def job_result_merge(job: Job) -> engine.TranscriptionResult:
+    """One result from all the chunks, as one pass over the file reports it: segments numbered
+    from 0 in order, times in the file, the language decided for the whole file."""
+    segments: list[dict[str, Any]] = []
+    words: list[dict[str, Any]] | None = None
+    language, end = "", 0
+    for result, end_sample in (
+        Chunk.objects.filter(job_id=job.pk).order_by("index").values_list("result", "end_sample")
+    ):
+        language = language or result["language"]
+        for segment in result["segments"]:
+            segments.append({**segment, "id": len(segments)})
+        if result["words"] is not None:
+            words = (words or []) + result["words"]
+        end = end_sample
+    return engine.TranscriptionResult(
+        language=job.language or job.detected_language or language,
+        duration=round(end / SAMPLE_RATE, 3),
+        text="".join(s["text"] for s in segments).strip(),
+        segments=segments,
+        words=words if "word" in (job.timestamp_granularities or []) else None,
+    )

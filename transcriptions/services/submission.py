@@ -3,7 +3,7 @@ its job row, reserve its seconds, and queue it. Each step is a small function; w
 step leaves behind is undone in the reverse order."""
 
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -38,6 +38,11 @@ from ..models import Job
 from . import outbound
 from .lifecycle import job_enqueue, job_fail
 
+# Long audio is cut at silences by default (OpenAI's "auto"), unlike OpenAI where an unset
+# chunking_strategy means one block: its chunks then run in parallel on every free worker, and
+# other tenants' work takes turns with them (transcriptions.dispatch).
+DEFAULT_CHUNKING = {"type": "auto"}
+
 MSG_MODEL_NOT_FOUND = "The model `{model}` does not exist or you do not have access to it."
 MSG_NO_TRANSLATION = (
     "The model `{model}` is English-only and cannot translate; use a multilingual model "
@@ -70,6 +75,7 @@ class AudioRequest:
     stream: bool = False
     callback_url: str = ""
     is_async: bool = False
+    chunking_strategy: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_CHUNKING))
 
 
 def audio_request_build(*, task: str, data: dict[str, Any], is_async: bool = False) -> AudioRequest:
@@ -102,6 +108,7 @@ def audio_request_build(*, task: str, data: dict[str, Any], is_async: bool = Fal
         stream=bool(data.get("stream")),
         callback_url=callback_url,
         is_async=is_async,
+        chunking_strategy=dict(data.get("chunking_strategy") or DEFAULT_CHUNKING),
     )
 
 
@@ -237,6 +244,7 @@ def job_create(
         stream=params.stream,
         callback_url=params.callback_url,
         is_async=params.is_async,
+        chunking_strategy=params.chunking_strategy,
         audio_filename=(upload.name or "")[:255],
         audio_bytes=upload.size or 0,
         audio_format=info.container[:32],

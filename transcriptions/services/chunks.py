@@ -1,0 +1,247 @@
+"""A job's audio as chunks: the turns on the queue, claiming the next chunk by the fair policy
+(transcriptions.dispatch), cutting a file into chunks, storing their samples, and putting their
+results back together in file time.
+
+The queue carries turns, not chunks: each queued chunk puts one turn on django-q2's queue, and
+the worker that runs a turn takes whichever chunk the policy picks at that moment. django-q2
+keeps doing what it does well (workers, timeouts, recycling, the Redis or ORM broker, several
+clusters on several machines); the order is the platform's. A turn that finds nothing queued
+(its chunk was cancelled, or taken by a turn handed out again after a crash) does nothing.
+"""
+
+import numpy as np
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import connection, transaction
+from django.db.models import Count, F, Min
+from django.db.models.functions import Greatest
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from ..dispatch import TENANT_CHUNK_ORDER, Waiting, next_tenant
+from ..models import SAMPLE_RATE, Chunk, Job
+
+TURN_TASK = "transcriptions.tasks.run_chunk"
+# Whisper's mel frames are 10 ms (160 samples): a segment's `seek` counts them.
+SAMPLES_PER_FRAME = 160
+# Claims are serialized on PostgreSQL by this transaction-scoped advisory lock (SQLite's
+# IMMEDIATE transactions serialize them already): the policy then sees every earlier claim.
+CLAIM_LOCK_KEY = 0x57C4_0001
+
+
+def turns_enqueue(count: int) -> None:
+    """Put `count` turns on the queue once the transaction that queued their chunks commits
+    (a worker must be able to see the chunks when it runs the turn)."""
+    if count <= 0:
+        return
+
+    def enqueue() -> None:
+        for _ in range(count):
+            async_task(TURN_TASK, task_name=f"turn-{timezone.now():%H%M%S%f}")
+
+    transaction.on_commit(enqueue)
+
+
+def job_first_chunk_queue(*, job: Job) -> None:
+    """A new (or retried) job starts as one unplanned chunk covering its whole file."""
+    Chunk.objects.create(
+        job=job,
+        tenant_id=job.tenant_id,
+        interactive=not job.is_async,
+        arrived_at=job.created_at,
+        index=0,
+    )
+    turns_enqueue(1)
+
+
+# --- Claiming -----------------------------------------------------------------------------------
+
+
+def chunk_claim(*, worker: str) -> Chunk | None:
+    """The next chunk by the fair policy, now running on `worker`; None when nothing waits."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CLAIM_LOCK_KEY])
+        waiting = [
+            Waiting(tenant_id, oldest)
+            for tenant_id, oldest in Chunk.objects.filter(status=Chunk.Status.QUEUED)
+            .values_list("tenant_id")
+            .annotate(Min("arrived_at"))
+            .order_by()
+        ]
+        if not waiting:
+            return None
+        running = dict(
+            Chunk.objects.filter(status=Chunk.Status.RUNNING)
+            .values_list("tenant_id")
+            .annotate(Count("id"))
+            .order_by()
+        )
+        tenant_id = next_tenant(waiting, running)
+        chunk = (
+            Chunk.objects.filter(status=Chunk.Status.QUEUED, tenant_id=tenant_id)
+            .order_by(*TENANT_CHUNK_ORDER)
+            .select_related("job")
+            .first()
+        )
+        if chunk is None:  # pragma: no cover - the lock makes the two reads agree
+            return None
+        now = timezone.now()
+        chunk.status, chunk.worker, chunk.started_at = Chunk.Status.RUNNING, worker, now
+        chunk.attempts += 1
+        Chunk.objects.filter(pk=chunk.pk, status=Chunk.Status.QUEUED).update(
+            status=chunk.status,
+            worker=worker,
+            started_at=now,
+            attempts=chunk.attempts,
+            partial_text="",
+            covered_seconds=0.0,
+        )
+        job = chunk.job
+        if job.status == Job.Status.QUEUED:
+            job.status, job.started_at = Job.Status.RUNNING, now
+        job.worker = worker
+        job.attempts = max(job.attempts, chunk.attempts)
+        Job.objects.filter(pk=job.pk, status__in=(Job.Status.QUEUED, Job.Status.RUNNING)).update(
+            status=job.status,
+            started_at=job.started_at,
+            worker=worker,
+            attempts=Greatest(F("attempts"), chunk.attempts),
+        )
+    return chunk
+
+
+def chunk_requeue(*, chunk: Chunk) -> bool:
+    """Give a chunk whose worker died another turn (only that chunk is decoded again)."""
+    requeued = Chunk.objects.filter(
+        pk=chunk.pk, status=Chunk.Status.RUNNING, worker=chunk.worker, attempts=chunk.attempts
+    ).update(status=Chunk.Status.QUEUED, worker="", partial_text="", covered_seconds=0.0)
+    if requeued:
+        turns_enqueue(1)
+    return bool(requeued)
+
+
+# --- Cutting and storing ------------------------------------------------------------------------
+
+
+def samples_store(*, job: Job, index: int, samples: np.ndarray) -> str:
+    """Store a chunk's samples for whichever worker, on whichever machine, takes it: 16-bit
+    PCM, which is exactly what the decoder produced (decode_bounded scales int16 by 1/32768)."""
+    pcm = np.round(samples * 32768.0).clip(-32768, 32767).astype(np.int16)
+    name = f"chunks/{job.tenant_id}/{job.public_id}/{index}.pcm"
+    return default_storage.save(name, ContentFile(pcm.tobytes()))
+
+
+def samples_load(name: str) -> np.ndarray:
+    with default_storage.open(name, "rb") as fh:
+        pcm = np.frombuffer(fh.read(), dtype=np.int16)
+    samples = pcm.astype(np.float32)
+    samples /= 32768.0
+    return samples
+
+
+def job_chunks_plan(
+    *, job: Job, chunk: Chunk, samples: np.ndarray, bounds: list[tuple[int, int]], language: str
+) -> bool:
+    """Record the cut of a job's file: the first chunk shrinks to its piece, the others are
+    stored and queued. False (and nothing kept) when the job ended meanwhile."""
+    # The first piece is stored too: should its worker die, another takes it up from there.
+    names = [
+        samples_store(job=job, index=index, samples=samples[start:end])
+        for index, (start, end) in enumerate(bounds)
+    ]
+    with transaction.atomic():
+        active = (
+            Job.objects.select_for_update().filter(pk=job.pk, status=Job.Status.RUNNING).exists()
+        )
+        if active:
+            Chunk.objects.filter(pk=chunk.pk).update(
+                planned=True, end_sample=bounds[0][1], samples_name=names[0]
+            )
+            Chunk.objects.bulk_create(
+                Chunk(
+                    job=job,
+                    tenant_id=job.tenant_id,
+                    interactive=chunk.interactive,
+                    arrived_at=chunk.arrived_at,
+                    index=index,
+                    planned=True,
+                    start_sample=start,
+                    end_sample=end,
+                    samples_name=name,
+                )
+                for index, ((start, end), name) in enumerate(zip(bounds, names, strict=True))
+                if index > 0
+            )
+            Job.objects.filter(pk=job.pk).update(
+                chunk_count=len(bounds), detected_language=language
+            )
+            turns_enqueue(len(bounds) - 1)
+    if not active:
+        for name in names:
+            default_storage.delete(name)
+    job.chunk_count, job.detected_language = len(bounds), language
+    chunk.planned, chunk.end_sample, chunk.samples_name = True, bounds[0][1], names[0]
+    return active
+
+
+def job_chunks_release(*, job_pk: int, succeeded: bool) -> None:
+    """A job ended: chunks still queued or running will not count (a running one's worker
+    finds its result refused), and their stored samples go."""
+    Chunk.objects.filter(job_id=job_pk).exclude(status=Chunk.Status.DONE).update(
+        status=Chunk.Status.DONE if succeeded else Chunk.Status.CANCELLED,
+        finished_at=timezone.now(),
+    )
+
+
+def job_chunks_files_delete(*, job_pk: int) -> None:
+    names = list(
+        Chunk.objects.filter(job_id=job_pk)
+        .exclude(samples_name="")
+        .values_list("samples_name", flat=True)
+    )
+    for name in names:
+        default_storage.delete(name)
+    if names:
+        Chunk.objects.filter(job_id=job_pk).update(samples_name="")
+
+
+# --- Results in file time -----------------------------------------------------------------------
+
+
+def in_file_time(
+    segments: list[dict], words: list[dict] | None, *, chunk: Chunk
+) -> tuple[list[dict], list[dict] | None]:
+    """A chunk's segments and words, their times moved by the chunk's start."""
+    if chunk.start_sample == 0:
+        return segments, words
+    offset = chunk.start_sample / SAMPLE_RATE
+    frames = chunk.start_sample // SAMPLES_PER_FRAME
+    moved = [
+        {
+            **segment,
+            "seek": segment["seek"] + frames,
+            "start": round(segment["start"] + offset, 3),
+            "end": round(segment["end"] + offset, 3),
+        }
+        for segment in segments
+    ]
+    moved_words = (
+        [
+            {
+                **word,
+                "start": round(word["start"] + offset, 3),
+                "end": round(word["end"] + offset, 3),
+            }
+            for word in words
+        ]
+        if words is not None
+        else None
+    )
+    return moved, moved_words
+
+
+def chunk_max_seconds() -> float:
+    return settings.CHUNK_MAX_SECONDS
