@@ -115,9 +115,16 @@ def _from_drf(exc: drf_exceptions.APIException) -> ApiError:
 
 
 def validation_error(detail: Any) -> ApiError:
-    """The first field error of a serializer, with the field as `param`."""
+    """The first field error of a serializer, with the field as `param`.
+
+    A nested field's error (a dict under the field, e.g. from `chunking_strategy`) names the
+    nested field the way OpenAI does: `param` is the dotted path, `chunking_strategy.threshold`.
+    """
     if isinstance(detail, dict) and detail:
         field, messages = next(iter(detail.items()))
+        while isinstance(messages, dict) and messages:
+            key, messages = next(iter(messages.items()))
+            field = f"{field}.{key}"
         message = messages[0] if isinstance(messages, list) and messages else messages
         code = getattr(message, "code", None) or "invalid_value"
         param = None if field == "non_field_errors" else field

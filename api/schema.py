@@ -24,6 +24,7 @@ from transcriptions.engine.bodies import Transcription, VerboseTranscription
 from transcriptions.engine.formats import RESPONSE_FORMATS
 from transcriptions.representations import JobSerializer
 
+from .serializers import chunking
 from .serializers.requests import GRANULARITIES
 from .serializers.responses import (
     ErrorSerializer,
@@ -43,6 +44,60 @@ class UploadField(serializers.FileField):
     """A multipart file part."""
 
 
+VAD_CONFIG = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["type"],
+    "properties": {
+        "type": {"type": "string", "enum": [chunking.SERVER_VAD]},
+        "prefix_padding_ms": {
+            "type": "integer",
+            "minimum": chunking.MS_MIN,
+            "maximum": chunking.MS_MAX,
+            "default": chunking.PREFIX_PADDING_MS_DEFAULT,
+            "description": "Audio kept before the speech VAD detected (milliseconds).",
+        },
+        "silence_duration_ms": {
+            "type": "integer",
+            "minimum": chunking.MS_MIN,
+            "maximum": chunking.MS_MAX,
+            "default": chunking.SILENCE_DURATION_MS_DEFAULT,
+            "description": "Silence that ends speech (milliseconds).",
+        },
+        "threshold": {
+            "type": "number",
+            "minimum": chunking.THRESHOLD_MIN,
+            "maximum": chunking.THRESHOLD_MAX,
+            "default": chunking.THRESHOLD_DEFAULT,
+            "description": "VAD sensitivity: higher needs louder audio.",
+        },
+    },
+}
+
+
+@extend_schema_field(
+    {
+        "oneOf": [{"type": "string", "enum": [chunking.AUTO]}, VAD_CONFIG],
+        "default": chunking.AUTO,
+    }
+)
+class ChunkingStrategyField(serializers.Field):
+    """OpenAI's `chunking_strategy`: "auto" or a `server_vad` object."""
+
+
+def chunking_strategy_field() -> ChunkingStrategyField:
+    return ChunkingStrategyField(
+        required=False,
+        help_text=(
+            "How long audio is cut into chunks (at silences, found by voice activity "
+            "detection). `auto` (the default here: unlike OpenAI, where unset means one "
+            "block) or a `server_vad` object, sent as a JSON string or, as the openai SDK "
+            "does, as `chunking_strategy[type]`, `chunking_strategy[threshold]`, ... fields. "
+            "Transcriptions and jobs only."
+        ),
+    )
+
+
 class TranslationRequest(serializers.Serializer):
     file = UploadField(
         help_text="flac, mp3, mp4, mpeg, mpga, m4a, ogg, oga, wav or webm (detected from content)."
@@ -60,6 +115,7 @@ class TranscriptionRequest(TranslationRequest):
     stream = serializers.BooleanField(
         default=False, help_text="Server-Sent Events (json and text formats only)."
     )
+    chunking_strategy = chunking_strategy_field()
 
     def get_fields(self) -> dict:
         fields = super().get_fields()
@@ -199,6 +255,7 @@ class JobRequest(TranslationRequest):
         required=False,
         help_text="POSTed the job when it ends, signed with HMAC-SHA256; retried with backoff.",
     )
+    chunking_strategy = chunking_strategy_field()
 
     def get_fields(self) -> dict:
         fields = super().get_fields()

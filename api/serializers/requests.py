@@ -7,6 +7,8 @@ from rest_framework import serializers
 from transcriptions.engine.formats import RESPONSE_FORMATS
 from transcriptions.engine.languages import LANGUAGES
 
+from .chunking import AUTO, MSG_BOTH, PARAM, bracketed_parts, chunking_strategy_parse
+
 GRANULARITIES = ("word", "segment")
 
 MSG_MISSING = "You must provide a '{field}' parameter."
@@ -85,12 +87,29 @@ class AudioRequestSerializer(serializers.Serializer):
         return temperature
 
 
+class ChunkingStrategyField(serializers.Field):
+    """`chunking_strategy`: "auto", a JSON object, or the form's chunking_strategy[...] fields
+    (gathered by the serializer), as the normalized dict of chunking_strategy_parse."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("default", lambda: {"type": AUTO})
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        return chunking_strategy_parse(data)
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
 class TranscriptionRequestSerializer(AudioRequestSerializer):
     language = serializers.CharField(required=False, allow_blank=True, max_length=16)
     timestamp_granularities = serializers.ListField(
         child=serializers.CharField(), required=False, default=list
     )
     stream = serializers.CharField(required=False, default="false")
+    chunking_strategy = ChunkingStrategyField()
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
         # The SDK sends `timestamp_granularities[]` (one part per value), as OpenAI expects.
@@ -100,6 +119,13 @@ class TranscriptionRequestSerializer(AudioRequestSerializer):
             )
             data = {key: data.get(key) for key in data}
             data["timestamp_granularities"] = values
+        # ... and a `chunking_strategy` object as chunking_strategy[type], [threshold], ...
+        if isinstance(data, dict):
+            parts = bracketed_parts(data)
+            if parts:
+                if data.get(PARAM) not in (None, ""):
+                    raise serializers.ValidationError({PARAM: [MSG_BOTH]}, code="invalid_value")
+                data = {**data, PARAM: parts}
         return super().to_internal_value(data)
 
     def validate_language(self, value: str) -> str:

@@ -86,6 +86,30 @@ def test_transcription_operation_describes_the_wire_format(schema):
         assert error == {"$ref": "#/components/schemas/Error"}
 
 
+def request_schema(schema: dict, path: str) -> dict:
+    body = schema["paths"][path]["post"]["requestBody"]["content"]["multipart/form-data"]
+    return schema["components"]["schemas"][body["schema"]["$ref"].rsplit("/", 1)[1]]
+
+
+def test_chunking_strategy_is_auto_or_a_server_vad_object(schema):
+    for path in ("/v1/audio/transcriptions", "/v1/audio/jobs"):
+        field = request_schema(schema, path)["properties"]["chunking_strategy"]
+        assert field["default"] == "auto"
+        auto, vad = field["oneOf"]
+        assert auto == {"type": "string", "enum": ["auto"]}
+        assert vad["required"] == ["type"] and vad["additionalProperties"] is False
+        defaults = {name: prop.get("default") for name, prop in vad["properties"].items()}
+        assert defaults == {
+            "type": None,
+            "prefix_padding_ms": 300,
+            "silence_duration_ms": 200,
+            "threshold": 0.5,
+        }
+        assert "chunking_strategy[type]" in field["description"]
+    # OpenAI's translations have no chunking_strategy (ours ignore it).
+    assert "chunking_strategy" not in request_schema(schema, "/v1/audio/translations")["properties"]
+
+
 @pytest.mark.parametrize(
     ("url", "asset"),
     [
