@@ -80,3 +80,33 @@ def lying_flac(seconds: float, claim: float, rate: int = 16000) -> bytes:
     data[info + 13] = (data[info + 13] & 0xF0) | ((total >> 32) & 0x0F)
     data[info + 14 : info + 18] = (total & 0xFFFFFFFF).to_bytes(4, "big")
     return bytes(data)
+
+
+# Clips and pauses (seconds) of long_speech(): jfk three times, the licence read in English and
+# hotwords.mp3, with pauses of 1 to 2 s between them (74 s in all: three chunks of <= 30 s).
+LONG_SPEECH_PARTS = ("jfk", 2.0, "licence", 1.5, "jfk", 1.0, "hotwords", 2.0, "jfk")
+
+
+@cache
+def long_speech_samples() -> np.ndarray:
+    from faster_whisper.audio import decode_audio
+
+    clips = {
+        "jfk": decode_audio(str(JFK), sampling_rate=16000),
+        "hotwords": decode_audio(str(HOTWORDS), sampling_rate=16000),
+        "licence": decode_audio(str(MULTILINGUAL), sampling_rate=16000)[
+            : int((GERMAN_START - 1.0) * 16000)
+        ],
+    }
+    return np.concatenate(
+        [
+            clips[part] if isinstance(part, str) else np.zeros(int(part * 16000), np.float32)
+            for part in LONG_SPEECH_PARTS
+        ]
+    )
+
+
+@cache
+def long_speech_flac() -> bytes:
+    """Real speech longer than one chunk, as FLAC (exactly the samples of long_speech_samples)."""
+    return encode(long_speech_samples(), fmt="flac", codec="flac")

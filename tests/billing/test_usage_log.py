@@ -18,7 +18,7 @@ from tests.billing.conftest import JFK_SECONDS, counters, transcribe
 from tests.conftest import keyed_client
 from transcriptions import engine, services, tasks
 from transcriptions.models import Job
-from transcriptions.services import lifecycle, submission, usage_records_settle_pending
+from transcriptions.services import lifecycle, usage_records_settle_pending
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -164,7 +164,6 @@ def test_an_async_job_row_is_pending_until_the_job_ends(api_a, stalled_queue):
     row = row_of(response)
     assert row.billed_seconds is None and row.job_id == response.json()["id"]
     assert counters(api_a.tenant) == (11, 0, 1)
-    job = Job.objects.get()
     tasks.run_chunk()  # what the worker runs
     row.refresh_from_db()
     assert (row.status_code, row.billed_seconds, row.error_code) == (202, JFK_SECONDS, "")

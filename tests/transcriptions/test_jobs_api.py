@@ -11,7 +11,7 @@ from tests.conftest import assert_error, transcribe_jfk
 from transcriptions import services, tasks
 from transcriptions.models import Chunk, Job
 from transcriptions.selectors import MSG_JOB_NOT_FOUND
-from transcriptions.services import recovery, retention, submission
+from transcriptions.services import recovery, retention
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
