@@ -2,6 +2,8 @@
 back together as one pass would report it, billed once. (Workers run inline here: tests'
 django-q2 is synchronous; the e2e tests run them as real processes.)"""
 
+import itertools
+
 import pytest
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -19,9 +21,7 @@ LONG_SECONDS = len(long_speech_samples()) / 16000
 
 def post_long(api, path="/v1/audio/transcriptions", **fields):
     upload = SimpleUploadedFile("long.flac", long_speech_flac(), content_type="audio/flac")
-    return api.client.post(
-        path, {"file": upload, "model": "tiny.en", **fields}, format="multipart"
-    )
+    return api.client.post(path, {"file": upload, "model": "tiny.en", **fields}, format="multipart")
 
 
 def test_long_audio_runs_as_chunks_and_reads_as_one_pass(api_a):
@@ -36,16 +36,16 @@ def test_long_audio_runs_as_chunks_and_reads_as_one_pass(api_a):
     assert all(c.status == Chunk.Status.DONE for c in chunks)
     # Contiguous pieces of the whole file, each at most about one window.
     assert chunks[0].start_sample == 0 and chunks[-1].end_sample == len(long_speech_samples())
-    assert all(a.end_sample == b.start_sample for a, b in zip(chunks, chunks[1:], strict=False))
+    assert all(a.end_sample == b.start_sample for a, b in itertools.pairwise(chunks))
 
     assert body["duration"] == pytest.approx(LONG_SECONDS, abs=0.01)
     assert body["usage"] == {"type": "duration", "seconds": 73}
     segments = body["segments"]
     assert [s["id"] for s in segments] == list(range(len(segments)))
-    for before, after in zip(segments, segments[1:], strict=False):
+    for before, after in itertools.pairwise(segments):
         assert before["start"] <= after["start"] and before["end"] <= after["end"]
         assert after["seek"] >= before["seek"]
-    assert 0 <= segments[0]["start"] and segments[-1]["end"] <= body["duration"] + 0.01
+    assert segments[0]["start"] >= 0 and segments[-1]["end"] <= body["duration"] + 0.01
     times = [w["start"] for w in body["words"]]
     assert times == sorted(times) and body["words"][-1]["end"] <= body["duration"] + 0.01
 

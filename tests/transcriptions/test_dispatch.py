@@ -37,7 +37,6 @@ def test_ties_go_by_arrival_then_by_tenant():
 # --- The claim, on real rows --------------------------------------------------------------------
 
 
-
 def make_job(tenant, *, is_async: bool, arrived: float, chunks: int, running: int = 0) -> Job:
     job = Job.objects.create(
         tenant=tenant,
