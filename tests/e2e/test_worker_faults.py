@@ -52,9 +52,15 @@ def test_sigkill_mid_job_is_retried_to_completion(platform_server):
 
     # Kill the worker once it has produced at least one segment: truly mid-job.
     wait_for(lambda: job()["status"] == "running" and job()["progress"] > 0, timeout=60)
-    [(worker,)] = platform_server.query(
-        "SELECT worker FROM transcriptions_job WHERE public_id = %s", (job_id,)
-    )
+    # The worker of one of its chunks (the file is cut into several) that is running now.
+    worker, index = wait_for(
+        lambda: platform_server.query(
+            'SELECT c.worker, c."index" FROM transcriptions_chunk c JOIN transcriptions_job j'
+            " ON j.id = c.job_id WHERE j.public_id = %s AND c.status = 'running' LIMIT 1",
+            (job_id,),
+        ),
+        timeout=60,
+    )[0]
     pid = int(worker.rsplit(":", 1)[1])
     os.kill(pid, signal.SIGKILL)
 
@@ -71,6 +77,16 @@ def test_sigkill_mid_job_is_retried_to_completion(platform_server):
         "SELECT worker FROM transcriptions_job WHERE public_id = %s", (job_id,)
     )
     assert worker_after != worker, "the retry ran on another (fresh) worker process"
+    # Only the killed worker's chunk ran twice.
+    attempts = dict(
+        platform_server.query(
+            'SELECT c."index", c.attempts FROM transcriptions_chunk c JOIN transcriptions_job j'
+            " ON j.id = c.job_id WHERE j.public_id = %s",
+            (job_id,),
+        )
+    )
+    assert attempts[index] == 2 and len(attempts) > 1
+    assert all(n == 1 for i, n in attempts.items() if i != index), attempts
 
     # Billed once, for the real duration: nothing left reserved, nothing charged twice.
     used, reserved = quota(platform_server)
