@@ -54,7 +54,7 @@ def charlie(tenant_b):
 def stalled_queue(monkeypatch):
     """Jobs are stored with their first chunk, but no worker is given a turn to take them
     (injected fault): a test runs them itself with tasks.run_chunk()."""
-    monkeypatch.setattr("transcriptions.services.chunks.turns_enqueue", lambda count: None)
+    monkeypatch.setattr("transcriptions.services.chunks.turns_enqueue", lambda names: None)
 
 
 def keyed_client(tenant: Tenant) -> KeyedClient:

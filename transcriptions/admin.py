@@ -7,7 +7,7 @@ from django.utils.html import format_html
 
 from billing.errors import QuotaExceeded, TooManyJobs
 
-from .models import CallbackAttempt, CallbackSecret, Job
+from .models import CallbackAttempt, CallbackSecret, Chunk, Job
 from .services import job_delete, job_retry
 
 MSG_RETRIED = "Queued {count} job(s) again."
@@ -46,6 +46,28 @@ class CallbackAttemptInline(admin.TabularInline):
         return False
 
 
+class ChunkInline(admin.TabularInline):
+    """The pieces a job was cut into: where each ran, how often, and how far it got."""
+
+    model = Chunk
+    extra = 0
+    can_delete = False
+    fields = [
+        "index",
+        "start_seconds",
+        "status",
+        "worker",
+        "attempts",
+        "started_at",
+        "finished_at",
+        "covered_seconds",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
     list_display = [
@@ -73,10 +95,22 @@ class JobAdmin(admin.ModelAdmin):
     list_select_related = ["tenant", "api_key"]
     list_per_page = 50
     actions = [retry_jobs]
-    inlines = [CallbackAttemptInline]
+    inlines = [ChunkInline, CallbackAttemptInline]
     fieldsets = [
         (None, {"fields": ["public_id", "dashboard_link", "tenant", "api_key", "request_id"]}),
-        ("State", {"fields": ["status", "progress", "attempts", "error_code", "error_message"]}),
+        (
+            "State",
+            {
+                "fields": [
+                    "status",
+                    "progress",
+                    "chunk_count",
+                    "attempts",
+                    "error_code",
+                    "error_message",
+                ]
+            },
+        ),
         (
             "Request",
             {
@@ -167,3 +201,36 @@ class CallbackSecretAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+
+@admin.register(Chunk)
+class ChunkAdmin(admin.ModelAdmin):
+    """Every chunk across jobs: what waits, what runs where (the queue as the policy sees it)."""
+
+    list_display = [
+        "job",
+        "index",
+        "tenant",
+        "status",
+        "interactive",
+        "worker",
+        "attempts",
+        "arrived_at",
+        "started_at",
+        "finished_at",
+    ]
+    list_filter = ["status", "interactive", "tenant"]
+    search_fields = ["job__public_id", "tenant__slug", "worker"]
+    list_select_related = ["job", "tenant"]
+    list_per_page = 100
+    exclude = ["result", "partial_text"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in Chunk._meta.fields if f.name not in self.exclude]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def get_actions(self, request):
+        # Chunks go with their job (its delete cascades to them), never one by one.
+        return {}

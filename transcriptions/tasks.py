@@ -5,14 +5,14 @@ from billing.services import idempotency_records_purge, usage_records_purge
 from . import services
 
 
-def run_chunk() -> None:
+def run_chunk() -> str | None:
     """A turn: the next chunk by the fair policy (transcriptions.dispatch), whichever it is."""
-    services.chunk_run_next()
+    return services.chunk_run_next()
 
 
-def run_job(*args, **kwargs) -> None:
+def run_job(*args, **kwargs) -> str | None:
     """Tasks queued before jobs were cut into chunks name a job: each is now a turn like any."""
-    services.chunk_run_next()
+    return services.chunk_run_next()
 
 
 def deliver_callback(job_pk: int, attempt: int = 1) -> None:

@@ -193,7 +193,7 @@ def test_waiting_requests_of_one_tenant_are_capped(api_a, api_b, settings):
 def failed_job(api_a, settings, monkeypatch):
     """A job that failed with its audio kept (RETAIN_AUDIO), as the admin retries them."""
     settings.RETAIN_AUDIO = True
-    monkeypatch.setattr("transcriptions.services.chunks.turns_enqueue", lambda count: None)
+    monkeypatch.setattr("transcriptions.services.chunks.turns_enqueue", lambda names: None)
     job_id = transcribe(api_a, path="/v1/audio/jobs").json()["id"]
     job = Job.objects.get(public_id=job_id)
     Job.objects.filter(pk=job.pk).update(status=Job.Status.RUNNING, attempts=1)

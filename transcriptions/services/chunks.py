@@ -9,6 +9,9 @@ clusters on several machines); the order is the platform's. A turn that finds no
 (its chunk was cancelled, or taken by a turn handed out again after a crash) does nothing.
 """
 
+import contextlib
+import os
+
 import numpy as np
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -30,17 +33,22 @@ SAMPLES_PER_FRAME = 160
 CLAIM_LOCK_KEY = 0x57C4_0001
 
 
-def turns_enqueue(count: int) -> None:
-    """Put `count` turns on the queue once the transaction that queued their chunks commits
-    (a worker must be able to see the chunks when it runs the turn)."""
-    if count <= 0:
+def turns_enqueue(names: list[str]) -> None:
+    """Put a turn on the queue for each chunk named ("job_…#index": what the task monitor
+    shows; the turn may run another chunk, which its result names), once the transaction that
+    queued the chunks commits (a worker must be able to see them when it runs the turn)."""
+    if not names:
         return
 
     def enqueue() -> None:
-        for _ in range(count):
-            async_task(TURN_TASK, task_name=f"turn-{timezone.now():%H%M%S%f}")
+        for name in names:
+            async_task(TURN_TASK, task_name=name)
 
     transaction.on_commit(enqueue)
+
+
+def chunk_name(job: Job, index: int) -> str:
+    return f"{job.public_id}#{index}"
 
 
 def job_first_chunk_queue(*, job: Job) -> None:
@@ -52,7 +60,7 @@ def job_first_chunk_queue(*, job: Job) -> None:
         arrived_at=job.created_at,
         index=0,
     )
-    turns_enqueue(1)
+    turns_enqueue([chunk_name(job, 0)])
 
 
 # --- Claiming -----------------------------------------------------------------------------------
@@ -119,7 +127,7 @@ def chunk_requeue(*, chunk: Chunk) -> bool:
         pk=chunk.pk, status=Chunk.Status.RUNNING, worker=chunk.worker, attempts=chunk.attempts
     ).update(status=Chunk.Status.QUEUED, worker="", partial_text="", covered_seconds=0.0)
     if requeued:
-        turns_enqueue(1)
+        turns_enqueue([chunk_name(chunk.job, chunk.index)])
     return bool(requeued)
 
 
@@ -178,7 +186,7 @@ def job_chunks_plan(
             Job.objects.filter(pk=job.pk).update(
                 chunk_count=len(bounds), detected_language=language
             )
-            turns_enqueue(len(bounds) - 1)
+            turns_enqueue([chunk_name(job, index) for index in range(1, len(bounds))])
     if not active:
         for name in names:
             default_storage.delete(name)
@@ -206,6 +214,9 @@ def job_chunks_files_delete(*, job_pk: int) -> None:
         default_storage.delete(name)
     if names:
         Chunk.objects.filter(job_id=job_pk).update(samples_name="")
+        # A local storage keeps the job's emptied folder: remove it (others have no folders).
+        with contextlib.suppress(NotImplementedError, OSError):
+            os.rmdir(default_storage.path(os.path.dirname(names[0])))
 
 
 # --- Results in file time -----------------------------------------------------------------------

@@ -26,6 +26,7 @@ from ..engine import chunking, limits
 from ..models import SAMPLE_RATE, Chunk, Job
 from .chunks import (
     chunk_claim,
+    chunk_name,
     in_file_time,
     job_chunks_plan,
     samples_load,
@@ -52,13 +53,14 @@ def _audio_source(job: Job):
             yield fh
 
 
-def chunk_run_next() -> bool:
-    """Run one turn: the chunk the policy picks, if any. True when one ran."""
+def chunk_run_next() -> str | None:
+    """Run one turn: the chunk the policy picks, if any. Its name ("job_…#index", the task's
+    result in the monitor), or None when nothing waited."""
     chunk = chunk_claim(worker=worker_identity())
     if chunk is None:
-        return False
+        return None
     chunk_run(chunk=chunk)
-    return True
+    return chunk_name(chunk.job, chunk.index)
 
 
 def chunk_run(*, chunk: Chunk) -> None:
