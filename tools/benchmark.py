@@ -252,8 +252,10 @@ def benchmark_run(*, options: BenchmarkOptions, progress: Progress) -> dict[str,
     `report_lines`): the short scenario's figures at its top level, as before there were
     others, and each other scenario's under its name."""
     check(options)
-    # faster-whisper logs every clip's duration at INFO: noise between the progress lines.
-    logging.getLogger("faster_whisper").setLevel(logging.WARNING)
+    # faster-whisper logs every clip's duration at INFO, httpx every request (the readiness
+    # polls included): noise between the progress lines.
+    for name in ("faster_whisper", "httpx"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     report: dict[str, Any] = {"scenarios": list(options.scenarios)}
     if "short" in options.scenarios:
         report.update(short_run(options=options, progress=progress))

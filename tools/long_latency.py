@@ -115,6 +115,7 @@ def long_run(*, options: BenchmarkOptions, progress) -> dict[str, Any]:
     for row in rows:
         row["over_bare"] = row["seconds"]["median"] / bare_median
         row["wer_points_from_bare"] = abs(row["wer"] - bare_wer) * 100
+        row["text_identical_to_bare"] = row["text"] == bare_text
     return {
         "file": {
             "audio_seconds": round(audio.seconds, 3),

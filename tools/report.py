@@ -222,7 +222,8 @@ def long_lines(long: dict[str, Any]) -> list[str]:
         f"bare engine        {_spread(bare['seconds'], 's', 1)}  [cpu_threads=default], "
         f"WER {bare['wer'] * 100:.2f} %",
         f"platform           {where}, one synchronous request at a time",
-        "workers  cpu threads/worker  latency s  latency/bare  WER %   |WER - bare| points",
+        "workers  cpu threads/worker  latency s  latency/bare  WER %  |WER - bare| points  "
+        "text = bare",
     ]
     overhead_only = False
     for row in long["rows"]:
@@ -233,7 +234,9 @@ def long_lines(long: dict[str, Any]) -> list[str]:
         lines.append(
             f"{workers:>7}  {threads:>18}  {row['seconds']['median']:>9.1f}  "
             f"{row['over_bare']:>12.3f}  {row['wer'] * 100:>5.2f}   "
-            f"{row['wer_points_from_bare']:>5.2f}{'  (overhead only)' if more else ''}"
+            f"{row['wer_points_from_bare']:>19.2f}  "
+            f"{'yes' if row['text_identical_to_bare'] else 'no':>11}"
+            f"{'  (overhead only)' if more else ''}"
         )
     if overhead_only:
         lines.append(

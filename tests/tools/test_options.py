@@ -97,6 +97,7 @@ def long_figures(cpus: int = 2) -> dict:
         "wer_points_from_bare": 0.5,
         "text": "",
         "texts_identical": True,
+        "text_identical_to_bare": True,
     }
     return {
         "file": {"audio_seconds": 604.0, "clips": ["jfk"] * 36, "reference_words": 1404},
@@ -116,7 +117,7 @@ def test_the_long_table_has_a_row_per_worker_count_and_says_what_too_many_worker
     header = next(i for i, line in enumerate(lines) if line.startswith("workers"))
     rows = [line.split() for line in lines[header + 1 : header + 4]]
     assert [row[:2] for row in rows] == [["1", "2"], ["2", "1"], ["4", "1"]]
-    assert rows[0][2:6] == ["80.0", "1.600", "5.00", "0.50"]
+    assert rows[0][2:7] == ["80.0", "1.600", "5.00", "0.50", "yes"]
     assert "overhead only" in lines[header + 3] and "overhead" not in lines[header + 2]
     assert any("4 workers on 2 cores" in line for line in lines)
 
