@@ -42,6 +42,11 @@ def _statuses(jobs: JobsClient, ids: list[str]) -> dict[str, str]:
     return {job_id: jobs.status(job_id) for job_id in ids}
 
 
+def _backlog(jobs: JobsClient, ids: list[str]) -> dict[str, int]:
+    statuses = list(_statuses(jobs, ids).values())
+    return {"queued": statuses.count("queued"), "running": statuses.count("running")}
+
+
 def _remove(jobs: JobsClient, ids: list[str], *, wait_running: bool, progress) -> dict[str, int]:
     """Cancel and delete A's jobs: queued ones at once; running ones after they end when
     `wait_running` (a deployment's worker keeps decoding a cancelled job to its end)."""
@@ -82,17 +87,17 @@ def _measure(
             ids.append(jobs.submit(FAIRNESS_CLIP, model=FAIRNESS_MODEL_A))
         submitted = time.perf_counter() - start
         progress(f"fairness: A submitted {len(ids)} jobs in {submitted:.2f} s")
-        loaded, queued_when_sent = [], []
-        queued = len(ids)
-        while queued and len(loaded) < options.fairness_probes:
-            queued_when_sent.append(queued)
+        loaded, backlog_when_sent = [], []
+        backlog = _backlog(jobs, ids)
+        while backlog["queued"] and len(loaded) < options.fairness_probes:
+            backlog_when_sent.append(backlog)
             with b.connect() as conn:
                 seconds, _ = b.transcribe(conn)
             loaded.append(seconds)
-            queued = list(_statuses(jobs, ids).values()).count("queued")
+            backlog = _backlog(jobs, ids)
             progress(
                 f"fairness: B behind A's backlog {len(loaded)}/{options.fairness_probes} "
-                f"{seconds:.2f} s ({queued} of A's jobs still queued)"
+                f"{seconds:.2f} s ({backlog['queued']} of A's jobs still queued)"
             )
         a_seconds = time.perf_counter() - start
         progress("fairness: removing tenant A's jobs")
@@ -118,7 +123,8 @@ def _measure(
             "model": FAIRNESS_MODEL_B,
             "idle_seconds": summary(idle),
             "loaded_seconds": summary(loaded),
-            "a_jobs_queued_when_sent": queued_when_sent,
+            # How many of A's jobs were queued and running as each timed request was sent.
+            "a_backlog_when_sent": backlog_when_sent,
         },
         "loaded_over_idle": {
             "median": statistics.median(loaded) / idle_median,

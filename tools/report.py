@@ -260,14 +260,15 @@ def fairness_lines(fairness: dict[str, Any]) -> list[str]:
     )
     left = ", ".join(f"{n} {status}" for status, n in sorted(a["statuses_after_b"].items()))
     state = "met" if target["met"] else "MISSED"
+    backlog = ", ".join(f"{n['queued']}/{n['running']}" for n in b["a_backlog_when_sent"])
     return [
         f"platform           {platform['url']} "
         f"({'started here' if platform['started_here'] else 'existing deployment'}{layout})",
         f"tenant A           {a['jobs']} async jobs of {a['clip']} with {a['model']}, submitted "
         f"in {a['submit_seconds']:.2f} s; when B was done: {left}",
         f"tenant B idle      {_spread(b['idle_seconds'], 's')}  ({b['clip']}, {b['model']}, sync)",
-        f"tenant B loaded    {_spread(b['loaded_seconds'], 's')}  (A's jobs queued when sent: "
-        f"{', '.join(map(str, b['a_jobs_queued_when_sent']))})",
+        f"tenant B loaded    {_spread(b['loaded_seconds'], 's')}  (A's jobs queued/running "
+        f"as each was sent: {backlog})",
         f"loaded / idle      median {ratio['median']:.2f} x, max {ratio['max']:.2f} x  "
         f"(target median <= {target['limit']:g}: {state})",
     ]

@@ -138,7 +138,7 @@ def test_every_scenario_gets_its_own_section():
             "model": "tiny.en",
             "idle_seconds": {"median": 1.0, "min": 1.0, "max": 1.0, "n": 1},
             "loaded_seconds": {"median": 5.0, "min": 4.0, "max": 9.0, "n": 2},
-            "a_jobs_queued_when_sent": [8, 6],
+            "a_backlog_when_sent": [{"queued": 6, "running": 2}, {"queued": 4, "running": 2}],
         },
         "loaded_over_idle": {"median": 5.0, "max": 9.0},
         "target": {"limit": 3.0, "met": False},
@@ -150,3 +150,5 @@ def test_every_scenario_gets_its_own_section():
     assert [line.split()[1] for line in lines if line.startswith("--- ")] == ["long", "fairness"]
     ratio = next(line for line in lines if line.startswith("loaded / idle"))
     assert "median 5.00 x, max 9.00 x" in ratio and "(target median <= 3: MISSED)" in ratio
+    loaded = next(line for line in lines if line.startswith("tenant B loaded"))
+    assert loaded.endswith("(A's jobs queued/running as each was sent: 6/2, 4/2)")
