@@ -1,6 +1,8 @@
-"""The platform against bare faster-whisper on the same clip (`manage.py benchmark`).
+"""The platform against bare faster-whisper (`manage.py benchmark`), in scenarios run one after
+the other: short (below), long (tools/long_latency.py), fairness (tools/fairness.py).
 
-One run, interleaved so that a noisy machine slows both sides alike:
+The short scenario: one clip, in one run, interleaved so that a noisy machine slows both sides
+alike:
 - the bare engine: faster-whisper in this process, the same model files
   (engine.model_directory) and the same decode settings (engine.decode_options), model loaded;
 - the same clip through the platform's HTTP API, warm and synchronous, one request at a time;
@@ -16,20 +18,17 @@ measured; with a URL and a key it measures an existing deployment instead.
 import gc
 import logging
 import os
-import shutil
 import socket
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 
-from transcriptions import engine
-
-from .live_platform import LivePlatform
+from .fairness import fairness_run
+from .local_platform import LocalPlatform
+from .long_latency import long_run
 from .measure import (
     ApiClient,
     BareEngine,
@@ -37,77 +36,49 @@ from .measure import (
     bare_process_memory,
     process_memory,
 )
+from .options import (
+    DEFAULT_CLIP,
+    DEFAULT_LONG_MODEL,
+    DEFAULT_MODEL,
+    MSG_BAD_COUNTS,
+    MSG_NO_FILE,
+    MSG_UNKNOWN_MODEL,
+    MSG_URL_NEEDS_KEY,
+    SCENARIOS,
+    BenchmarkOptions,
+    check,
+    parse_scenarios,
+    parse_workers,
+    resolve_model,
+)
 from .report import report_build, report_lines
 
-__all__ = ["BareEngine", "BenchmarkError", "BenchmarkOptions", "benchmark_run", "report_lines"]
-
-DEFAULT_CLIP = engine.WARM_UP_CLIP  # 11 s of real speech that ships with the project
-DEFAULT_MODEL = "tiny.en"
+__all__ = [
+    "DEFAULT_CLIP",
+    "DEFAULT_LONG_MODEL",
+    "DEFAULT_MODEL",
+    "MSG_BAD_COUNTS",
+    "MSG_NO_FILE",
+    "MSG_UNKNOWN_MODEL",
+    "MSG_URL_NEEDS_KEY",
+    "SCENARIOS",
+    "BareEngine",
+    "BenchmarkError",
+    "BenchmarkOptions",
+    "LocalPlatform",
+    "benchmark_run",
+    "parse_scenarios",
+    "parse_workers",
+    "report_lines",
+]
 
 # After an answer the platform still records the task's result, settles usage and so on: let it
 # finish before timing the bare engine, which would otherwise run slower for it (and so hide
 # part of the platform's cost).
 SETTLE_SECONDS = 0.25
 
-MSG_UNKNOWN_MODEL = "Unknown model {model!r}: use one of {models}."
-MSG_NO_FILE = "No such audio file: {path}"
-MSG_URL_NEEDS_KEY = "--url needs --key, an API key of that deployment."
-MSG_BAD_COUNTS = "--runs, --concurrency and --rounds must be at least 1, --warmup at least 0."
-
 
 Progress = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class BenchmarkOptions:
-    clip: Path = DEFAULT_CLIP
-    model: str = DEFAULT_MODEL
-    runs: int = 10
-    concurrency: int = 8
-    rounds: int = 3
-    warmup: int = 2
-    url: str | None = None
-    key: str | None = None
-    # None: as many as each worker uses (WHISPER_CPU_THREADS), so that only the platform
-    # differs; 0: faster-whisper's own default (CTranslate2 takes min(4, cores)).
-    bare_threads: int | None = None
-    # Workers of the platform started here load only the benchmarked model, as the bare
-    # process does; True: every model of WHISPER_PRELOAD_MODELS, as a default deployment.
-    preload_all: bool = False
-
-
-# --- A platform of its own ----------------------------------------------------------------------
-
-
-class LocalPlatform(LivePlatform):
-    """The embedded setup as `make run` starts it (tools/live_platform.py) over a temporary
-    directory, with a tenant and a key made by the operator commands."""
-
-    TENANT = "benchmark"
-
-    def __init__(self, *, model_id: str, preload_all: bool = False) -> None:
-        env = dict(os.environ)
-        # The embedded setup, whatever this shell points at: never an operator's database,
-        # Redis queue or media directory.
-        for name in ("DATABASE_URL", "REDIS_URL", "MEDIA_ROOT", "STATIC_ROOT"):
-            env.pop(name, None)
-        env.update(
-            DJANGO_SETTINGS_MODULE="config.settings.base",
-            # Reassembled model files are reused, not rebuilt in the temporary directory.
-            WHISPER_CACHE_DIR=str(settings.WHISPER_CACHE_DIR),
-            # The concurrent rounds are one tenant's requests at once: measured as throughput,
-            # not refused by the per-tenant cap on waiting requests (a fairness policy between
-            # tenants, of which the benchmark has one).
-            SYNC_WAITS_PER_TENANT="64",
-        )
-        if not preload_all:
-            env["WHISPER_PRELOAD_MODELS"] = model_id
-        super().__init__(var_dir=Path(tempfile.mkdtemp(prefix="whisper-benchmark-")), env=env)
-        self.model_id = model_id
-        self.preloaded = env.get("WHISPER_PRELOAD_MODELS") or ",".join(
-            settings.WHISPER_PRELOAD_MODELS
-        )
-        self.cleanups.append(lambda: shutil.rmtree(self.var_dir, ignore_errors=True))
 
 
 def deployment_worker_pids(model_id: str) -> list[int]:
@@ -131,21 +102,6 @@ def deployment_worker_pids(model_id: str) -> list[int]:
 # --- The run ------------------------------------------------------------------------------------
 
 
-def _check(options: BenchmarkOptions) -> str:
-    """The registry id of the benchmarked model, once the options are known to be usable."""
-    model_id = engine.resolve_model_id(options.model)
-    if model_id is None:
-        models = ", ".join([*settings.WHISPER_MODEL_ALIASES, *settings.WHISPER_MODELS])
-        raise BenchmarkError(MSG_UNKNOWN_MODEL.format(model=options.model, models=models))
-    if not options.clip.is_file():
-        raise BenchmarkError(MSG_NO_FILE.format(path=options.clip))
-    if options.url and not options.key:
-        raise BenchmarkError(MSG_URL_NEEDS_KEY)
-    if min(options.runs, options.concurrency, options.rounds) < 1 or options.warmup < 0:
-        raise BenchmarkError(MSG_BAD_COUNTS)
-    return model_id
-
-
 @dataclass
 class _Figures:
     """What the measuring phases collect."""
@@ -160,6 +116,7 @@ class _Figures:
     first_request: float | None = None
     workers: dict[int, dict[str, float]] = field(default_factory=dict)
     texts: set[str] = field(default_factory=set)
+    api_texts: set[str] = field(default_factory=set)  # the platform's answers only
 
 
 def _measure_sync(
@@ -183,6 +140,7 @@ def _measure_sync(
         seconds, text = client.transcribe(conn)
         figures.api_times.append(seconds)
         figures.texts.add(text)
+        figures.api_texts.add(text)
         time.sleep(SETTLE_SECONDS)
         progress(
             f"sync {index + 1}/{options.runs}: bare {figures.bare_times[-1]:.3f} s, "
@@ -208,6 +166,7 @@ def _measure_concurrent(
         figures.concurrent_rates.append(options.concurrency * audio_seconds / wall)
         figures.latencies.extend(latencies)
         figures.texts.update(texts)
+        figures.api_texts.update(texts)
         time.sleep(SETTLE_SECONDS)
         spent = 0.0
         for _ in range(options.concurrency):
@@ -222,12 +181,11 @@ def _measure_concurrent(
         )
 
 
-def benchmark_run(*, options: BenchmarkOptions, progress: Progress) -> dict[str, Any]:
-    """Run the whole benchmark; the report is a JSON-able dict (see `report_lines`)."""
-    model_id = _check(options)
+def short_run(*, options: BenchmarkOptions, progress: Progress) -> dict[str, Any]:
+    """The short scenario: one clip, bare engine and API interleaved, then concurrent rounds,
+    the first request after start and the workers' memory."""
+    model_id = resolve_model(options.model)
     load_before = os.getloadavg()
-    # faster-whisper logs every clip's duration at INFO: noise between the progress lines.
-    logging.getLogger("faster_whisper").setLevel(logging.WARNING)
     progress(f"loading {options.model} for the bare engine")
     bare_threads = (
         settings.WHISPER_CPU_THREADS if options.bare_threads is None else options.bare_threads
@@ -287,3 +245,22 @@ def benchmark_run(*, options: BenchmarkOptions, progress: Progress) -> dict[str,
         audio_seconds=audio_seconds,
         load_before=load_before,
     )
+
+
+def benchmark_run(*, options: BenchmarkOptions, progress: Progress) -> dict[str, Any]:
+    """Run the chosen scenarios one after the other; the report is a JSON-able dict (see
+    `report_lines`): the short scenario's figures at its top level, as before there were
+    others, and each other scenario's under its name."""
+    check(options)
+    # faster-whisper logs every clip's duration at INFO, httpx every request (the readiness
+    # polls included): noise between the progress lines.
+    for name in ("faster_whisper", "httpx"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    report: dict[str, Any] = {"scenarios": list(options.scenarios)}
+    if "short" in options.scenarios:
+        report.update(short_run(options=options, progress=progress))
+    if "long" in options.scenarios:
+        report["long"] = long_run(options=options, progress=progress)
+    if "fairness" in options.scenarios:
+        report["fairness"] = fairness_run(options=options, progress=progress)
+    return report

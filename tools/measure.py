@@ -183,3 +183,51 @@ class ApiClient:
                 raise result
         done = [r for r in results if isinstance(r, tuple)]
         return max(ends) - start, [r[0] for r in done], [r[1] for r in done]
+
+
+def api_base(url: str) -> str:
+    """`https://host[:port][/prefix]` (with or without a trailing /v1) -> its `.../v1`."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise BenchmarkError(f"--url must be http(s)://host[:port][/prefix], not {url!r}")
+    prefix = parts.path.rstrip("/").removesuffix("/v1")
+    return f"{parts.scheme}://{parts.netloc}{prefix}/v1"
+
+
+class JobsClient:
+    """/v1/audio/jobs of one tenant: submit (202 at once), read a job's status, delete it
+    (which cancels it first when it has not ended)."""
+
+    FINISHED = frozenset({"succeeded", "failed", "cancelled"})
+
+    def __init__(self, *, url: str, key: str) -> None:
+        self.url = f"{api_base(url)}/audio/jobs"
+        self.client = httpx.Client(
+            headers={"Authorization": f"Bearer {key}"}, timeout=REQUEST_TIMEOUT
+        )
+
+    def _call(self, method: str, url: str, expect: int, **kwargs) -> dict:
+        try:
+            response = self.client.request(method, url, **kwargs)
+        except httpx.HTTPError as exc:
+            raise BenchmarkError(f"{method} {url} failed: {exc!r}") from exc
+        if response.status_code != expect:
+            raise BenchmarkError(
+                f"{method} {url} answered {response.status_code}: {response.content[:500]!r}"
+            )
+        return response.json()
+
+    def submit(self, clip: Path, *, model: str) -> str:
+        """The new job's id."""
+        files = {"file": (clip.name, clip.read_bytes(), "application/octet-stream")}
+        data = {"model": model, "response_format": "json"}
+        return self._call("POST", self.url, 202, data=data, files=files)["id"]
+
+    def status(self, job_id: str) -> str:
+        return self._call("GET", f"{self.url}/{job_id}", 200)["status"]
+
+    def delete(self, job_id: str) -> None:
+        self._call("DELETE", f"{self.url}/{job_id}", 200)
+
+    def close(self) -> None:
+        self.client.close()

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 
 if TYPE_CHECKING:
-    from .benchmark import BenchmarkOptions, LocalPlatform, _Figures
+    from .benchmark import BenchmarkOptions, _Figures
+    from .local_platform import LocalPlatform
 
 # The targets of issue 6, on a 2-core CPU machine with tiny.en.
 TARGET_API_OVER_BARE = 1.03
@@ -108,7 +109,11 @@ def report_build(
             "bare_process": bare_memory,
             "worker_extra_mb": worker_extra,
         },
-        "transcript": {"bare": bare_text, "all_identical": f.texts == {bare_text}},
+        "transcript": {
+            "bare": bare_text,
+            "all_identical": f.texts == {bare_text},
+            "api_identical_to_bare": f.api_texts == {bare_text},
+        },
         "targets": [
             _target("api_over_bare", api_over_bare, TARGET_API_OVER_BARE, at_most=True),
             _target(
@@ -139,8 +144,8 @@ def _spread(stats: dict[str, Any], unit: str, digits: int = 3) -> str:
     )
 
 
-def report_lines(report: dict[str, Any]) -> list[str]:
-    """The human-readable summary: figures first, each target's verdict beside its figure."""
+def short_lines(report: dict[str, Any]) -> list[str]:
+    """The short scenario: figures first, each target's verdict beside its figure."""
     targets = {t["name"]: t for t in report["targets"]}
     platform = report["platform"]
     concurrent = report["concurrent"]
@@ -201,4 +206,86 @@ def report_lines(report: dict[str, Any]) -> list[str]:
         )
     same = "identical" if report["transcript"]["all_identical"] else "DIFFERENT"
     lines.append(f"transcripts        {same}: {report['transcript']['bare']!r}")
+    api_same = "yes" if report["transcript"]["api_identical_to_bare"] else "NO"
+    lines.append(f"api text = bare    {api_same} (every answer of the platform, word for word)")
+    return lines
+
+
+def long_lines(long: dict[str, Any]) -> list[str]:
+    """The long scenario: the bare engine, then one row per platform layout."""
+    bare = long["bare"]
+    audio = long["file"]
+    where = "started here" if long["platform"]["started_here"] else long["platform"]["url"]
+    lines = [
+        f"file               {audio['audio_seconds']:.1f} s of English, {len(audio['clips'])} clips "
+        f"with 1-3 s pauses, {audio['reference_words']} reference words; model {long['model']}",
+        f"bare engine        {_spread(bare['seconds'], 's', 1)}  [cpu_threads=default], "
+        f"WER {bare['wer'] * 100:.2f} %",
+        f"platform           {where}, one synchronous request at a time",
+        "workers  cpu threads/worker  latency s  latency/bare  WER %  |WER - bare| points  "
+        "text = bare",
+    ]
+    overhead_only = False
+    for row in long["rows"]:
+        workers = "deploy" if row["workers"] is None else str(row["workers"])
+        threads = "?" if row["cpu_threads_per_worker"] is None else row["cpu_threads_per_worker"]
+        more = row["workers"] is not None and row["workers"] > long["cpus"]
+        overhead_only |= more
+        lines.append(
+            f"{workers:>7}  {threads:>18}  {row['seconds']['median']:>9.1f}  "
+            f"{row['over_bare']:>12.3f}  {row['wer'] * 100:>5.2f}   "
+            f"{row['wer_points_from_bare']:>19.2f}  "
+            f"{'yes' if row['text_identical_to_bare'] else 'no':>11}"
+            f"{'  (overhead only)' if more else ''}"
+        )
+    if overhead_only:
+        lines.append(
+            f"note               more workers than the {long['cpus']} cores (e.g. 4 workers on 2 "
+            "cores) only shows the overhead: no core is left to run a chunk on"
+        )
+    return lines
+
+
+def fairness_lines(fairness: dict[str, Any]) -> list[str]:
+    """The fairness scenario: B's latency idle and behind A's backlog, and the ratio."""
+    a = fairness["tenant_a"]
+    b = fairness["tenant_b"]
+    ratio = fairness["loaded_over_idle"]
+    target = fairness["target"]
+    platform = fairness["platform"]
+    layout = (
+        f", {platform['workers']} workers x {platform['cpu_threads_per_worker']} threads"
+        if platform["started_here"]
+        else ""
+    )
+    left = ", ".join(f"{n} {status}" for status, n in sorted(a["statuses_after_b"].items()))
+    state = "met" if target["met"] else "MISSED"
+    backlog = ", ".join(f"{n['queued']}/{n['running']}" for n in b["a_backlog_when_sent"])
+    return [
+        f"platform           {platform['url']} "
+        f"({'started here' if platform['started_here'] else 'existing deployment'}{layout})",
+        f"tenant A           {a['jobs']} async jobs of {a['clip']} with {a['model']}, submitted "
+        f"in {a['submit_seconds']:.2f} s; when B was done: {left}",
+        f"tenant B idle      {_spread(b['idle_seconds'], 's')}  ({b['clip']}, {b['model']}, sync)",
+        f"tenant B loaded    {_spread(b['loaded_seconds'], 's')}  (A's jobs queued/running "
+        f"as each was sent: {backlog})",
+        f"loaded / idle      median {ratio['median']:.2f} x, max {ratio['max']:.2f} x  "
+        f"(target median <= {target['limit']:g}: {state})",
+    ]
+
+
+def report_lines(report: dict[str, Any]) -> list[str]:
+    """The human-readable summary of every scenario that ran, one section each."""
+    lines: list[str] = []
+    sections = [
+        ("short", short_lines, report if "clip" in report else None),
+        ("long", long_lines, report.get("long")),
+        ("fairness", fairness_lines, report.get("fairness")),
+    ]
+    for name, build, figures in sections:
+        if figures is None:
+            continue
+        if len(report.get("scenarios", ["short"])) > 1:
+            lines.append(f"--- {name} " + "-" * (90 - len(name)))
+        lines.extend(build(figures))
     return lines

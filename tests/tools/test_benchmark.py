@@ -13,7 +13,7 @@ from tests.audio import JFK, JFK_TEXT, words
 from tools import benchmark
 from transcriptions import engine
 
-TINY = {"runs": 1, "concurrency": 2, "rounds": 1, "warmup": 0}
+TINY = {"scenarios": "short", "runs": 1, "concurrency": 2, "rounds": 1, "warmup": 0}
 TARGETS = {"api_over_bare", "concurrent_over_bare", "first_over_warm", "worker_extra_mb"}
 
 
@@ -49,6 +49,7 @@ def assert_common_figures(report: dict) -> None:
     assert report["memory"]["bare_process"]["rss_mb"] > 0
     # Every answer, bare or through the API, alone or concurrent, is the same transcript.
     assert report["transcript"]["all_identical"] is True
+    assert report["transcript"]["api_identical_to_bare"] is True
     assert words(report["transcript"]["bare"]) == words(JFK_TEXT)
     assert {t["name"] for t in report["targets"]} == TARGETS
     assert len(report["machine"]["load_before"]) == 3
