@@ -9,7 +9,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 
 from ops.metrics import histogram
 
-from .models import Job
+from .models import Chunk, Job
 from .selectors import job_status_counts
 
 JOB_BUCKETS = (0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900)
@@ -27,6 +27,20 @@ class JobCollector:
             "Jobs waiting for a worker",
             value=counts[Job.Status.QUEUED],
         )
+
+        # The unit the workers take: what waits for them, and what they are decoding.
+        chunks = GaugeMetricFamily(
+            "whisper_chunks", "Chunks of audio waiting or being decoded", labels=["status"]
+        )
+        active = dict(
+            Chunk.objects.filter(status__in=(Chunk.Status.QUEUED, Chunk.Status.RUNNING))
+            .values_list("status")
+            .annotate(Count("pk"))
+            .order_by()
+        )
+        for status in (Chunk.Status.QUEUED, Chunk.Status.RUNNING):
+            chunks.add_metric([status], active.get(status, 0))
+        yield chunks
 
         took = ExpressionWrapper(F("finished_at") - F("started_at"), output_field=DurationField())
         job_buckets = {

@@ -79,6 +79,8 @@ def test_metrics_count_requests_jobs_and_audio(client, api_a):
     )
     assert sample(families, "whisper_jobs", status="succeeded") == 1
     assert sample(families, "whisper_queue_depth") == 0
+    assert sample(families, "whisper_chunks", status="queued") == 0
+    assert sample(families, "whisper_chunks", status="running") == 0
     assert sample(families, "whisper_audio_seconds", "_total", kind="billed") == 11
     assert sample(families, "whisper_job_duration_seconds", "_count", model="tiny.en") == 1
     assert 0 < sample(families, "whisper_job_duration_seconds", "_sum", model="tiny.en") < 60

@@ -139,6 +139,10 @@ def samples_store(*, job: Job, index: int, samples: np.ndarray) -> str:
     PCM, which is exactly what the decoder produced (decode_bounded scales int16 by 1/32768)."""
     pcm = np.round(samples * 32768.0).clip(-32768, 32767).astype(np.int16)
     name = f"chunks/{job.tenant_id}/{job.public_id}/{index}.pcm"
+    # Left by an earlier attempt whose worker died before recording the cut: replaced, not
+    # kept beside the new one under another name.
+    if default_storage.exists(name):
+        default_storage.delete(name)
     return default_storage.save(name, ContentFile(pcm.tobytes()))
 
 
