@@ -297,7 +297,16 @@ Q_CLUSTER = {
     # and still added 5 ms to every job. Without Linux's wake-ups, poll often.
     "poll": env.float("Q_POLL_SECONDS", default=0.5 if sys.platform.startswith("linux") else 0.01),
     "bulk": 1,
+    # How many tasks a cluster takes ahead of its free workers (django-q2's default is
+    # workers squared). A busy cluster holding turns that an idle one (another machine) could
+    # run makes a job wait: keep it to one per worker (its pusher holds one more in hand).
+    "queue_limit": Q_WORKERS,
 }
+# Turns put on the queue beyond one per chunk: a cluster whose workers are all busy may still
+# hold up to queue_limit + 1 turns, and a turn it holds waits for it while another cluster's
+# worker idles. A spare turn goes to a cluster that is free; whichever turn comes last finds
+# nothing to take and ends at once (two queries).
+SPARE_TURNS = env.int("SPARE_TURNS", default=1)
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:

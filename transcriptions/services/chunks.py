@@ -35,10 +35,12 @@ CLAIM_LOCK_KEY = 0x57C4_0001
 
 def turns_enqueue(names: list[str]) -> None:
     """Put a turn on the queue for each chunk named ("job_…#index": what the task monitor
-    shows; the turn may run another chunk, which its result names), once the transaction that
-    queued the chunks commits (a worker must be able to see them when it runs the turn)."""
+    shows; the turn may run another chunk, which its result names), and SPARE_TURNS more (see
+    settings), once the transaction that queued the chunks commits (a worker must be able to
+    see them when it runs the turn)."""
     if not names:
         return
+    names = names + [f"{names[-1]}+spare{n}" for n in range(1, settings.SPARE_TURNS + 1)]
 
     def enqueue() -> None:
         for name in names:
