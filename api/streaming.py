@@ -24,8 +24,11 @@ STREAM_OPENED = ": stream opened\n\n"
 
 
 def sse_events(job: Job) -> Iterator[str]:
+    """With include=["logprobs"], each delta carries its tokens' log probabilities and the
+    done event all of them (OpenAI's `logprobs` on both events)."""
     yield STREAM_OPENED
-    sent = 0
+    sent = sent_scores = 0
+    scored = "logprobs" in (job.include or [])
     deadline = time.monotonic() + settings.SYNC_WAIT_TIMEOUT
 
     def moved_on(current: Job) -> bool:
@@ -39,12 +42,18 @@ def sse_events(job: Job) -> Iterator[str]:
             yield _event({"type": "error", **to_api_error(gone).as_dict()})
             return
         if len(job.partial_text) > sent:
-            yield _event({"type": "transcript.text.delta", "delta": job.partial_text[sent:]})
+            delta = {"type": "transcript.text.delta", "delta": job.partial_text[sent:]}
+            if scored:
+                delta["logprobs"] = (job.partial_logprobs or [])[sent_scores:]
+                sent_scores += len(delta["logprobs"])
+            yield _event(delta)
             sent = len(job.partial_text)
         if job.status == Job.Status.SUCCEEDED:
-            yield _event(
-                {"type": "transcript.text.done", "text": job.text, "usage": usage(job.duration)}
-            )
+            done = {"type": "transcript.text.done", "text": job.text}
+            if scored:
+                done["logprobs"] = (job.result or {}).get("logprobs") or []
+            done["usage"] = usage(job.duration)
+            yield _event(done)
             return
         if job.is_finished or time.monotonic() >= deadline:
             yield _event({"type": "error", **to_api_error(job_outcome_error(job)).as_dict()})

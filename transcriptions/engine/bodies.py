@@ -10,8 +10,32 @@ class UsageSerializer(serializers.Serializer):
     seconds = serializers.IntegerField(help_text="Audio seconds billed: the duration rounded up.")
 
 
+class Logprob(serializers.Serializer):
+    token = serializers.CharField(help_text="The token's text.")
+    bytes = serializers.ListField(
+        child=serializers.IntegerField(), help_text="The token's UTF-8 bytes."
+    )
+    logprob = serializers.FloatField(
+        allow_null=True,
+        help_text="The natural log of the probability the decoder gave the token at its step.",
+    )
+
+
+LOGPROBS_HELP = (
+    "With `include[]=logprobs` (models gpt-4o-transcribe and gpt-4o-mini-transcribe, "
+    "response_format json): the log probability of each token of the transcript, in order, per "
+    "Whisper token (not per word), as faster-whisper's own decoder scored it (CTranslate2's "
+    "log probabilities of the step that chose the token; a beam search's kept hypothesis, or "
+    "the sampled one at a fallback temperature). Timestamp and special tokens are left out; "
+    "the tokens' bytes join to the text."
+)
+
+
 class Transcription(serializers.Serializer):
+    """`logprobs` appears only when asked for (a key missing from the body is left out)."""
+
     text = serializers.CharField()
+    logprobs = Logprob(many=True, required=False, help_text=LOGPROBS_HELP)
     usage = UsageSerializer()
 
 
