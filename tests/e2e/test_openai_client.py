@@ -99,12 +99,17 @@ def test_models(client):
 # --- OpenAI's newer fields and its gpt-4o model ids ------------------------------------------------
 
 
+def token_bytes(logprob) -> bytes:
+    # The SDK types a json body's `bytes` as floats (List[float]), a stream event's as ints.
+    return bytes(int(b) for b in logprob.bytes)
+
+
 def spelled_by(logprobs) -> str:
     """The text the tokens put together (their bytes), each with a log probability <= 0."""
     assert logprobs
     assert all(isinstance(lp.logprob, float) and lp.logprob <= 0 for lp in logprobs)
-    assert all(bytes(lp.bytes).decode("utf-8", errors="replace") == lp.token for lp in logprobs)
-    return b"".join(bytes(lp.bytes) for lp in logprobs).decode().strip()
+    assert all(token_bytes(lp).decode("utf-8", errors="replace") == lp.token for lp in logprobs)
+    return b"".join(token_bytes(lp) for lp in logprobs).decode().strip()
 
 
 def test_gpt_4o_transcribe_json_with_logprobs(client):
