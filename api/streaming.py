@@ -23,6 +23,13 @@ def _event(payload: dict) -> str:
 STREAM_OPENED = ": stream opened\n\n"
 
 
+def _rest_of_text(job: Job, sent: int) -> str:
+    """What of a finished job's text no delta has carried yet (its segments' text, of which
+    the deltas sent are the first `sent` characters)."""
+    segments = (job.result or {}).get("segments") or []
+    return "".join(segment["text"] for segment in segments)[sent:]
+
+
 def sse_events(job: Job) -> Iterator[str]:
     """With include=["logprobs"], each delta carries its tokens' log probabilities and the
     done event all of them (OpenAI's `logprobs` on both events)."""
@@ -49,6 +56,15 @@ def sse_events(job: Job) -> Iterator[str]:
             yield _event(delta)
             sent = len(job.partial_text)
         if job.status == Job.Status.SUCCEEDED:
+            # A job of several chunks can end with the text of its last chunks not yet in a
+            # delta (the chunk that ends the job does not pass through the stream's text):
+            # it goes out now, so that the deltas together are the text.
+            rest = _rest_of_text(job, sent)
+            if rest:
+                delta = {"type": "transcript.text.delta", "delta": rest}
+                if scored:
+                    delta["logprobs"] = ((job.result or {}).get("logprobs") or [])[sent_scores:]
+                yield _event(delta)
             done = {"type": "transcript.text.done", "text": job.text}
             if scored:
                 done["logprobs"] = (job.result or {}).get("logprobs") or []

@@ -466,3 +466,24 @@ def test_the_language_is_decided_once_for_a_job_of_several_chunks(api_a, setting
     assert calls == [{"model_id": "base", "candidates": ["nl", "en"]}]
     assert job.detected_language in ("nl", "en")
     assert body["language"] == {"nl": "dutch", "en": "english"}[job.detected_language]
+
+
+def test_a_stream_of_several_chunks_sends_every_token_once(api_a, gpt_4o_on_tiny):
+    upload_ = io.BytesIO(long_speech_flac())
+    upload_.name = "long.flac"
+    response = api_a.client.post(
+        "/v1/audio/transcriptions",
+        {
+            "file": upload_,
+            "model": "gpt-4o-transcribe",
+            "include[]": ["logprobs"],
+            "stream": "true",
+        },
+        format="multipart",
+    )
+    events = sse(response)
+    deltas, done = events[:-1], events[-1]
+    assert Job.objects.get().chunk_count >= 3
+    assert "".join(d["delta"] for d in deltas).strip() == done["text"]
+    assert [i for d in deltas for i in d["logprobs"]] == done["logprobs"]
+    assert_logprobs_spell(done["text"], done["logprobs"])
