@@ -144,7 +144,7 @@ def newer_fields() -> dict:
             help_text=(
                 "`logprobs`: the transcript's tokens with their log probabilities (only with "
                 "gpt-4o-transcribe and gpt-4o-mini-transcribe, response_format json; also on "
-                "stream events). Per Whisper token, from faster-whisper's own decoder scores."
+                "stream events). Per Whisper token, scored by the model's own decoder."
             ),
         ),
         "keywords[]": serializers.ListField(
