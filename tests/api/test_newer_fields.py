@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import asdict
 
 import httpx
 import pytest
@@ -21,6 +22,7 @@ from tests.audio import HOTWORDS, JFK, JFK_TEXT, german_wav, long_speech_flac, w
 from tests.conftest import assert_error
 from transcriptions import engine
 from transcriptions.models import Job
+from transcriptions.services import AudioRequest
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -487,3 +489,34 @@ def test_a_stream_of_several_chunks_sends_every_token_once(api_a, gpt_4o_on_tiny
     assert "".join(d["delta"] for d in deltas).strip() == done["text"]
     assert [i for d in deltas for i in d["logprobs"]] == done["logprobs"]
     assert_logprobs_spell(done["text"], done["logprobs"])
+
+
+def test_the_newer_fields_count_in_an_idempotency_keys_fingerprint_only_when_set(api_a):
+    plain = AudioRequest(task="transcribe", requested_model="tiny.en", model_id="tiny.en")
+    assert plain.fingerprint_fields() == {
+        key: value
+        for key, value in asdict(plain).items()
+        if key not in ("include", "keywords", "languages")
+    }  # a request without them is recognised as it was before they existed
+    headers = {"HTTP_IDEMPOTENCY_KEY": "retry-keywords"}
+    first = api_a.client.post(
+        "/v1/audio/transcriptions",
+        {"file": upload(), "model": "tiny.en", "keywords[]": ["Americans"]},
+        format="multipart",
+        **headers,
+    )
+    assert first.status_code == 200, first.content[:500]
+    again = api_a.client.post(
+        "/v1/audio/transcriptions",
+        {"file": upload(), "model": "tiny.en", "keywords[]": ["Americans"]},
+        format="multipart",
+        **headers,
+    )
+    assert again.json() == first.json() and Job.objects.count() == 1
+    other = api_a.client.post(
+        "/v1/audio/transcriptions",
+        {"file": upload(), "model": "tiny.en", "keywords[]": ["Kennedy"]},
+        format="multipart",
+        **headers,
+    )
+    assert_error(other, 400, code="idempotency_key_reused")
