@@ -172,6 +172,9 @@ DOMAIN_ERRORS: dict[type[Exception], Answer] = {
     transcriptions.ModelNotFound: Answer(404, "model_not_found", param="model"),
     transcriptions.ModelCannotTranslate: Answer(400, "unsupported_model", param="model"),
     transcriptions.ModelLanguageUnsupported: Answer(400, "unsupported_language", param="language"),
+    transcriptions.ModelLanguagesUnsupported: Answer(
+        400, "unsupported_language", param="languages"
+    ),
     transcriptions.UnsupportedAudioFormat: Answer(400, "unsupported_value", param="file"),
     transcriptions.InvalidAudio: Answer(400, "invalid_value", param="file"),
     transcriptions.CallbackUrlRefused: Answer(400, "invalid_value", param="callback_url"),

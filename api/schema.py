@@ -20,12 +20,13 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers
 
+from transcriptions.engine import openai_models
 from transcriptions.engine.bodies import Transcription, VerboseTranscription
 from transcriptions.engine.formats import RESPONSE_FORMATS
 from transcriptions.representations import JobSerializer
 
 from .serializers import chunking
-from .serializers.requests import GRANULARITIES
+from .serializers.requests import GRANULARITIES, MAX_KEYWORD_LENGTH, MAX_KEYWORDS
 from .serializers.responses import (
     ErrorSerializer,
     JobDeletedSerializer,
@@ -102,7 +103,12 @@ class TranslationRequest(serializers.Serializer):
     file = UploadField(
         help_text="flac, mp3, mp4, mpeg, mpga, m4a, ogg, oga, wav or webm (detected from content)."
     )
-    model = serializers.CharField(help_text="An id from GET /v1/models; `whisper-1` works.")
+    model = serializers.CharField(
+        help_text=(
+            "An id from GET /v1/models; `whisper-1` works. `gpt-4o-transcribe` and "
+            "`gpt-4o-mini-transcribe` answer only in json and text, as OpenAI's do."
+        )
+    )
     prompt = serializers.CharField(required=False, help_text="Vocabulary or style to follow.")
     response_format = serializers.ChoiceField(choices=RESPONSE_FORMATS, default="json")
     temperature = serializers.FloatField(
@@ -125,7 +131,42 @@ class TranscriptionRequest(TranslationRequest):
             required=False,
             help_text="`word` and/or `segment`; only with response_format=verbose_json.",
         )
+        fields.update(newer_fields())
         return fields
+
+
+def newer_fields() -> dict:
+    """OpenAI's `include[]`, `keywords[]` and `languages[]`, named as the SDK sends them."""
+    return {
+        "include[]": serializers.ListField(
+            child=serializers.ChoiceField(choices=openai_models.INCLUDE_VALUES),
+            required=False,
+            help_text=(
+                "`logprobs`: the transcript's tokens with their log probabilities (only with "
+                "gpt-4o-transcribe and gpt-4o-mini-transcribe, response_format json; also on "
+                "stream events). Per Whisper token, scored by the model's own decoder."
+            ),
+        ),
+        "keywords[]": serializers.ListField(
+            child=serializers.CharField(max_length=MAX_KEYWORD_LENGTH),
+            required=False,
+            max_length=MAX_KEYWORDS,
+            help_text=(
+                "Words or phrases to guide the transcription (any model): the decoder is "
+                "primed with them (faster-whisper's hotwords), so names and jargon come out "
+                "spelled as given."
+            ),
+        ),
+        "languages[]": serializers.ListField(
+            child=serializers.CharField(),
+            required=False,
+            help_text=(
+                "Possible languages (ISO-639-1): language detection picks the likeliest of "
+                "them, once per file, and the whole file is transcribed in it. `language`, "
+                "when given, wins."
+            ),
+        ),
+    }
 
 
 def _error(description: str) -> OpenApiResponse:
@@ -152,7 +193,10 @@ def _audio_responses(*, streams: bool) -> dict:
     )
     responses = {
         (200, "application/json"): OpenApiResponse(
-            body, description="`json` (text and usage) or `verbose_json` (segments, words)."
+            body,
+            description=(
+                "`json` (text, usage, and logprobs when asked) or `verbose_json` (segments, words)."
+            ),
         ),
         (200, "text/plain"): OpenApiResponse(OpenApiTypes.STR, description="`text` or `srt`."),
         (200, "text/vtt"): OpenApiResponse(OpenApiTypes.STR, description="`vtt` (WebVTT)."),
@@ -160,7 +204,11 @@ def _audio_responses(*, streams: bool) -> dict:
     if streams:
         responses[(200, "text/event-stream")] = OpenApiResponse(
             OpenApiTypes.STR,
-            description="stream=true: `transcript.text.delta` events, then `transcript.text.done`.",
+            description=(
+                "stream=true: `transcript.text.delta` events, then `transcript.text.done`; "
+                "with include[]=logprobs each delta carries its tokens' `logprobs` and the done "
+                "event all of them."
+            ),
         )
     for status, response in AUDIO_ERRORS.items():
         responses[(status, "application/json")] = response
@@ -262,6 +310,7 @@ class JobRequest(TranslationRequest):
         fields["timestamp_granularities[]"] = serializers.ListField(
             child=serializers.ChoiceField(choices=GRANULARITIES), required=False
         )
+        fields.update(newer_fields())
         return fields
 
 

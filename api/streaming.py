@@ -23,9 +23,19 @@ def _event(payload: dict) -> str:
 STREAM_OPENED = ": stream opened\n\n"
 
 
+def _rest_of_text(job: Job, sent: int) -> str:
+    """What of a finished job's text no delta has carried yet (its segments' text, of which
+    the deltas sent are the first `sent` characters)."""
+    segments = (job.result or {}).get("segments") or []
+    return "".join(segment["text"] for segment in segments)[sent:]
+
+
 def sse_events(job: Job) -> Iterator[str]:
+    """With include=["logprobs"], each delta carries its tokens' log probabilities and the
+    done event all of them (OpenAI's `logprobs` on both events)."""
     yield STREAM_OPENED
-    sent = 0
+    sent = sent_scores = 0
+    scored = "logprobs" in (job.include or [])
     deadline = time.monotonic() + settings.SYNC_WAIT_TIMEOUT
 
     def moved_on(current: Job) -> bool:
@@ -39,12 +49,27 @@ def sse_events(job: Job) -> Iterator[str]:
             yield _event({"type": "error", **to_api_error(gone).as_dict()})
             return
         if len(job.partial_text) > sent:
-            yield _event({"type": "transcript.text.delta", "delta": job.partial_text[sent:]})
+            delta = {"type": "transcript.text.delta", "delta": job.partial_text[sent:]}
+            if scored:
+                delta["logprobs"] = (job.partial_logprobs or [])[sent_scores:]
+                sent_scores += len(delta["logprobs"])
+            yield _event(delta)
             sent = len(job.partial_text)
         if job.status == Job.Status.SUCCEEDED:
-            yield _event(
-                {"type": "transcript.text.done", "text": job.text, "usage": usage(job.duration)}
-            )
+            # A job of several chunks can end with the text of its last chunks not yet in a
+            # delta (the chunk that ends the job does not pass through the stream's text):
+            # it goes out now, so that the deltas together are the text.
+            rest = _rest_of_text(job, sent)
+            if rest:
+                delta = {"type": "transcript.text.delta", "delta": rest}
+                if scored:
+                    delta["logprobs"] = ((job.result or {}).get("logprobs") or [])[sent_scores:]
+                yield _event(delta)
+            done = {"type": "transcript.text.done", "text": job.text}
+            if scored:
+                done["logprobs"] = (job.result or {}).get("logprobs") or []
+            done["usage"] = usage(job.duration)
+            yield _event(done)
             return
         if job.is_finished or time.monotonic() >= deadline:
             yield _event({"type": "error", **to_api_error(job_outcome_error(job)).as_dict()})

@@ -25,6 +25,10 @@ class ModelLanguageUnsupported(TranscriptionError):
     """An English-only model asked for another language."""
 
 
+class ModelLanguagesUnsupported(ModelLanguageUnsupported):
+    """An English-only model given `languages[]` without English among them."""
+
+
 class InvalidAudio(TranscriptionError):
     """Empty, truncated, undecodable, or without an audio track."""
 

@@ -56,6 +56,12 @@ class Job(models.Model):
     chunking_strategy = models.JSONField(default=dict, blank=True)
     # How many chunks the audio was cut into; 0 until its first chunk has been planned.
     chunk_count = models.PositiveIntegerField(default=0)
+    # OpenAI's `include[]` (["logprobs"]: the decoder's log probability of each token),
+    # `keywords[]` (words the decoder is primed with) and `languages[]` (the candidates
+    # language detection chooses from, once per job).
+    include = models.JSONField(default=list, blank=True)
+    keywords = models.JSONField(default=list, blank=True)
+    languages = models.JSONField(default=list, blank=True)
 
     audio = models.FileField(upload_to=audio_upload_to, blank=True)
     audio_filename = models.CharField(max_length=255, blank=True)
@@ -78,10 +84,13 @@ class Job(models.Model):
     detected_language = models.CharField(max_length=8, blank=True)
     duration = models.FloatField(null=True, blank=True, help_text="Seconds, measured by the engine")
     text = models.TextField(blank=True)
-    # {"language", "duration", "text", "segments": [...], "words": [...] | null}
+    # {"language", "duration", "text", "segments": [...], "words": [...] | null}, and
+    # "logprobs": [{"token", "bytes", "logprob"}, ...] when the job asked for them
     result = models.JSONField(null=True, blank=True)
-    # Text of the segments decoded so far: what a streaming request sends as deltas.
+    # Text of the segments decoded so far: what a streaming request sends as deltas; with
+    # include=["logprobs"], the log probabilities of its tokens.
     partial_text = models.TextField(blank=True)
+    partial_logprobs = models.JSONField(default=list, blank=True)
     # Seconds of audio the client has had the benefit of even if the job does not succeed: the
     # end of the last segment streamed to it, or what was decoded of a file whose real length
     # passed the measured one. A job that fails or is cancelled is billed this (billing.rounding).
@@ -153,10 +162,13 @@ class Chunk(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
-    # Text of its segments decoded so far, and the end (in file time) of the last of them.
+    # Text of its segments decoded so far (and its tokens' log probabilities when the job
+    # asked for them), and the end (in file time) of the last of them.
     partial_text = models.TextField(blank=True)
+    partial_logprobs = models.JSONField(default=list, blank=True)
     covered_seconds = models.FloatField(default=0.0)
-    # {"language", "segments": [...], "words": [...] | null}, times already in file time.
+    # {"language", "segments": [...], "words": [...] | null[, "logprobs": [...]]}, times
+    # already in file time.
     result = models.JSONField(null=True, blank=True)
 
     class Meta:

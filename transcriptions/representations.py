@@ -69,6 +69,7 @@ def job_result(job: Job) -> Any:
         response_format=job.response_format,
         task=job.task,
         granularities=job.timestamp_granularities,
+        include=job.include,
     )
     return json.loads(body) if job.response_format in ("json", "verbose_json") else body
 

@@ -4,6 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from transcriptions.engine import openai_models
 from transcriptions.engine.formats import RESPONSE_FORMATS
 from transcriptions.engine.languages import LANGUAGES
 
@@ -36,6 +37,51 @@ MSG_GRANULARITY_FORMAT = (
 )
 MSG_STREAM = "Invalid value for 'stream': expected a boolean."
 MSG_STREAM_FORMAT = "Streaming is only supported with response_format 'json' or 'text'."
+# OpenAI's answer to a format its gpt-4o models do not give (openai/openai-dotnet#401,
+# lfnovo/esperanto#204: 400 invalid_request_error, param response_format, unsupported_value).
+MSG_MODEL_FORMAT = (
+    "response_format '{value}' is not compatible with model '{model}'. Use 'json' or 'text' "
+    "instead."
+)
+# `include[]`, `keywords[]`, `languages[]`. OpenAI's own text for these refusals could not be
+# found; they follow its patterns for an unknown value (MSG_FORMAT), a value a model does not
+# support ("Unsupported value: 'temperature' does not support 0.7 with this model. ...") and
+# an array or string over its limit ("Invalid 'tools': array too long. Expected an array with
+# maximum length 128, but got an array with length 200 instead.").
+MSG_INCLUDE_VALUE = "Invalid value: '{value}'. Supported values are: 'logprobs'."
+MSG_LOGPROBS_MODEL = (
+    "Unsupported value: 'include' does not support 'logprobs' with this model. Use "
+    "'gpt-4o-transcribe' or 'gpt-4o-mini-transcribe'."
+)
+MSG_LOGPROBS_FORMAT = (
+    "Unsupported value: 'include' does not support 'logprobs' with response_format '{value}'. "
+    "Use 'json' instead."
+)
+MSG_KEYWORDS_COUNT = (
+    "Invalid 'keywords': array too long. Expected an array with maximum length {limit}, but "
+    "got an array with length {count} instead."
+)
+MSG_KEYWORD_LENGTH = (
+    "Invalid 'keywords[{index}]': string too long. Expected a string with maximum length "
+    "{limit}, but got a string with length {length} instead."
+)
+# OpenAI gives `keywords` no limit; ours keep the decoder's prompt in bounds (faster-whisper
+# cuts hotwords at half the model's 448-token context anyway).
+MAX_KEYWORDS = 100
+MAX_KEYWORD_LENGTH = 100
+# Multipart array fields: the SDK sends `name[]` parts, one per value (curl users may send
+# `name` several times).
+LIST_FIELDS = ("timestamp_granularities", "include", "keywords", "languages")
+
+
+def _list_field() -> serializers.ListField:
+    # Blank values are kept here, and dropped (or refused) by the field's validate_ method:
+    # a DRF "This field may not be blank." is not OpenAI's wording.
+    return serializers.ListField(
+        child=serializers.CharField(allow_blank=True, trim_whitespace=False),
+        required=False,
+        default=list,
+    )
 
 
 def _error(message: str, code: str) -> serializers.ValidationError:
@@ -73,6 +119,15 @@ class AudioRequestSerializer(serializers.Serializer):
             raise _error(MSG_FORMAT.format(value=value), "unsupported_value")
         return value
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        formats = openai_models.response_formats(attrs.get("model", ""))
+        if formats is not None and attrs["response_format"] not in formats:
+            message = MSG_MODEL_FORMAT.format(value=attrs["response_format"], model=attrs["model"])
+            raise serializers.ValidationError(
+                {"response_format": [message]}, code="unsupported_value"
+            )
+        return attrs
+
     def validate_temperature(self, value: str) -> float:
         try:
             temperature = float(value) if value != "" else 0.0
@@ -105,20 +160,24 @@ class ChunkingStrategyField(serializers.Field):
 
 class TranscriptionRequestSerializer(AudioRequestSerializer):
     language = serializers.CharField(required=False, allow_blank=True, max_length=16)
+    # Candidate languages: detection picks the likeliest of them (once per job).
+    languages = _list_field()
     timestamp_granularities = serializers.ListField(
         child=serializers.CharField(), required=False, default=list
     )
+    include = _list_field()
+    # Words or phrases the decoder is primed with (faster-whisper's hotwords).
+    keywords = _list_field()
     stream = serializers.CharField(required=False, default="false")
     chunking_strategy = ChunkingStrategyField()
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
-        # The SDK sends `timestamp_granularities[]` (one part per value), as OpenAI expects.
+        # The SDK sends `timestamp_granularities[]`, `include[]`, ... (one part per value), as
+        # OpenAI expects.
         if hasattr(data, "getlist"):
-            values = data.getlist("timestamp_granularities[]") or data.getlist(
-                "timestamp_granularities"
-            )
+            lists = {name: data.getlist(f"{name}[]") or data.getlist(name) for name in LIST_FIELDS}
             data = {key: data.get(key) for key in data}
-            data["timestamp_granularities"] = values
+            data.update(lists)
         # ... and a `chunking_strategy` object as chunking_strategy[type], [threshold], ...
         if isinstance(data, dict):
             parts = bracketed_parts(data)
@@ -134,6 +193,36 @@ class TranscriptionRequestSerializer(AudioRequestSerializer):
             raise _error(MSG_LANGUAGE.format(value=value), "invalid_language_format")
         return value
 
+    def validate_languages(self, values: list[str]) -> list[str]:
+        codes = []
+        for value in values:
+            code = value.strip().lower()
+            if code and code not in LANGUAGES:
+                raise _error(MSG_LANGUAGE.format(value=code), "invalid_language_format")
+            if code:
+                codes.append(code)
+        return list(dict.fromkeys(codes))
+
+    def validate_include(self, values: list[str]) -> list[str]:
+        for value in values:
+            if value not in openai_models.INCLUDE_VALUES:
+                raise _error(MSG_INCLUDE_VALUE.format(value=value), "unsupported_value")
+        return list(dict.fromkeys(values))
+
+    def validate_keywords(self, values: list[str]) -> list[str]:
+        keywords = [value.strip() for value in values]
+        for index, keyword in enumerate(keywords):
+            if len(keyword) > MAX_KEYWORD_LENGTH:
+                message = MSG_KEYWORD_LENGTH.format(
+                    index=index, limit=MAX_KEYWORD_LENGTH, length=len(keyword)
+                )
+                raise _error(message, "string_above_max_length")
+        keywords = list(dict.fromkeys(k for k in keywords if k))
+        if len(keywords) > MAX_KEYWORDS:
+            message = MSG_KEYWORDS_COUNT.format(limit=MAX_KEYWORDS, count=len(keywords))
+            raise _error(message, "array_above_max_length")
+        return keywords
+
     def validate_timestamp_granularities(self, values: list[str]) -> list[str]:
         for value in values:
             if value not in GRANULARITIES:
@@ -147,6 +236,15 @@ class TranscriptionRequestSerializer(AudioRequestSerializer):
         return lowered in {"true", "1"}
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        if openai_models.LOGPROBS in attrs.get("include", ()):
+            if not openai_models.supports_logprobs(attrs["model"]):
+                raise serializers.ValidationError(
+                    {"include": [MSG_LOGPROBS_MODEL]}, code="unsupported_value"
+                )
+            if attrs["response_format"] != "json":
+                message = MSG_LOGPROBS_FORMAT.format(value=attrs["response_format"])
+                raise serializers.ValidationError({"include": [message]}, code="unsupported_value")
         if attrs.get("timestamp_granularities") and attrs["response_format"] != "verbose_json":
             raise serializers.ValidationError(
                 {"timestamp_granularities[]": MSG_GRANULARITY_FORMAT}, code="invalid_value"

@@ -27,6 +27,7 @@ def job_response(job: Job) -> HttpResponse:
         response_format=job.response_format,
         task=job.task,
         granularities=job.timestamp_granularities,
+        include=job.include,
     )
     return HttpResponse(body, content_type=content_type)
 

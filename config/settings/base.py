@@ -200,7 +200,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     # The form field is `timestamp_granularities[]`; brackets are not allowed in a component name.
-    "ENUM_NAME_OVERRIDES": {"TimestampGranularityEnum": "api.serializers.requests.GRANULARITIES"},
+    "ENUM_NAME_OVERRIDES": {
+        "TimestampGranularityEnum": "api.serializers.requests.GRANULARITIES",
+        "TranscriptionIncludeEnum": "transcriptions.engine.openai_models.INCLUDE_VALUES",
+    },
     "SERVE_INCLUDE_SCHEMA": False,
     # The docs are public, like OpenAI's: no API key needed to read them.
     "SERVE_AUTHENTICATION": [],
@@ -250,8 +253,18 @@ WHISPER_MODELS = {
         },
     },
 }
-# `whisper-1` (what the OpenAI SDK examples send) names the multilingual model so translation works.
-WHISPER_MODEL_ALIASES = {"whisper-1": env.str("WHISPER_DEFAULT_MODEL", default="base")}
+# OpenAI's model ids, each naming a model of the registry. `whisper-1` (what the OpenAI SDK
+# examples send) names the multilingual model so translation works; so do the gpt-4o ids (and
+# the mini's dated snapshot), which answer as OpenAI's gpt-4o models do (json and text only,
+# include[]=logprobs: transcriptions.engine.openai_models).
+WHISPER_MODEL_ALIASES = {
+    "whisper-1": env.str("WHISPER_DEFAULT_MODEL", default="base"),
+    "gpt-4o-transcribe": env.str("WHISPER_GPT_4O_TRANSCRIBE_MODEL", default="base"),
+    "gpt-4o-mini-transcribe": env.str("WHISPER_GPT_4O_MINI_TRANSCRIBE_MODEL", default="base"),
+}
+WHISPER_MODEL_ALIASES["gpt-4o-mini-transcribe-2025-12-15"] = WHISPER_MODEL_ALIASES[
+    "gpt-4o-mini-transcribe"
+]
 WHISPER_PRELOAD_MODELS = env.list("WHISPER_PRELOAD_MODELS", default=list(WHISPER_MODELS))
 WHISPER_CACHE_DIR = Path(env.str("WHISPER_CACHE_DIR", default=str(VAR_DIR / "models")))
 WHISPER_DEVICE = env.str("WHISPER_DEVICE", default="auto")  # auto | cpu | cuda

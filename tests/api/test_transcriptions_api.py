@@ -210,7 +210,14 @@ def test_models_list_and_detail(api_a):
     body = listing.json()
     assert body["object"] == "list"
     ids = [m["id"] for m in body["data"]]
-    assert ids == ["whisper-1", "tiny.en", "base"]
+    assert ids == [
+        "whisper-1",
+        "gpt-4o-transcribe",
+        "gpt-4o-mini-transcribe",
+        "gpt-4o-mini-transcribe-2025-12-15",
+        "tiny.en",
+        "base",
+    ]
     for model in body["data"]:
         assert set(model) == {"id", "object", "created", "owned_by"}
         assert model["object"] == "model"

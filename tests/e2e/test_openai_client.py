@@ -85,8 +85,113 @@ def test_streaming_yields_deltas_then_done(client):
 
 def test_models(client):
     ids = [m.id for m in client.models.list()]
-    assert ids == ["whisper-1", "tiny.en", "base"]
+    assert ids == [
+        "whisper-1",
+        "gpt-4o-transcribe",
+        "gpt-4o-mini-transcribe",
+        "gpt-4o-mini-transcribe-2025-12-15",
+        "tiny.en",
+        "base",
+    ]
     assert client.models.retrieve("tiny.en").id == "tiny.en"
+
+
+# --- OpenAI's newer fields and its gpt-4o model ids ------------------------------------------------
+
+
+def token_bytes(logprob) -> bytes:
+    # The SDK types a json body's `bytes` as floats (List[float]), a stream event's as ints.
+    return bytes(int(b) for b in logprob.bytes)
+
+
+def spelled_by(logprobs) -> str:
+    """The text the tokens put together (their bytes), each with a log probability <= 0."""
+    assert logprobs
+    assert all(isinstance(lp.logprob, float) and lp.logprob <= 0 for lp in logprobs)
+    assert all(token_bytes(lp).decode("utf-8", errors="replace") == lp.token for lp in logprobs)
+    return b"".join(token_bytes(lp) for lp in logprobs).decode().strip()
+
+
+def test_gpt_4o_transcribe_json_with_logprobs(client):
+    with JFK.open("rb") as f:
+        result = client.audio.transcriptions.create(
+            model="gpt-4o-transcribe", file=f, include=["logprobs"]
+        )
+    assert_jfk(result.text)
+    assert spelled_by(result.logprobs) == result.text
+    assert "".join(lp.token for lp in result.logprobs).strip() == result.text
+    assert len(result.logprobs) > len(words(result.text))  # per token: "," and "." too
+    assert result.usage.type == "duration" and result.usage.seconds == 11
+
+
+@pytest.mark.parametrize("model", ["gpt-4o-transcribe", "gpt-4o-mini-transcribe"])
+def test_gpt_4o_models_answer_json_and_text(client, model):
+    with JFK.open("rb") as f:
+        result = client.audio.transcriptions.create(model=model, file=f)
+    assert_jfk(result.text)
+    assert result.logprobs is None
+    with JFK.open("rb") as f:
+        body = client.audio.transcriptions.create(model=model, file=f, response_format="text")
+    assert isinstance(body, str)
+    assert_jfk(body)
+
+
+@pytest.mark.parametrize("fmt", ["srt", "verbose_json"])
+def test_gpt_4o_refuses_other_formats_as_openai_does(client, fmt):
+    with pytest.raises(openai.BadRequestError) as info, JFK.open("rb") as f:
+        client.audio.transcriptions.create(model="gpt-4o-transcribe", file=f, response_format=fmt)
+    assert info.value.code == "unsupported_value" and info.value.param == "response_format"
+    assert info.value.body["message"] == (
+        f"response_format '{fmt}' is not compatible with model 'gpt-4o-transcribe'. "
+        "Use 'json' or 'text' instead."
+    )
+
+
+def test_logprobs_with_whisper_1_are_refused(client):
+    with pytest.raises(openai.BadRequestError) as info, JFK.open("rb") as f:
+        client.audio.transcriptions.create(model="whisper-1", file=f, include=["logprobs"])
+    assert info.value.code == "unsupported_value" and info.value.param == "include"
+
+
+def test_stream_events_carry_logprobs(client):
+    with JFK.open("rb") as f:
+        stream = client.audio.transcriptions.create(
+            model="gpt-4o-mini-transcribe", file=f, stream=True, include=["logprobs"]
+        )
+        events = list(stream)
+    deltas, done = events[:-1], events[-1]
+    assert done.type == "transcript.text.done"
+    for delta in deltas:
+        assert delta.type == "transcript.text.delta"
+        assert spelled_by(delta.logprobs) == delta.delta.strip()
+    assert [lp.logprob for d in deltas for lp in d.logprobs] == [lp.logprob for lp in done.logprobs]
+    assert spelled_by(done.logprobs) == done.text
+    assert_jfk(done.text)
+
+
+def test_keywords_prime_the_decoder(client):
+    def text(**fields) -> str:
+        with HOTWORDS.open("rb") as f:
+            return client.audio.transcriptions.create(model="whisper-1", file=f, **fields).text
+
+    assert "ComfyUI" not in text()
+    assert "ComfyUI" in text(keywords=["ComfyUI"])
+
+
+def test_languages_restrict_detection(client):
+    def transcribe(*languages: str):
+        return client.audio.transcriptions.create(
+            model="whisper-1",
+            file=("german.wav", german_wav(), "audio/wav"),
+            response_format="verbose_json",
+            languages=list(languages),
+        )
+
+    german = transcribe("de")
+    assert german.language == "german"
+    assert {"und", "die"} & set(words(german.text))
+    assert transcribe("en", "de").language == "german"
+    assert transcribe("nl", "en").language in ("dutch", "english")
 
 
 def test_wrong_key_raises_authentication_error(platform_server):

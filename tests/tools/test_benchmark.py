@@ -117,7 +117,11 @@ def test_the_bare_engine_decodes_as_the_platform_does():
         ({"url": "http://127.0.0.1:9"}, benchmark.MSG_URL_NEEDS_KEY),
         (
             {"model": "large-v9"},
-            benchmark.MSG_UNKNOWN_MODEL.format(model="large-v9", models="whisper-1, tiny.en, base"),
+            benchmark.MSG_UNKNOWN_MODEL.format(
+                model="large-v9",
+                models="whisper-1, gpt-4o-transcribe, gpt-4o-mini-transcribe, "
+                "gpt-4o-mini-transcribe-2025-12-15, tiny.en, base",
+            ),
         ),
         (
             {"file": Path("/nonexistent/clip.flac")},

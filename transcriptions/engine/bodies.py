@@ -10,8 +10,32 @@ class UsageSerializer(serializers.Serializer):
     seconds = serializers.IntegerField(help_text="Audio seconds billed: the duration rounded up.")
 
 
+class Logprob(serializers.Serializer):
+    token = serializers.CharField(help_text="The token's text.")
+    bytes = serializers.ListField(
+        child=serializers.IntegerField(), help_text="The token's UTF-8 bytes."
+    )
+    logprob = serializers.FloatField(
+        allow_null=True, help_text="The natural log of the probability the model gives the token."
+    )
+
+
+LOGPROBS_HELP = (
+    "With `include[]=logprobs` (models gpt-4o-transcribe and gpt-4o-mini-transcribe, "
+    "response_format json): the log probability of each token of the transcript, in order, per "
+    "Whisper token (not per word). The values are the model's own: each window's kept tokens "
+    "scored teacher-forced by the Whisper decoder (CTranslate2's align pass) after the exact "
+    "prompt the decode used, over the text tokens (timestamps masked); CTranslate2 gives no "
+    "per-step scores for beam search. Timestamp and special tokens are left out; the tokens' "
+    "bytes join to the text (with the leading space Whisper writes before it)."
+)
+
+
 class Transcription(serializers.Serializer):
+    """`logprobs` appears only when asked for (a key missing from the body is left out)."""
+
     text = serializers.CharField()
+    logprobs = Logprob(many=True, required=False, help_text=LOGPROBS_HELP)
     usage = UsageSerializer()
 
 

@@ -18,6 +18,7 @@ from typing import Any, BinaryIO
 
 from django.conf import settings
 
+from . import logprobs as token_scores
 from .registry import model_directory, registry
 
 logger = logging.getLogger(__name__)
@@ -38,6 +39,8 @@ class TranscriptionResult:
     text: str
     segments: list[dict[str, Any]] = field(default_factory=list)
     words: list[dict[str, Any]] | None = None
+    # include=["logprobs"]: [{"token", "bytes", "logprob"}] of every text token, in order.
+    logprobs: list[dict[str, Any]] | None = None
 
 
 # --- Loaded models ------------------------------------------------------------------------------
@@ -161,11 +164,14 @@ def decode_options(
     prompt: str | None = None,
     temperature: float = 0.0,
     word_timestamps: bool = False,
+    keywords: Iterable[str] = (),
 ) -> dict[str, Any]:
     """WhisperModel.transcribe's keyword arguments for a request: the platform's decode
-    settings in one place, so the benchmark's bare engine decodes exactly as a job does."""
+    settings in one place, so the benchmark's bare engine decodes exactly as a job does.
+    `keywords` (OpenAI's `keywords[]`) become faster-whisper's `hotwords`, a phrase the decoder
+    is primed with before each window (with the prompt, if any); left out when there are none."""
     temperatures = TEMPERATURE_LADDER if temperature == 0 else (temperature,)
-    return {
+    options: dict[str, Any] = {
         "task": task,
         "language": language,
         "initial_prompt": prompt or None,
@@ -174,15 +180,29 @@ def decode_options(
         "word_timestamps": word_timestamps,
         "vad_filter": False,
     }
+    hotwords = hotwords_phrase(keywords)
+    if hotwords:
+        options["hotwords"] = hotwords
+    return options
 
 
-def detect_language(samples, *, model_id: str) -> str:
+def hotwords_phrase(keywords: Iterable[str]) -> str:
+    """The keywords as one phrase, in their order: "ComfyUI, Stable Diffusion"."""
+    return ", ".join(k.strip() for k in keywords if k.strip())
+
+
+def detect_language(samples, *, model_id: str, candidates: Iterable[str] = ()) -> str:
     """The language of the audio as one pass over it decides it: from its first 30 s ("en" for
-    an English-only model)."""
+    an English-only model). With `candidates` (OpenAI's `languages[]`), the likeliest of them."""
     model = get_model(model_id)
     if not model.model.is_multilingual:
         return "en"
-    language, _probability, _all = model.detect_language(audio=samples)
+    language, _probability, all_probabilities = model.detect_language(audio=samples)
+    candidates = list(candidates)
+    if candidates:
+        probabilities = dict(all_probabilities)
+        # max keeps the first of equals: the client's order breaks ties.
+        language = max(candidates, key=lambda code: probabilities.get(code, 0.0))
     return language
 
 
@@ -195,9 +215,12 @@ def transcribe(
     prompt: str | None = None,
     temperature: float = 0.0,
     word_timestamps: bool = False,
-    on_segment: Callable[[dict[str, Any], float], None] | None = None,
+    keywords: Iterable[str] = (),
+    logprobs: bool = False,
+    on_segment: Callable[..., None] | None = None,
 ) -> TranscriptionResult:
-    """Run Whisper on one file; `on_segment(segment, duration)` sees each segment as it comes."""
+    """Run Whisper on one file; `on_segment(segment, duration, logprobs)` sees each segment as
+    it comes (`logprobs`: its tokens' entries, or None when they were not asked for)."""
     model = get_model(model_id)
     options = decode_options(
         task=task,
@@ -205,27 +228,46 @@ def transcribe(
         prompt=prompt,
         temperature=temperature,
         word_timestamps=word_timestamps,
+        keywords=keywords,
     )
-    segments_iter, info = model.transcribe(audio, **options)
-    segments: list[dict[str, Any]] = []
-    words: list[dict[str, Any]] = []
-    for segment in segments_iter:
-        item = _segment_dict(len(segments), segment, options["temperature"][0])
-        segments.append(item)
-        for word in segment.words or ():
-            words.append(
-                {
-                    "word": word.word.strip(),
-                    "start": round(word.start, 3),
-                    "end": round(word.end, 3),
-                }
-            )
-        if on_segment is not None:
-            on_segment(item, info.duration)
+    with contextlib.ExitStack() as stack:
+        recorder = stack.enter_context(token_scores.recording(model)) if logprobs else None
+        segments_iter, info = model.transcribe(audio, **options)
+        segments: list[dict[str, Any]] = []
+        words: list[dict[str, Any]] = []
+        scores: list[dict[str, Any]] = []
+        for segment in segments_iter:
+            item = _segment_dict(len(segments), segment, options["temperature"][0])
+            segments.append(item)
+            for word in segment.words or ():
+                words.append(
+                    {
+                        "word": word.word.strip(),
+                        "start": round(word.start, 3),
+                        "end": round(word.end, 3),
+                    }
+                )
+            entries = None
+            if recorder is not None:
+                entries = token_scores.logprob_entries(
+                    model.hf_tokenizer,
+                    segment.tokens,
+                    recorder.segment_logprobs(segment.tokens),
+                    eot=_end_of_text(model),
+                )
+                scores.extend(entries)
+            if on_segment is not None:
+                on_segment(item, info.duration, entries)
     return TranscriptionResult(
         language=info.language,
         duration=round(info.duration, 3),
         text="".join(s["text"] for s in segments).strip(),
         segments=segments,
         words=words if word_timestamps else None,
+        logprobs=scores if logprobs else None,
     )
+
+
+def _end_of_text(model) -> int:
+    """The id of `<|endoftext|>`: every token from it on is special (timestamps included)."""
+    return model.hf_tokenizer.token_to_id("<|endoftext|>")

@@ -75,12 +75,16 @@ def render(
     response_format: str,
     task: str = "transcribe",
     granularities: list[str] | None = None,
+    include: list[str] | None = None,
 ) -> tuple[str, str]:
-    """(body, content type) of a finished result in the requested format."""
+    """(body, content type) of a finished result in the requested format; `include`
+    (["logprobs"]) adds the tokens' log probabilities to a json body."""
     if response_format == "json":
-        body = json.dumps(
-            Transcription({"text": result["text"], "usage": usage(result["duration"])}).data
-        )
+        fields: dict[str, Any] = {"text": result["text"]}
+        if "logprobs" in (include or ()):
+            fields["logprobs"] = result.get("logprobs") or []
+        fields["usage"] = usage(result["duration"])
+        body = json.dumps(Transcription(fields).data)
     elif response_format == "verbose_json":
         body = json.dumps(verbose_json(result, task=task, granularities=granularities))
     elif response_format == "text":

@@ -107,6 +107,7 @@ def chunk_claim(*, worker: str) -> Chunk | None:
             started_at=now,
             attempts=chunk.attempts,
             partial_text="",
+            partial_logprobs=[],
             covered_seconds=0.0,
         )
         job = chunk.job
@@ -127,7 +128,13 @@ def chunk_requeue(*, chunk: Chunk) -> bool:
     """Give a chunk whose worker died another turn (only that chunk is decoded again)."""
     requeued = Chunk.objects.filter(
         pk=chunk.pk, status=Chunk.Status.RUNNING, worker=chunk.worker, attempts=chunk.attempts
-    ).update(status=Chunk.Status.QUEUED, worker="", partial_text="", covered_seconds=0.0)
+    ).update(
+        status=Chunk.Status.QUEUED,
+        worker="",
+        partial_text="",
+        partial_logprobs=[],
+        covered_seconds=0.0,
+    )
     if requeued:
         turns_enqueue([chunk_name(chunk.job, chunk.index)])
     return bool(requeued)

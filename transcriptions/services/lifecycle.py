@@ -95,6 +95,15 @@ def _settle(job: Job, fields: dict[str, Any]) -> None:
 
 
 def job_succeed(*, job: Job, result: engine.TranscriptionResult) -> bool:
+    stored = {
+        "language": result.language,
+        "duration": result.duration,
+        "text": result.text,
+        "segments": result.segments,
+        "words": result.words,
+    }
+    if result.logprobs is not None:  # include=["logprobs"]
+        stored["logprobs"] = result.logprobs
     return _finish(
         job,
         status=Job.Status.SUCCEEDED,
@@ -103,13 +112,7 @@ def job_succeed(*, job: Job, result: engine.TranscriptionResult) -> bool:
         detected_language=result.language,
         duration=result.duration,
         text=result.text,
-        result={
-            "language": result.language,
-            "duration": result.duration,
-            "text": result.text,
-            "segments": result.segments,
-            "words": result.words,
-        },
+        result=stored,
     )
 
 

@@ -72,6 +72,7 @@ def job_retry(*, job: Job) -> bool:
                 status=Job.Status.QUEUED,
                 progress=0,
                 partial_text="",
+                partial_logprobs=[],
                 covered_seconds=0.0,
                 chunk_count=0,
                 error_code="",

@@ -75,15 +75,19 @@ def chunk_run(*, chunk: Chunk) -> None:
             samples = _plan(job, chunk)
             if samples is None:
                 return
+        language = job.language or job.detected_language or None
+        if language is None and job.languages:  # a file of one chunk: decided here
+            language = engine.detect_language(samples, model_id=job.model, candidates=job.languages)
         result = engine.transcribe(
             samples,
             model_id=job.model,
             task=job.task,
-            language=job.language or job.detected_language or None,
+            language=language,
             prompt=job.prompt,
             temperature=job.temperature,
             word_timestamps="word" in (job.timestamp_granularities or []),
             on_segment=_progress_reporter(job, chunk),
+            **_newer_options(job),
         )
     except limits.AudioLimitExceeded as exc:
         logger.warning("job %s: audio longer than measured (%s)", job.public_id, exc)
@@ -105,6 +109,21 @@ def chunk_run(*, chunk: Chunk) -> None:
         _chunk_done(job, chunk, result)
 
 
+def _newer_options(job: Job) -> dict[str, Any]:
+    """engine.transcribe's arguments for OpenAI's newer fields, only those the job set (the
+    engine is called exactly as before without them)."""
+    options: dict[str, Any] = {}
+    if job.keywords:
+        options["keywords"] = job.keywords
+    if wants_logprobs(job):
+        options["logprobs"] = True
+    return options
+
+
+def wants_logprobs(job: Job) -> bool:
+    return "logprobs" in (job.include or [])
+
+
 def _plan(job: Job, chunk: Chunk) -> np.ndarray | None:
     """Decode the job's file and cut it; the first piece's samples, or None if the job ended."""
     with _audio_source(job) as source:
@@ -121,8 +140,11 @@ def _plan(job: Job, chunk: Chunk) -> np.ndarray | None:
     if len(bounds) == 1:
         job.chunk_count = 1  # recorded when the job ends (one row written less per job)
         return samples
-    # One pass decides the language from the first 30 s and keeps it; so do the chunks.
-    language = job.language or engine.detect_language(samples, model_id=job.model)
+    # One pass decides the language from the first 30 s and keeps it; so do the chunks (among
+    # the job's candidate `languages`, when it has some).
+    language = job.language or engine.detect_language(
+        samples, model_id=job.model, candidates=job.languages or ()
+    )
     if not job_chunks_plan(job=job, chunk=chunk, samples=samples, bounds=bounds, language=language):
         return None
     return samples[: bounds[0][1]]
@@ -136,24 +158,38 @@ def _progress_reporter(job: Job, chunk: Chunk):
         return _whole_file_progress(job)
 
     offset = chunk.start_seconds
+    scores: list[dict[str, Any]] = []  # the chunk's tokens so far (with include=logprobs)
 
-    def on_segment(segment: dict[str, Any], duration: float) -> None:
-        Chunk.objects.filter(pk=chunk.pk, status=Chunk.Status.RUNNING).update(
-            partial_text=Concat(F("partial_text"), Value(segment["text"])),
-            covered_seconds=offset + segment["end"],
-        )
+    def on_segment(
+        segment: dict[str, Any], duration: float, logprobs: list[dict] | None = None
+    ) -> None:
+        fields: dict[str, Any] = {
+            "partial_text": Concat(F("partial_text"), Value(segment["text"])),
+            "covered_seconds": offset + segment["end"],
+        }
+        if logprobs is not None:
+            scores.extend(logprobs)
+            fields["partial_logprobs"] = scores
+        Chunk.objects.filter(pk=chunk.pk, status=Chunk.Status.RUNNING).update(**fields)
         job_progress_refresh(job)
 
     return on_segment
 
 
 def _whole_file_progress(job: Job):
-    def on_segment(segment: dict[str, Any], duration: float) -> None:
+    scores: list[dict[str, Any]] = []  # the file's tokens so far (with include=logprobs)
+
+    def on_segment(
+        segment: dict[str, Any], duration: float, logprobs: list[dict] | None = None
+    ) -> None:
         progress = min(99, int(100 * segment["end"] / duration)) if duration else 0
         fields: dict[str, Any] = {
             "progress": progress,
             "partial_text": Concat(F("partial_text"), Value(segment["text"])),
         }
+        if logprobs is not None:  # written with the text, so that a stream sees both at once
+            scores.extend(logprobs)
+            fields["partial_logprobs"] = scores
         if job.stream:  # its text goes to the client now: billed even if the job ends badly
             fields["covered_seconds"] = segment["end"]
         Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(**fields)
@@ -178,16 +214,25 @@ def job_progress_refresh(job: Job) -> None:
         if current is None:
             return
         rows = Chunk.objects.filter(job_id=job.pk).order_by("index")
+        scored = wants_logprobs(job)
         rows = rows.values_list(
-            "status", "partial_text", "covered_seconds", "start_sample", "end_sample"
+            "status",
+            "partial_text",
+            "covered_seconds",
+            "start_sample",
+            "end_sample",
+            "partial_logprobs",
         )
         text, covered, decoded, total, in_order = [], 0.0, 0.0, 0, True
-        for status, partial, chunk_covered, start, end in rows:
+        scores: list[dict[str, Any]] = []
+        for status, partial, chunk_covered, start, end, partial_scores in rows:
             total += end - start
             done = status == Chunk.Status.DONE
             decoded += (end - start) if done else max(0.0, chunk_covered * SAMPLE_RATE - start)
             if in_order:
                 text.append(partial)
+                if scored:
+                    scores.extend(partial_scores or [])
                 if done:
                     covered = end / SAMPLE_RATE
                 elif partial:
@@ -199,6 +244,8 @@ def job_progress_refresh(job: Job) -> None:
         if grew:
             # Its text goes to the client now: billed even if the job ends badly.
             fields.update(partial_text=prefix, covered_seconds=covered)
+            if scored:
+                fields["partial_logprobs"] = scores
         Job.objects.filter(pk=job.pk).update(**fields)
     if grew:
         job_notify(job.pk)
@@ -209,6 +256,10 @@ def job_progress_refresh(job: Job) -> None:
 
 def _chunk_done(job: Job, chunk: Chunk, result: engine.TranscriptionResult) -> None:
     segments, words = in_file_time(result.segments, result.words, chunk=chunk)
+    stored = {"language": result.language, "segments": segments, "words": words}
+    scores: dict[str, Any] = {}
+    if result.logprobs is not None:
+        stored["logprobs"] = scores["partial_logprobs"] = result.logprobs
     with transaction.atomic():
         # Serialized per job: of two workers ending its last two chunks, the later sees both.
         active = Job.objects.select_for_update().filter(pk=job.pk, status=Job.Status.RUNNING)
@@ -219,9 +270,10 @@ def _chunk_done(job: Job, chunk: Chunk, result: engine.TranscriptionResult) -> N
         ).update(
             status=Chunk.Status.DONE,
             finished_at=timezone.now(),
-            result={"language": result.language, "segments": segments, "words": words},
+            result=stored,
             partial_text="".join(s["text"] for s in segments),
             covered_seconds=chunk.end_sample / SAMPLE_RATE,
+            **scores,
         )
         last = (
             done
@@ -237,9 +289,11 @@ def _chunk_done(job: Job, chunk: Chunk, result: engine.TranscriptionResult) -> N
 
 def job_result_merge(job: Job) -> engine.TranscriptionResult:
     """One result from all the chunks, as one pass over the file reports it: segments numbered
-    from 0 in order, times in the file, the language decided for the whole file."""
+    from 0 in order, times in the file, the language decided for the whole file, the tokens'
+    log probabilities (when asked for) in chunk order."""
     segments: list[dict[str, Any]] = []
     words: list[dict[str, Any]] | None = None
+    scores: list[dict[str, Any]] = []
     language, end = "", 0
     for result, end_sample in (
         Chunk.objects.filter(job_id=job.pk).order_by("index").values_list("result", "end_sample")
@@ -249,6 +303,7 @@ def job_result_merge(job: Job) -> engine.TranscriptionResult:
             segments.append({**segment, "id": len(segments)})
         if result["words"] is not None:
             words = (words or []) + result["words"]
+        scores.extend(result.get("logprobs") or [])
         end = end_sample
     return engine.TranscriptionResult(
         language=job.language or job.detected_language or language,
@@ -256,4 +311,5 @@ def job_result_merge(job: Job) -> engine.TranscriptionResult:
         text="".join(s["text"] for s in segments).strip(),
         segments=segments,
         words=words if "word" in (job.timestamp_granularities or []) else None,
+        logprobs=scores if wants_logprobs(job) else None,
     )

@@ -30,6 +30,7 @@ from ..engine import audio
 from ..errors import (
     CallbackUrlRefused,
     ModelCannotTranslate,
+    ModelLanguagesUnsupported,
     ModelLanguageUnsupported,
     ModelNotFound,
     QueueFull,
@@ -50,6 +51,9 @@ MSG_NO_TRANSLATION = (
 )
 MSG_ENGLISH_ONLY = (
     "The model `{model}` is English-only; it cannot transcribe language '{language}'."
+)
+MSG_ENGLISH_ONLY_LANGUAGES = (
+    "The model `{model}` is English-only; it cannot transcribe any of the languages {languages}."
 )
 MSG_CALLBACK_REFUSED = (
     "Invalid 'callback_url': its host must resolve to public internet addresses only; "
@@ -76,6 +80,19 @@ class AudioRequest:
     callback_url: str = ""
     is_async: bool = False
     chunking_strategy: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_CHUNKING))
+    # OpenAI's newer fields: `include[]` ("logprobs"), `keywords[]`, `languages[]`.
+    include: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+
+    def fingerprint_fields(self) -> dict[str, Any]:
+        """The fields an Idempotency-Key's request is recognised by. The newer fields count
+        only when set, so that a request without them has the fingerprint it always had."""
+        fields = asdict(self)
+        for name in ("include", "keywords", "languages"):
+            if not fields[name]:
+                del fields[name]
+        return fields
 
 
 def audio_request_build(*, task: str, data: dict[str, Any], is_async: bool = False) -> AudioRequest:
@@ -93,6 +110,12 @@ def audio_request_build(*, task: str, data: dict[str, Any], is_async: bool = Fal
             raise ModelLanguageUnsupported(
                 MSG_ENGLISH_ONLY.format(model=requested, language=language)
             )
+        languages = data.get("languages") or ()
+        if languages and not language and "en" not in languages:
+            listed = ", ".join(f"'{code}'" for code in languages)
+            raise ModelLanguagesUnsupported(
+                MSG_ENGLISH_ONLY_LANGUAGES.format(model=requested, languages=listed)
+            )
     callback_url = data.get("callback_url") or ""
     if callback_url:
         callback_url_check(callback_url)
@@ -109,6 +132,9 @@ def audio_request_build(*, task: str, data: dict[str, Any], is_async: bool = Fal
         callback_url=callback_url,
         is_async=is_async,
         chunking_strategy=dict(data.get("chunking_strategy") or DEFAULT_CHUNKING),
+        include=tuple(data.get("include") or ()),
+        keywords=tuple(data.get("keywords") or ()),
+        languages=tuple(data.get("languages") or ()),
     )
 
 
@@ -141,7 +167,7 @@ def job_submit(
     """
     claim = None
     if idempotency_key:
-        fingerprint = request_fingerprint(fields=asdict(params), upload=upload)
+        fingerprint = request_fingerprint(fields=params.fingerprint_fields(), upload=upload)
         claim, first = _idempotency_claim(
             tenant=tenant, key=idempotency_key, request_id=request_id, fingerprint=fingerprint
         )
@@ -245,6 +271,9 @@ def job_create(
         callback_url=params.callback_url,
         is_async=params.is_async,
         chunking_strategy=params.chunking_strategy,
+        include=list(params.include),
+        keywords=list(params.keywords),
+        languages=list(params.languages),
         audio_filename=(upload.name or "")[:255],
         audio_bytes=upload.size or 0,
         audio_format=info.container[:32],
