@@ -11,7 +11,8 @@ from functools import cache
 import numpy as np
 import pytest
 
-from tests.audio import AUDIO_DIR, GERMAN_START, HOTWORDS, JFK, MULTILINGUAL
+from tests.audio import AUDIO_DIR, GERMAN_START, HOTWORDS, JFK, MULTILINGUAL, encode
+from transcriptions import engine
 from transcriptions.engine import ModelUnavailable, diarization, sha256_file, speaker_encoder
 from transcriptions.engine.diarization import SpeakerTurn, diarize, embed, label_segments
 
@@ -126,6 +127,29 @@ def test_transcript_segments_as_regions():
     assert accuracy(turns, first_appearance()) >= 0.9
     speakers = label_segments([{"start": s, "end": e} for s, e, _ in truth], turns)
     assert speakers == [first_appearance()[speaker] for _, _, speaker in truth]
+
+
+def test_whisper_segments_as_regions(tmp_path):
+    """The real flow: tiny.en's segments of the conversation (cut every few words, on whole
+    seconds) as the regions, and each segment labelled by the turns."""
+    samples, truth = conversation()
+    audio = tmp_path / "conversation.wav"
+    audio.write_bytes(encode(samples))
+    segments = engine.transcribe(str(audio), model_id="tiny.en").segments
+    turns = diarize(samples, regions=[(s["start"], s["end"]) for s in segments])
+    assert sorted({t.speaker for t in turns}) == ["A", "B", "C", "D", "E"]
+    assert accuracy(turns, first_appearance()) >= 0.9
+    # Each segment's speaker is the one the truth has longest in it, for 90% of the time.
+    right = total = 0.0
+    for segment, speaker in zip(segments, label_segments(segments, turns), strict=True):
+        start, end = segment["start"], segment["end"]
+        shares = {}
+        for s, e, who in truth:
+            shares[who] = shares.get(who, 0.0) + max(0.0, min(e, end) - max(s, start))
+        if max(shares.values()) > 0:
+            total += end - start
+            right += (end - start) * (first_appearance()[max(shares, key=shares.get)] == speaker)
+    assert right / total >= 0.9
 
 
 def test_labels_follow_first_appearance():

@@ -32,6 +32,10 @@ CLUSTER_THRESHOLD = 0.29
 # per name).
 KNOWN_SIMILARITY = 0.83
 BATCH = 64  # windows per forward pass
+BRIDGE_SECONDS = 1.5  # the pauses between given regions (Whisper's segments) bridged over
+# A cluster with less speech than this is no speaker of its own: a cough, a laugh, a few
+# noisy windows. Its windows join the closest other cluster.
+SMALLEST_SPEAKER_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -195,6 +199,38 @@ def _smooth(labels: np.ndarray, groups: list[int]) -> np.ndarray:
     return labels
 
 
+def _absorb_small(
+    vectors: np.ndarray, labels: np.ndarray, windows: list[tuple[int, int]]
+) -> np.ndarray:
+    """Clusters whose windows cover less than SMALLEST_SPEAKER_SECONDS of speech, smallest
+    first, join the cluster whose centroid is closest to theirs."""
+    labels = labels.copy()
+    first = min(a for a, _ in windows)
+    covered = np.zeros(max(b for _, b in windows) - first, dtype=bool)
+
+    def seconds(label: int) -> float:
+        covered[:] = False
+        for i in np.flatnonzero(labels == label):
+            covered[windows[i][0] - first : windows[i][1] - first] = True
+        return float(covered.sum()) * FRAME_SECONDS
+
+    while True:
+        present = [int(k) for k in np.unique(labels)]
+        if len(present) < 2:
+            return labels
+        sizes = {k: seconds(k) for k in present}
+        smallest = min(present, key=lambda k: sizes[k])
+        if sizes[smallest] >= SMALLEST_SPEAKER_SECONDS:
+            return labels
+        centroids = {k: vectors[labels == k].mean(axis=0) for k in present}
+        own = centroids[smallest] / np.linalg.norm(centroids[smallest])
+        others = [k for k in present if k != smallest]
+        closest = max(
+            others, key=lambda k: float(centroids[k] @ own) / np.linalg.norm(centroids[k])
+        )
+        labels[labels == smallest] = closest
+
+
 def _centroids(vectors: np.ndarray, labels: np.ndarray) -> np.ndarray:
     count = int(labels.max()) + 1 if len(labels) else 0
     centroids = np.zeros((count, vectors.shape[1]), dtype=np.float64)
@@ -266,14 +302,18 @@ def diarize(
     if regions is None:
         stretches = speech
     else:
-        # Whisper's segments are loose (their pauses and silences would be embedded as if
-        # they were a voice): only their speech is used, or all of them if Silero hears none.
+        # Whisper's segments are loose: their pauses and silences would be embedded as if
+        # they were a voice, and their cuts (every few words, on whole seconds) would leave
+        # windows too short to tell voices apart. So they only say where speech may be
+        # (bridged over pauses under BRIDGE_SECONDS) and Silero's regions in them are used,
+        # or the segments themselves where Silero hears nothing.
         given = _merge_overlapping(
             sorted(
                 (max(0.0, float(s)), min(duration, float(e)))
                 for s, e in regions
                 if float(e) > float(s)
-            )
+            ),
+            bridge=BRIDGE_SECONDS,
         )
         stretches = _intersect(given, speech) or given
     stretches = _merge_overlapping(stretches)
@@ -291,7 +331,8 @@ def diarize(
     vectors = _embed_windows(samples, mels, windows)
     labels = _cluster(vectors, CLUSTER_THRESHOLD, max(1, max_speakers))
     labels = _smooth(labels, groups)
-    labels = np.unique(labels, return_inverse=True)[1]  # renumbered after smoothing
+    labels = _absorb_small(vectors, labels, windows)
+    labels = np.unique(labels, return_inverse=True)[1]  # renumbered
     centroids = _centroids(vectors, labels)
 
     # Each stretch is split between its windows at the midpoints of their centres; a stretch
@@ -333,10 +374,13 @@ def _intersect(
     return out
 
 
-def _merge_overlapping(stretches: list[tuple[float, float]]) -> list[tuple[float, float]]:
+def _merge_overlapping(
+    stretches: list[tuple[float, float]], bridge: float = 0.0
+) -> list[tuple[float, float]]:
+    """Sorted stretches joined where they overlap, or are less than `bridge` seconds apart."""
     merged: list[tuple[float, float]] = []
     for start, end in stretches:
-        if merged and start <= merged[-1][1]:
+        if merged and start <= merged[-1][1] + bridge:
             merged[-1] = (merged[-1][0], max(merged[-1][1], end))
         else:
             merged.append((start, end))
