@@ -107,13 +107,19 @@ def speech_regions(parts=CONVERSATION) -> list[tuple[float, float]]:
     return diarization._speech_regions(conversation(parts)[0])
 
 
-def accuracy(turns: list[SpeakerTurn], names: dict[str, str], parts=CONVERSATION) -> float:
-    """The share of the speech (Silero's regions inside each clip) whose turn names the clip's
-    speaker; `names` maps the truth's speakers to the labels expected."""
+def accuracy(
+    turns: list[SpeakerTurn], names: dict[str, str], parts=CONVERSATION, within=None
+) -> float:
+    """The share of the speech (Silero's regions inside each clip, and inside the stretches
+    `within` when given) whose turn names the clip's speaker; `names` maps the truth's
+    speakers to the labels expected."""
     _, truth = conversation(parts)
+    speech = speech_regions(parts)
+    if within is not None:
+        speech = diarization._intersect(speech, diarization._merge_overlapping(sorted(within)))
     right = total = 0.0
     for start, end, speaker in truth:
-        for s, e in speech_regions(parts):
+        for s, e in speech:
             a, b = max(s, start), min(e, end)
             if b <= a:
                 continue
@@ -158,15 +164,19 @@ def test_quick_turns():
 
 
 def test_whisper_segments_as_regions(tmp_path):
-    """The real flow: tiny.en's segments of the conversation (cut every few words, on whole
-    seconds) as the regions, and each segment labelled by the turns."""
+    """The real flow: Whisper's segments of the conversation (cut every few words, on whole
+    seconds) as the regions, and each segment labelled by the turns. The multilingual model:
+    tiny.en skips some of the French and German, differently from run to run (its fallback
+    temperatures sample)."""
     samples, truth = conversation()
     audio = tmp_path / "conversation.wav"
     audio.write_bytes(encode(samples))
-    segments = engine.transcribe(str(audio), model_id="tiny.en").segments
-    turns = diarize(samples, regions=[(s["start"], s["end"]) for s in segments])
+    segments = engine.transcribe(str(audio), model_id="base").segments
+    regions = [(s["start"], s["end"]) for s in segments]
+    turns = diarize(samples, regions=regions)
     assert sorted({t.speaker for t in turns}) == ["A", "B", "C", "D", "E"]
-    assert accuracy(turns, first_appearance()) >= 0.9
+    # Over the speech the transcript covers.
+    assert accuracy(turns, first_appearance(), within=regions) >= 0.9
     # Each segment's speaker is the one the truth has longest in it, for 90% of the time.
     right = total = 0.0
     for segment, speaker in zip(segments, label_segments(segments, turns), strict=True):
