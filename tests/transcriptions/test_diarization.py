@@ -355,3 +355,13 @@ def test_checkpoint_reader_refuses_anything_but_tensors(tmp_path):
 
 def test_encoder_is_loaded_once_per_process():
     assert speaker_encoder.get_encoder() is speaker_encoder.get_encoder()
+
+
+def test_fetch_command_reports_the_verified_copy():
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("fetch_speaker_encoder", "--offline", stdout=out)
+    assert speaker_encoder.encoder_spec()["sha256"] in out.getvalue()
