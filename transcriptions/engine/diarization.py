@@ -290,8 +290,8 @@ def diarize(
 ) -> list[SpeakerTurn]:
     """Speaker turns of 16 kHz mono samples, in time order.
 
-    `regions` are the stretches of speech in seconds (Whisper's segments); without them Silero
-    VAD finds them. `known` maps names to reference embeddings (`embed` of a 2-10 s clip of the
+    The speech is Silero VAD's; `regions` (Whisper's segments, in seconds) say where it may be:
+    speech outside them is left out. `known` maps names to reference embeddings (`embed` of a 2-10 s clip of the
     speaker): a cluster close enough to one takes its name; the others are "A", "B", ... by
     first appearance.
     """
