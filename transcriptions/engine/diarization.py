@@ -1,0 +1,425 @@
+"""Speaker diarization: who spoke when, offline, on the CPU, with numpy only.
+
+Speech (Silero VAD's regions, within Whisper's segments when given) is cut into windows of 1.5 s
+every 0.75 s, each window is embedded by the speaker encoder (speaker_encoder.py: Resemblyzer's
+voice encoder, weights from its PyPI wheel, checked by SHA-256, loaded once per process), the
+windows are clustered by average linkage on cosine distance (the number of speakers is found by a
+threshold, not given), isolated windows are smoothed away, and the turns are labelled: a
+cluster close enough to a known speaker's reference takes that speaker's name, the others
+"A", "B", ... in the order in which they first speak.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass
+
+import numpy as np
+
+from .speaker_encoder import SAMPLE_RATE, get_encoder, mel_frames, volume_gain
+
+FRAME_SECONDS = 0.01  # one mel frame every 10 ms
+WINDOW_SECONDS = 1.5
+HOP_SECONDS = 0.75
+SHORTEST_WINDOW = 0.5  # speech shorter than this is given its neighbours' speaker
+# Average cosine distance under which two clusters are one speaker. Resemblyzer's embeddings
+# are non-negative, so distances lie in [0, 1]. Tuned on real voices (tests/data): one voice's
+# windows were all merged by 0.265, the two closest voices (Allison and June) stayed apart to
+# 0.305; turns of 2-3 s between pauses of 0.3-0.5 s came out right over the same range.
+CLUSTER_THRESHOLD = 0.28
+# A cluster takes a known speaker's name when its centroid is at least this similar to the
+# speaker's reference embedding (the closest pairs first: one name per cluster and one cluster
+# per name).
+KNOWN_SIMILARITY = 0.83
+BATCH = 64  # windows per forward pass
+# Silero's regions: a pause this long ends one (a new voice usually comes after a pause), and
+# each is padded by this much.
+VAD_MIN_SILENCE_MS = 300
+VAD_SPEECH_PAD_MS = 100
+BRIDGE_SECONDS = 1.5  # the pauses between given regions (Whisper's segments) bridged over
+# A cluster with less speech than this is no speaker of its own: a cough, a laugh, a few
+# noisy windows. Its windows join the closest other cluster.
+SMALLEST_SPEAKER_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class SpeakerTurn:
+    start: float
+    end: float
+    speaker: str
+
+
+# --- Embeddings -----------------------------------------------------------------------------
+
+
+def _as_16k(samples: np.ndarray, sampling_rate: int) -> np.ndarray:
+    samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+    if sampling_rate == SAMPLE_RATE or len(samples) == 0:
+        return samples
+    duration = len(samples) / sampling_rate
+    target = np.arange(int(duration * SAMPLE_RATE)) / SAMPLE_RATE
+    return np.interp(target, np.arange(len(samples)) / sampling_rate, samples).astype(np.float32)
+
+
+def _speech_regions(samples: np.ndarray) -> list[tuple[float, float]]:
+    """Silero VAD's speech regions in seconds (faster-whisper's copy, loaded once)."""
+    from faster_whisper import vad as silero
+
+    options = silero.VadOptions(
+        min_silence_duration_ms=VAD_MIN_SILENCE_MS, speech_pad_ms=VAD_SPEECH_PAD_MS
+    )
+    regions = silero.get_speech_timestamps(samples, options, sampling_rate=SAMPLE_RATE)
+    return [(r["start"] / SAMPLE_RATE, r["end"] / SAMPLE_RATE) for r in regions]
+
+
+def _embed_windows(
+    samples: np.ndarray, mels: np.ndarray, windows: list[tuple[int, int]]
+) -> np.ndarray:
+    """One embedding per window [first frame, last frame), each window brought to the
+    encoder's loudness on its own (the encoder reads mel power, not its log)."""
+    encoder = get_encoder()
+    out = np.zeros((len(windows), 256), dtype=np.float32)
+    by_length: dict[int, list[int]] = {}
+    for index, (first, last) in enumerate(windows):
+        by_length.setdefault(last - first, []).append(index)
+    for length, indexes in by_length.items():
+        for start in range(0, len(indexes), BATCH):
+            batch = indexes[start : start + BATCH]
+            stack = np.empty((len(batch), length, mels.shape[1]), dtype=np.float32)
+            for row, index in enumerate(batch):
+                first, last = windows[index]
+                gain = volume_gain(samples[first * 160 : last * 160])
+                stack[row] = mels[first:last] * (gain * gain)
+            out[batch] = encoder(stack)
+    return out
+
+
+def _windows(start: float, end: float, total_frames: int) -> list[tuple[int, int]]:
+    """Windows [first, last) in frames covering a stretch of speech."""
+    first = max(0, round(start / FRAME_SECONDS))
+    last = min(total_frames, round(end / FRAME_SECONDS))
+    width = round(WINDOW_SECONDS / FRAME_SECONDS)
+    hop = round(HOP_SECONDS / FRAME_SECONDS)
+    if last - first <= width:
+        return [(first, last)] if last - first >= SHORTEST_WINDOW / FRAME_SECONDS else []
+    starts = list(range(first, last - width + 1, hop))
+    if starts[-1] + width < last:
+        starts.append(last - width)
+    return [(s, s + width) for s in starts]
+
+
+def embed(samples: np.ndarray, sampling_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """One L2-normalised embedding of a stretch of speech (a reference clip of a speaker):
+    its speech (Silero VAD) in windows of 1.6 s, embedded and averaged."""
+    samples = _as_16k(samples, sampling_rate)
+    if len(samples) < SAMPLE_RATE * SHORTEST_WINDOW:
+        raise ValueError("a speaker reference needs at least half a second of audio")
+    regions = _speech_regions(samples) or [(0.0, len(samples) / SAMPLE_RATE)]
+    speech = np.concatenate(
+        [samples[int(s * SAMPLE_RATE) : int(e * SAMPLE_RATE)] for s, e in regions]
+    )
+    if len(speech) < SAMPLE_RATE * SHORTEST_WINDOW:
+        speech = samples
+    mels = mel_frames(speech)
+    width = 160  # the encoder's training length, 1.6 s
+    starts = list(range(0, max(1, len(mels) - width + 1), width // 2))
+    if starts[-1] + width < len(mels):
+        starts.append(len(mels) - width)
+    windows = [(s, min(s + width, len(mels))) for s in starts]
+    vectors = _embed_windows(speech, mels, windows)
+    mean = vectors.mean(axis=0)
+    return (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
+
+
+# --- Clustering -----------------------------------------------------------------------------
+
+
+def _average_linkage(vectors: np.ndarray) -> list[tuple[float, int, int]]:
+    """The merges (distance, a, b) of average-linkage clustering on cosine distance, by the
+    nearest-neighbour chain (O(n^2)): for unit vectors the average similarity of two
+    clusters is the dot product of their sums over the product of their sizes."""
+    n = len(vectors)
+    sums = vectors.astype(np.float64).copy()
+    sizes = np.ones(n)
+    active = np.ones(n, dtype=bool)
+    merges: list[tuple[float, int, int]] = []
+    chain: list[int] = []
+    remaining = n
+    while remaining > 1:
+        if not chain:
+            chain.append(int(np.flatnonzero(active)[0]))
+        a = chain[-1]
+        similarity = sums @ sums[a] / (sizes * sizes[a])
+        similarity[~active] = -np.inf
+        similarity[a] = -np.inf
+        b = int(np.argmax(similarity))
+        if len(chain) > 1 and similarity[chain[-2]] >= similarity[b]:
+            b = chain[-2]
+        if len(chain) > 1 and b == chain[-2]:
+            chain.pop()
+            chain.pop()
+            merges.append((1.0 - float(similarity[b]), a, b))
+            sums[a] += sums[b]
+            sizes[a] += sizes[b]
+            active[b] = False
+            remaining -= 1
+        else:
+            chain.append(b)
+    return merges
+
+
+def _cluster(vectors: np.ndarray, threshold: float, max_clusters: int) -> np.ndarray:
+    """A cluster index per vector: merges closer than the threshold, then more until at most
+    max_clusters are left."""
+    n = len(vectors)
+    if n == 0:
+        return np.zeros(0, dtype=int)
+    merges = sorted(_average_linkage(vectors))
+    parent = list(range(n))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    clusters = n
+    for distance, a, b in merges:
+        if distance >= threshold and clusters <= max_clusters:
+            break
+        parent[root(b)] = root(a)
+        clusters -= 1
+    roots = [root(i) for i in range(n)]
+    numbering = {r: k for k, r in enumerate(dict.fromkeys(roots))}
+    return np.array([numbering[r] for r in roots])
+
+
+def _smooth(labels: np.ndarray, groups: list[int]) -> np.ndarray:
+    """Within a stretch of speech, a window whose neighbours on both sides agree with each
+    other but not with it takes their label (one 1.5 s window is too short for a turn)."""
+    labels = labels.copy()
+    for i in range(1, len(labels) - 1):
+        same_stretch = groups[i - 1] == groups[i] == groups[i + 1]
+        if same_stretch and labels[i - 1] == labels[i + 1] != labels[i]:
+            labels[i] = labels[i - 1]
+    return labels
+
+
+def _absorb_small(
+    vectors: np.ndarray, labels: np.ndarray, windows: list[tuple[int, int]]
+) -> np.ndarray:
+    """Clusters given less than SMALLEST_SPEAKER_SECONDS of speech (a window counts for its
+    hop), smallest first, join the cluster whose centroid is closest to theirs."""
+    labels = labels.copy()
+    hop = round(HOP_SECONDS / FRAME_SECONDS)
+    share = np.array([min(last - first, hop) for first, last in windows]) * FRAME_SECONDS
+    while True:
+        present = [int(k) for k in np.unique(labels)]
+        if len(present) < 2:
+            return labels
+        sizes = {k: float(share[labels == k].sum()) for k in present}
+        smallest = min(present, key=lambda k: sizes[k])
+        if sizes[smallest] >= SMALLEST_SPEAKER_SECONDS:
+            return labels
+        centroids = {k: vectors[labels == k].mean(axis=0) for k in present}
+        own = centroids[smallest] / np.linalg.norm(centroids[smallest])
+        others = [k for k in present if k != smallest]
+        closest = max(
+            others, key=lambda k: float(centroids[k] @ own) / np.linalg.norm(centroids[k])
+        )
+        labels[labels == smallest] = closest
+
+
+def _centroids(vectors: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    count = int(labels.max()) + 1 if len(labels) else 0
+    centroids = np.zeros((count, vectors.shape[1]), dtype=np.float64)
+    for k in range(count):
+        mean = vectors[labels == k].mean(axis=0)
+        centroids[k] = mean / max(float(np.linalg.norm(mean)), 1e-12)
+    return centroids
+
+
+def _names(
+    centroids: np.ndarray, first_seen: list[float], known: dict[str, np.ndarray] | None
+) -> list[str]:
+    """A name per cluster: the known speaker it matches, else a letter by first appearance."""
+    names: list[str | None] = [None] * len(centroids)
+    if known:
+        references = list(known.items())
+        matrix = np.array([np.asarray(v, dtype=np.float64).reshape(-1) for _, v in references])
+        matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+        similarity = centroids @ matrix.T  # clusters x known
+        # The closest pairs first, one cluster per name and one name per cluster.
+        used: set[int] = set()
+        for flat in np.argsort(-similarity, axis=None):
+            k, r = divmod(int(flat), len(references))
+            if similarity[k, r] < KNOWN_SIMILARITY:
+                break
+            if names[k] is None and r not in used:
+                names[k] = references[r][0]
+                used.add(r)
+    letters = _letters()
+    taken = {name for name in names if name}
+    for k in sorted(range(len(centroids)), key=lambda k: first_seen[k]):
+        if names[k] is None:
+            name = next(letters)
+            while name in taken:
+                name = next(letters)
+            names[k] = name
+    return [str(name) for name in names]
+
+
+def _letters():
+    """A, B, ..., Z, AA, AB, ..."""
+    size = 1
+    while True:
+        for index in np.ndindex(*([26] * size)):
+            yield "".join(string.ascii_uppercase[i] for i in index)
+        size += 1
+
+
+# --- Diarization ----------------------------------------------------------------------------
+
+
+def diarize(
+    samples: np.ndarray,
+    *,
+    regions: list[tuple[float, float]] | None = None,
+    known: dict[str, np.ndarray] | None = None,
+    max_speakers: int = 8,
+) -> list[SpeakerTurn]:
+    """Speaker turns of 16 kHz mono samples, in time order.
+
+    The speech is Silero VAD's; `regions` (Whisper's segments, in seconds) say where it may be:
+    speech outside them is left out. `known` maps names to reference embeddings (`embed` of a 2-10 s clip of the
+    speaker): a cluster close enough to one takes its name; the others are "A", "B", ... by
+    first appearance.
+    """
+    samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+    duration = len(samples) / SAMPLE_RATE
+    speech = _speech_regions(samples)
+    if regions is None:
+        stretches = speech
+    else:
+        # Whisper's segments are loose: their pauses and silences would be embedded as if
+        # they were a voice, and their cuts (every few words, on whole seconds) would leave
+        # windows too short to tell voices apart. So they only say where speech may be
+        # (bridged over pauses under BRIDGE_SECONDS) and Silero's regions in them are used,
+        # or the segments themselves where Silero hears nothing.
+        given = _merge_overlapping(
+            sorted(
+                (max(0.0, float(s)), min(duration, float(e)))
+                for s, e in regions
+                if float(e) > float(s)
+            ),
+            bridge=BRIDGE_SECONDS,
+        )
+        stretches = _intersect(given, speech) or given
+    stretches = _merge_overlapping(stretches)
+    if not stretches:
+        return []
+    mels = mel_frames(samples)
+    windows: list[tuple[int, int]] = []
+    groups: list[int] = []
+    for group, (start, end) in enumerate(stretches):
+        found = _windows(start, end, len(mels))
+        windows += found
+        groups += [group] * len(found)
+    if not windows:  # only snippets of speech: one speaker, unnamed
+        return _turns([(s, e, 0) for s, e in stretches], ["A"])
+    vectors = _embed_windows(samples, mels, windows)
+    labels = _cluster(vectors, CLUSTER_THRESHOLD, max(1, max_speakers))
+    labels = _smooth(labels, groups)
+    labels = _absorb_small(vectors, labels, windows)
+    labels = np.unique(labels, return_inverse=True)[1]  # renumbered
+    centroids = _centroids(vectors, labels)
+
+    # Each stretch is split between its windows at the midpoints of their centres; a stretch
+    # without a window (shorter than half a second) takes the speaker of the nearest window.
+    pieces: list[tuple[float, float, int]] = []
+    centres = np.array([(a + b) / 2 * FRAME_SECONDS for a, b in windows])
+    for group, (start, end) in enumerate(stretches):
+        members = [i for i, g in enumerate(groups) if g == group]
+        if not members:
+            nearest = int(np.argmin(np.abs(centres - (start + end) / 2)))
+            pieces.append((start, end, int(labels[nearest])))
+            continue
+        edge = start
+        for position, i in enumerate(members):
+            if position + 1 < len(members):
+                cut = (centres[i] + centres[members[position + 1]]) / 2
+            else:
+                cut = end
+            pieces.append((edge, cut, int(labels[i])))
+            edge = cut
+    first_seen = [min(s for s, _, k in pieces if k == label) for label in range(len(centroids))]
+    return _turns(pieces, _names(centroids, first_seen, known))
+
+
+def _intersect(
+    first: list[tuple[float, float]], second: list[tuple[float, float]]
+) -> list[tuple[float, float]]:
+    """The stretches that lie in both sorted lists of stretches."""
+    out: list[tuple[float, float]] = []
+    i = j = 0
+    while i < len(first) and j < len(second):
+        start, end = max(first[i][0], second[j][0]), min(first[i][1], second[j][1])
+        if end > start:
+            out.append((start, end))
+        if first[i][1] < second[j][1]:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
+def _merge_overlapping(
+    stretches: list[tuple[float, float]], bridge: float = 0.0
+) -> list[tuple[float, float]]:
+    """Sorted stretches joined where they overlap, or are less than `bridge` seconds apart."""
+    merged: list[tuple[float, float]] = []
+    for start, end in stretches:
+        if merged and start <= merged[-1][1] + bridge:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _turns(pieces: list[tuple[float, float, int]], names: list[str]) -> list[SpeakerTurn]:
+    """Adjacent pieces of one speaker joined into a turn (across pauses under a second)."""
+    turns: list[SpeakerTurn] = []
+    for start, end, label in sorted(pieces):
+        if end <= start:
+            continue
+        speaker = names[label]
+        if turns and turns[-1].speaker == speaker and start - turns[-1].end < 1.0:
+            turns[-1] = SpeakerTurn(turns[-1].start, max(turns[-1].end, end), speaker)
+        else:
+            turns.append(SpeakerTurn(round(start, 3), round(end, 3), speaker))
+    return [SpeakerTurn(round(t.start, 3), round(t.end, 3), t.speaker) for t in turns]
+
+
+def label_segments(segments: list[dict], turns: list[SpeakerTurn]) -> list[str]:
+    """The speaker of each transcript segment ({"start", "end", ...}): the one whose turns
+    overlap it most; a segment no turn overlaps takes the nearest turn's speaker."""
+    if not turns:
+        return ["A"] * len(segments)
+    speakers: list[str] = []
+    for segment in segments:
+        start, end = float(segment["start"]), float(segment["end"])
+        overlap: dict[str, float] = {}
+        for turn in turns:
+            shared = min(end, turn.end) - max(start, turn.start)
+            if shared > 0:
+                overlap[turn.speaker] = overlap.get(turn.speaker, 0.0) + shared
+        if overlap:
+            speakers.append(max(overlap, key=lambda name: overlap[name]))
+            continue
+        middle = (start + end) / 2
+
+        def gap(turn: SpeakerTurn, middle: float = middle) -> float:
+            return max(turn.start - middle, middle - turn.end, 0.0)
+
+        speakers.append(min(turns, key=gap).speaker)
+    return speakers
