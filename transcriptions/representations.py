@@ -12,7 +12,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from .engine.bodies import UsageSerializer
-from .engine.formats import RESPONSE_FORMATS, render, usage
+from .engine.formats import JSON_FORMATS, RESPONSE_FORMATS, render, usage
 from .models import Job
 
 
@@ -71,7 +71,7 @@ def job_result(job: Job) -> Any:
         granularities=job.timestamp_granularities,
         include=job.include,
     )
-    return json.loads(body) if job.response_format in ("json", "verbose_json") else body
+    return json.loads(body) if job.response_format in JSON_FORMATS else body
 
 
 class JobSerializer(serializers.Serializer):

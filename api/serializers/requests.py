@@ -43,6 +43,21 @@ MSG_MODEL_FORMAT = (
     "response_format '{value}' is not compatible with model '{model}'. Use 'json' or 'text' "
     "instead."
 )
+# The same sentence for every model, naming the formats the model does give (MSG_MODEL_FORMAT
+# for the gpt-4o ids; diarized_json, the diarizing model's, is refused by the others so too).
+MSG_MODEL_FORMATS = (
+    "response_format '{value}' is not compatible with model '{model}'. Use {formats} instead."
+)
+
+
+def _one_of(values: tuple[str, ...]) -> str:
+    """ "'json' or 'text'", "'json', 'text', or 'diarized_json'" (OpenAI's lists)."""
+    quoted = [f"'{value}'" for value in values]
+    if len(quoted) <= 2:
+        return " or ".join(quoted)
+    return ", ".join(quoted[:-1]) + ", or " + quoted[-1]
+
+
 # `include[]`, `keywords[]`, `languages[]`. OpenAI's own text for these refusals could not be
 # found; they follow its patterns for an unknown value (MSG_FORMAT), a value a model does not
 # support ("Unsupported value: 'temperature' does not support 0.7 with this model. ...") and
@@ -121,8 +136,10 @@ class AudioRequestSerializer(serializers.Serializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         formats = openai_models.response_formats(attrs.get("model", ""))
-        if formats is not None and attrs["response_format"] not in formats:
-            message = MSG_MODEL_FORMAT.format(value=attrs["response_format"], model=attrs["model"])
+        if attrs["response_format"] not in formats:
+            message = MSG_MODEL_FORMATS.format(
+                value=attrs["response_format"], model=attrs["model"], formats=_one_of(formats)
+            )
             raise serializers.ValidationError(
                 {"response_format": [message]}, code="unsupported_value"
             )

@@ -256,11 +256,13 @@ WHISPER_MODELS = {
 # OpenAI's model ids, each naming a model of the registry. `whisper-1` (what the OpenAI SDK
 # examples send) names the multilingual model so translation works; so do the gpt-4o ids (and
 # the mini's dated snapshot), which answer as OpenAI's gpt-4o models do (json and text only,
-# include[]=logprobs: transcriptions.engine.openai_models).
+# include[]=logprobs: transcriptions.engine.openai_models); gpt-4o-transcribe-diarize also
+# answers in diarized_json, with speakers (transcriptions.engine.diarization).
 WHISPER_MODEL_ALIASES = {
     "whisper-1": env.str("WHISPER_DEFAULT_MODEL", default="base"),
     "gpt-4o-transcribe": env.str("WHISPER_GPT_4O_TRANSCRIBE_MODEL", default="base"),
     "gpt-4o-mini-transcribe": env.str("WHISPER_GPT_4O_MINI_TRANSCRIBE_MODEL", default="base"),
+    "gpt-4o-transcribe-diarize": env.str("WHISPER_GPT_4O_TRANSCRIBE_DIARIZE_MODEL", default="base"),
 }
 WHISPER_MODEL_ALIASES["gpt-4o-mini-transcribe-2025-12-15"] = WHISPER_MODEL_ALIASES[
     "gpt-4o-mini-transcribe"

@@ -1,4 +1,4 @@
-"""The JSON bodies of OpenAI's `json` and `verbose_json` formats, as serializers: the same
+"""The JSON bodies of OpenAI's `json`, `verbose_json` and `diarized_json` formats, as serializers: the same
 classes render every answer (formats.render) and describe it in the OpenAPI schema
 (api/schema.py), so the document cannot drift from what clients receive."""
 
@@ -68,4 +68,31 @@ class VerboseTranscription(serializers.Serializer):
     text = serializers.CharField()
     segments = Segment(many=True, required=False)
     words = Word(many=True, required=False)
+    usage = UsageSerializer()
+
+
+class DiarizedSegment(serializers.Serializer):
+    """openai-python `TranscriptionDiarizedSegment` (and, with `type`, the stream's
+    `TranscriptionTextSegmentEvent`)."""
+
+    type = serializers.ChoiceField(choices=["transcript.text.segment"])
+    id = serializers.CharField(help_text='"seg_001", "seg_002", ... in order.')
+    start = serializers.FloatField()
+    end = serializers.FloatField()
+    text = serializers.CharField()
+    speaker = serializers.CharField(
+        help_text='"A", "B", ... in the order in which the speakers first speak, or the name '
+        "of a known speaker (`known_speaker_names[]`) whose reference matches the voice."
+    )
+
+
+class DiarizedTranscription(serializers.Serializer):
+    """`diarized_json` (model gpt-4o-transcribe-diarize): openai-python
+    `TranscriptionDiarized`. Speakers come from diarizing the whole file once it is
+    transcribed, so the letters agree across the chunks of long audio."""
+
+    task = serializers.ChoiceField(choices=["transcribe"])
+    duration = serializers.FloatField()
+    text = serializers.CharField()
+    segments = DiarizedSegment(many=True)
     usage = UsageSerializer()

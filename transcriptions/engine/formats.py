@@ -1,4 +1,4 @@
-"""The response bodies of OpenAI's five formats, built in one place from a stored result (the
+"""The response bodies of OpenAI's six formats, built in one place from a stored result (the
 JSON ones by the serializers in bodies.py, which also document them)."""
 
 import json
@@ -6,14 +6,17 @@ from typing import Any
 
 from billing.rounding import billed_seconds
 
-from .bodies import Transcription, VerboseTranscription
+from .bodies import DiarizedTranscription, Transcription, VerboseTranscription
 from .languages import language_name
 
-RESPONSE_FORMATS = ("json", "text", "srt", "verbose_json", "vtt")
+RESPONSE_FORMATS = ("json", "text", "srt", "verbose_json", "vtt", "diarized_json")
+# The formats whose body is a JSON object.
+JSON_FORMATS = ("json", "verbose_json", "diarized_json")
 
 CONTENT_TYPES = {
     "json": "application/json",
     "verbose_json": "application/json",
+    "diarized_json": "application/json",
     "text": "text/plain; charset=utf-8",
     "srt": "text/plain; charset=utf-8",
     "vtt": "text/vtt; charset=utf-8",
@@ -69,6 +72,35 @@ def verbose_json(
     return VerboseTranscription(body).data
 
 
+def segment_id(index: int) -> str:
+    """A diarized segment's id, as OpenAI's reference shows them ("seg_001", from 1)."""
+    return f"seg_{index + 1:03d}"
+
+
+def diarized_json(result: dict[str, Any]) -> dict[str, Any]:
+    """OpenAI's `diarized_json` (openai-python `TranscriptionDiarized`): the segments with
+    their speaker ("A", "B", ... by first appearance, or a known speaker's name)."""
+    segments = [
+        {
+            "type": "transcript.text.segment",
+            "id": segment_id(index),
+            "start": segment["start"],
+            "end": segment["end"],
+            "text": segment["text"].strip(),
+            "speaker": segment.get("speaker") or "A",
+        }
+        for index, segment in enumerate(result["segments"])
+    ]
+    body = {
+        "task": "transcribe",
+        "duration": result["duration"],
+        "text": result["text"],
+        "segments": segments,
+        "usage": usage(result["duration"]),
+    }
+    return DiarizedTranscription(body).data
+
+
 def render(
     result: dict[str, Any],
     *,
@@ -87,6 +119,8 @@ def render(
         body = json.dumps(Transcription(fields).data)
     elif response_format == "verbose_json":
         body = json.dumps(verbose_json(result, task=task, granularities=granularities))
+    elif response_format == "diarized_json":
+        body = json.dumps(diarized_json(result))
     elif response_format == "text":
         body = result["text"] + "\n"
     elif response_format == "srt":

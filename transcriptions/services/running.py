@@ -8,6 +8,7 @@ as a single pass, with no extra step.
 """
 
 import logging
+import string
 from contextlib import contextmanager
 from typing import Any
 
@@ -22,7 +23,7 @@ from django_q.exceptions import TimeoutException
 from ops.workers import worker_identity
 
 from .. import engine
-from ..engine import chunking, limits
+from ..engine import chunking, diarization, limits, openai_models
 from ..models import SAMPLE_RATE, Chunk, Job
 from .chunks import (
     chunk_claim,
@@ -85,7 +86,8 @@ def chunk_run(*, chunk: Chunk) -> None:
             language=language,
             prompt=job.prompt,
             temperature=job.temperature,
-            word_timestamps="word" in (job.timestamp_granularities or []),
+            # A diarizing job cuts segments where the speaker changes, between words.
+            word_timestamps=wants_words(job),
             on_segment=_progress_reporter(job, chunk),
             **_newer_options(job),
         )
@@ -104,7 +106,7 @@ def chunk_run(*, chunk: Chunk) -> None:
         )
         return
     if job.chunk_count <= 1:
-        job_succeed(job=job, result=result)
+        _succeed(job, result, samples=samples)  # one chunk: its samples are the whole file
     else:
         _chunk_done(job, chunk, result)
 
@@ -118,6 +120,12 @@ def _newer_options(job: Job) -> dict[str, Any]:
     if wants_logprobs(job):
         options["logprobs"] = True
     return options
+
+
+def wants_words(job: Job) -> bool:
+    return "word" in (job.timestamp_granularities or []) or openai_models.diarizes(
+        job.requested_model
+    )
 
 
 def wants_logprobs(job: Job) -> bool:
@@ -284,7 +292,93 @@ def _chunk_done(job: Job, chunk: Chunk, result: engine.TranscriptionResult) -> N
     if not last:
         job_progress_refresh(job)
         return
-    job_succeed(job=job, result=job_result_merge(job))
+    _succeed(job, job_result_merge(job))
+
+
+def _succeed(
+    job: Job, result: engine.TranscriptionResult, *, samples: np.ndarray | None = None
+) -> None:
+    """End the job with its (merged) result; a diarizing model's segments get their speakers
+    first, from the whole file diarized once (so that the letters agree across chunks)."""
+    if openai_models.diarizes(job.requested_model):
+        try:
+            speakers_label(job, result, samples=samples)
+        except (Exception, TimeoutException) as exc:  # TimeoutException is a SystemExit
+            timed_out = isinstance(exc, TimeoutException)
+            logger.exception("job %s failed (diarization)", job.public_id)
+            job_fail(
+                job=job,
+                code="timeout" if timed_out else "engine_error",
+                message=(MSG_TIMED_OUT if timed_out else MSG_ENGINE_FAILED).format(job=job),
+            )
+            return
+    job_succeed(job=job, result=result)
+
+
+def speakers_label(
+    job: Job, result: engine.TranscriptionResult, *, samples: np.ndarray | None = None
+) -> None:
+    """Give the result's segments their speakers: the whole file (decoded again, bounded as
+    _plan decodes it, unless given; the audio is kept until the job ends) diarized within
+    Whisper's segments. A segment whose words (a diarizing job always asks for them) fall in
+    two speakers' turns is cut where the speaker changes."""
+    if not result.segments:
+        return
+    if samples is None:
+        with _audio_source(job) as source:
+            samples = limits.decode_bounded(
+                source, max_seconds=job.probed_duration + limits.DECODE_MARGIN_SECONDS
+            )
+    turns = diarization.diarize(samples, regions=[(s["start"], s["end"]) for s in result.segments])
+    words = result.words or []
+    word_speakers = diarization.label_segments(words, turns) if words else []
+    pieces: list[dict[str, Any]] = []
+    taken = 0
+    segment_speakers = diarization.label_segments(result.segments, turns)
+    for number, (segment, speaker) in enumerate(
+        zip(result.segments, segment_speakers, strict=True)
+    ):
+        last = number == len(result.segments) - 1
+        inside = []  # the segment's words: those whose middle is before its end
+        while taken < len(words) and (
+            last or (words[taken]["start"] + words[taken]["end"]) / 2 < segment["end"]
+        ):
+            inside.append(taken)
+            taken += 1
+        runs: list[list[int]] = []
+        for index in inside:
+            if runs and word_speakers[runs[-1][-1]] == word_speakers[index]:
+                runs[-1].append(index)
+            else:
+                runs.append([index])
+        if len(runs) <= 1:
+            pieces.append({**segment, "speaker": word_speakers[runs[0][0]] if runs else speaker})
+            continue
+        for run in runs:
+            pieces.append(
+                {
+                    **segment,
+                    "start": words[run[0]]["start"],
+                    "end": words[run[-1]]["end"],
+                    "text": " " + " ".join(words[i]["word"] for i in run),
+                    "tokens": [],
+                    "speaker": word_speakers[run[0]],
+                }
+            )
+    # Letters by first appearance in the transcript (a turn too short to hold a segment of
+    # its own could have taken a letter first).
+    letters = iter(string.ascii_uppercase)
+    renamed: dict[str, str] = {}
+    for number, piece in enumerate(pieces):
+        speaker = piece["speaker"]
+        if len(speaker) == 1 and speaker in string.ascii_uppercase:
+            if speaker not in renamed:
+                renamed[speaker] = next(letters, speaker)
+            piece["speaker"] = renamed[speaker]
+        piece["id"] = number
+    result.segments = pieces
+    if "word" not in (job.timestamp_granularities or []):
+        result.words = None
 
 
 def job_result_merge(job: Job) -> engine.TranscriptionResult:
@@ -310,6 +404,6 @@ def job_result_merge(job: Job) -> engine.TranscriptionResult:
         duration=round(end / SAMPLE_RATE, 3),
         text="".join(s["text"] for s in segments).strip(),
         segments=segments,
-        words=words if "word" in (job.timestamp_granularities or []) else None,
+        words=words if wants_words(job) else None,
         logprobs=scores if wants_logprobs(job) else None,
     )

@@ -1,0 +1,189 @@
+"""gpt-4o-transcribe-diarize and `response_format=diarized_json` (openai-python
+`TranscriptionDiarized`) through the API, with real inference (django-q2 runs jobs inline in
+tests) on a conversation of two real voices: speakers "A" and "B" by first appearance, the
+right one on each clip's segments, letters that agree across the chunks of a long file, and
+every refusal an exact OpenAI-shaped error that leaves nothing behind."""
+
+import io
+from functools import cache
+
+import numpy as np
+import pytest
+
+from api.serializers import requests as messages
+from tests.audio import AUDIO_DIR, JFK, encode
+from tests.conftest import assert_error
+from transcriptions.models import Job
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+RATE = 16000
+ALLISON = AUDIO_DIR / "allison.ogg"
+DIARIZE = "gpt-4o-transcribe-diarize"
+# (speaker, file, start, end) or a pause in seconds: JFK first, then Allison, turn about.
+TURNS = (
+    ("jfk", JFK, 0.0, 5.6),
+    1.0,
+    ("allison", ALLISON, 0.0, 6.0),
+    1.0,
+    ("jfk", JFK, 5.6, 11.0),
+    1.0,
+    ("allison", ALLISON, 6.0, 12.0),
+)
+
+
+@cache
+def decoded(path) -> np.ndarray:
+    from faster_whisper.audio import decode_audio
+
+    return decode_audio(str(path), sampling_rate=RATE)
+
+
+@cache
+def conversation() -> tuple[bytes, tuple[tuple[float, float, str], ...]]:
+    """The WAV and the truth: (start, end, speaker) of each clip."""
+    parts, truth, position = [], [], 0.0
+    for item in TURNS:
+        if isinstance(item, float):
+            samples = np.zeros(int(item * RATE), dtype=np.float32)
+        else:
+            speaker, path, start, end = item
+            samples = decoded(path)[int(start * RATE) : int(end * RATE)]
+            truth.append((position, position + len(samples) / RATE, speaker))
+        parts.append(samples)
+        position += len(samples) / RATE
+    return encode(np.concatenate(parts)), tuple(truth)
+
+
+def post(api, path="/v1/audio/transcriptions", *, audio=None, **fields):
+    fh = io.BytesIO(audio if audio is not None else conversation()[0])
+    fh.name = "conversation.wav"
+    data = {"file": fh, "model": DIARIZE, **fields}
+    return api.client.post(path, data, format="multipart")
+
+
+def clip_speaker(segment: dict, truth) -> str | None:
+    """The speaker of the clip holding most of the segment, if it holds most of it."""
+    length = segment["end"] - segment["start"]
+    best, shared = None, 0.0
+    for start, end, speaker in truth:
+        overlap = min(segment["end"], end) - max(segment["start"], start)
+        if overlap > shared:
+            best, shared = speaker, overlap
+    return best if length > 0 and shared >= 0.6 * length else None
+
+
+def assert_diarized(body: dict) -> None:
+    truth = conversation()[1]
+    assert set(body) == {"task", "duration", "text", "segments", "usage"}
+    assert body["task"] == "transcribe"
+    assert body["usage"] == {"type": "duration", "seconds": round(body["duration"] + 0.4999)}
+    segments = body["segments"]
+    assert segments
+    for index, segment in enumerate(segments):
+        assert set(segment) == {"type", "id", "start", "end", "text", "speaker"}
+        assert segment["type"] == "transcript.text.segment"
+        assert segment["id"] == f"seg_{index + 1:03d}"
+    assert "my fellow Americans" in body["text"]
+    letters = list(dict.fromkeys(s["speaker"] for s in segments))
+    assert letters == ["A", "B"]
+    names = {"jfk": "A", "allison": "B"}
+    judged = [(s, clip_speaker(s, truth)) for s in segments]
+    judged = [(s, speaker) for s, speaker in judged if speaker]
+    assert {speaker for _, speaker in judged} == {"jfk", "allison"}
+    wrong = [s for s, speaker in judged if s["speaker"] != names[speaker]]
+    assert not wrong, wrong
+
+
+def test_diarized_json(api_a):
+    response = post(api_a, response_format="diarized_json")
+    assert response.status_code == 200, response.content[:500]
+    assert response["Content-Type"] == "application/json"
+    assert_diarized(response.json())
+
+
+def test_speakers_agree_across_chunks(api_a, settings):
+    """A file cut into several chunks is diarized whole once they are merged."""
+    settings.CHUNK_MAX_SECONDS = 12.0
+    response = post(api_a, response_format="diarized_json")
+    assert response.status_code == 200, response.content[:500]
+    assert Job.objects.get().chunk_count > 1
+    assert_diarized(response.json())
+
+
+def test_async_job_result_carries_speakers(api_a):
+    response = post(api_a, "/v1/audio/jobs", response_format="diarized_json")
+    assert response.status_code == 202, response.content[:500]
+    job = api_a.client.get(f"/v1/audio/jobs/{response.json()['id']}").json()
+    assert job["status"] == "succeeded", job
+    assert_diarized(job["result"])
+
+
+def test_json_and_text_without_speakers(api_a):
+    body = post(api_a).json()
+    assert set(body) == {"text", "usage"}
+    response = post(api_a, response_format="text")
+    assert "my fellow Americans" in response.content.decode()
+
+
+def test_listed_by_models(api_a):
+    ids = [model["id"] for model in api_a.client.get("/v1/models").json()["data"]]
+    assert DIARIZE in ids
+
+
+@pytest.mark.parametrize("response_format", ["srt", "verbose_json", "vtt"])
+def test_formats_the_diarizing_model_refuses(api_a, nothing_stored, response_format):
+    response = post(api_a, audio=JFK.read_bytes(), response_format=response_format)
+    assert_error(
+        response,
+        400,
+        code="unsupported_value",
+        param="response_format",
+        message=(
+            f"response_format '{response_format}' is not compatible with model "
+            f"'{DIARIZE}'. Use 'json', 'text', or 'diarized_json' instead."
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    ("model", "formats"),
+    [
+        ("whisper-1", "'json', 'text', 'srt', 'verbose_json', or 'vtt'"),
+        ("gpt-4o-transcribe", "'json' or 'text'"),
+    ],
+)
+def test_diarized_json_needs_the_diarizing_model(api_a, nothing_stored, model, formats):
+    response = post(api_a, audio=JFK.read_bytes(), model=model, response_format="diarized_json")
+    assert_error(
+        response,
+        400,
+        code="unsupported_value",
+        param="response_format",
+        message=messages.MSG_MODEL_FORMATS.format(
+            value="diarized_json", model=model, formats=formats
+        ),
+    )
+    assert messages.MSG_MODEL_FORMATS.format(
+        value="diarized_json", model=model, formats=formats
+    ) == (
+        f"response_format 'diarized_json' is not compatible with model '{model}'. "
+        f"Use {formats} instead."
+    )
+
+
+def test_logprobs_refused(api_a, nothing_stored):
+    response = post(api_a, audio=JFK.read_bytes(), **{"include[]": ["logprobs"]})
+    assert_error(
+        response,
+        400,
+        code="unsupported_value",
+        param="include",
+        message=messages.MSG_LOGPROBS_MODEL,
+    )
+
+
+@pytest.fixture
+def nothing_stored():
+    yield
+    assert Job.objects.count() == 0, "a refused request must not leave a job"
