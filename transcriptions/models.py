@@ -62,6 +62,9 @@ class Job(models.Model):
     include = models.JSONField(default=list, blank=True)
     keywords = models.JSONField(default=list, blank=True)
     languages = models.JSONField(default=list, blank=True)
+    # gpt-4o-transcribe-diarize's `known_speaker_names[]` with their references' voices:
+    # [{"name", "embedding": [256 floats]}] (the speaker encoder's, taken at submission).
+    known_speakers = models.JSONField(default=list, blank=True)
 
     audio = models.FileField(upload_to=audio_upload_to, blank=True)
     audio_filename = models.CharField(max_length=255, blank=True)

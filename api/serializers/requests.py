@@ -1,10 +1,14 @@
 """Validation of /v1/audio requests, with OpenAI's messages and codes."""
 
+import base64
+import binascii
+import io
+import re
 from typing import Any
 
 from rest_framework import serializers
 
-from transcriptions.engine import openai_models
+from transcriptions.engine import limits, openai_models
 from transcriptions.engine.formats import RESPONSE_FORMATS
 from transcriptions.engine.languages import LANGUAGES
 
@@ -84,9 +88,62 @@ MSG_KEYWORD_LENGTH = (
 # cuts hotwords at half the model's 448-token context anyway).
 MAX_KEYWORDS = 100
 MAX_KEYWORD_LENGTH = 100
+# gpt-4o-transcribe-diarize's known speakers (openai-python `TranscriptionCreateParams`:
+# "Up to 4 speakers are supported"; each reference "must be between 2 and 10 seconds", a data
+# URL). OpenAI's own texts for these refusals could not be found; they follow its patterns for
+# an array over its limit (MSG_KEYWORDS_COUNT), a parameter a model does not take
+# ("Unsupported parameter: 'temperature' is not supported with this model.") and an invalid
+# value ("Invalid 'input[0]': ...").
+MAX_KNOWN_SPEAKERS = 4
+REFERENCE_SECONDS = (2.0, 10.0)
+MSG_KNOWN_COUNT = (
+    "Invalid '{field}': array too long. Expected an array with maximum length {limit}, but "
+    "got an array with length {count} instead."
+)
+MSG_KNOWN_MISMATCH = (
+    "Invalid 'known_speaker_references': expected as many references as "
+    "'known_speaker_names' ({names}), but got {references} instead."
+)
+MSG_KNOWN_MODEL = (
+    "Unsupported parameter: '{field}' is not supported with this model. Use "
+    "'gpt-4o-transcribe-diarize'."
+)
+MSG_KNOWN_NAME = "Invalid 'known_speaker_names[{index}]': expected a non-empty string."
+MSG_REFERENCE_URL = (
+    "Invalid 'known_speaker_references[{index}]': expected a data URL of audio "
+    "(data:audio/wav;base64,...)."
+)
+MSG_REFERENCE_AUDIO = "Invalid 'known_speaker_references[{index}]': the audio could not be decoded."
+MSG_REFERENCE_LENGTH = (
+    "Invalid 'known_speaker_references[{index}]': the audio must be between 2 and 10 seconds long."
+)
+DATA_URL = re.compile(r"^data:[^,;]*(?:;[^,;]*)*;base64,(?P<data>.*)$", re.DOTALL)
+KNOWN_FIELDS = ("known_speaker_names", "known_speaker_references")
 # Multipart array fields: the SDK sends `name[]` parts, one per value (curl users may send
 # `name` several times).
-LIST_FIELDS = ("timestamp_granularities", "include", "keywords", "languages")
+LIST_FIELDS = ("timestamp_granularities", "include", "keywords", "languages", *KNOWN_FIELDS)
+
+
+def reference_decode(value: str, index: int) -> Any:
+    """A speaker reference's data URL as 16 kHz samples, 2-10 s of them."""
+    match = DATA_URL.match(value.strip())
+    if match is None:
+        raise _error(MSG_REFERENCE_URL.format(index=index), "invalid_value")
+    try:
+        raw = base64.b64decode(match["data"], validate=False)
+    except (binascii.Error, ValueError):
+        raise _error(MSG_REFERENCE_URL.format(index=index), "invalid_value") from None
+    low, high = REFERENCE_SECONDS
+    try:
+        samples = limits.decode_bounded(io.BytesIO(raw), max_seconds=high + 0.05)
+    except limits.AudioLimitExceeded:
+        raise _error(MSG_REFERENCE_LENGTH.format(index=index), "invalid_value") from None
+    except Exception:  # PyAV's errors for what is not audio
+        raise _error(MSG_REFERENCE_AUDIO.format(index=index), "invalid_value") from None
+    seconds = len(samples) / limits.SAMPLE_RATE
+    if seconds < low - 0.05:
+        raise _error(MSG_REFERENCE_LENGTH.format(index=index), "invalid_value")
+    return samples
 
 
 def _list_field() -> serializers.ListField:
@@ -187,6 +244,9 @@ class TranscriptionRequestSerializer(AudioRequestSerializer):
     keywords = _list_field()
     stream = serializers.CharField(required=False, default="false")
     chunking_strategy = ChunkingStrategyField()
+    # gpt-4o-transcribe-diarize: names, and their voices as data URLs (decoded to samples).
+    known_speaker_names = _list_field()
+    known_speaker_references = _list_field()
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
         # The SDK sends `timestamp_granularities[]`, `include[]`, ... (one part per value), as
@@ -240,6 +300,49 @@ class TranscriptionRequestSerializer(AudioRequestSerializer):
             raise _error(message, "array_above_max_length")
         return keywords
 
+    def validate_known_speaker_names(self, values: list[str]) -> list[str]:
+        if len(values) > MAX_KNOWN_SPEAKERS:
+            message = MSG_KNOWN_COUNT.format(
+                field="known_speaker_names", limit=MAX_KNOWN_SPEAKERS, count=len(values)
+            )
+            raise _error(message, "array_above_max_length")
+        names = [value.strip() for value in values]
+        for index, name in enumerate(names):
+            if not name:
+                raise _error(MSG_KNOWN_NAME.format(index=index), "invalid_value")
+        return names
+
+    def validate_known_speaker_references(self, values: list[str]) -> list[Any]:
+        if len(values) > MAX_KNOWN_SPEAKERS:
+            message = MSG_KNOWN_COUNT.format(
+                field="known_speaker_references", limit=MAX_KNOWN_SPEAKERS, count=len(values)
+            )
+            raise _error(message, "array_above_max_length")
+        return values  # decoded in validate(), once the model is known to take them
+
+    def _known_speakers_check(self, attrs: dict[str, Any]) -> None:
+        names = attrs.get("known_speaker_names") or []
+        references = attrs.get("known_speaker_references") or []
+        given = [field for field in KNOWN_FIELDS if attrs.get(field)]
+        if given and not openai_models.diarizes(attrs["model"]):
+            raise serializers.ValidationError(
+                {given[0]: [MSG_KNOWN_MODEL.format(field=given[0])]},
+                code="unsupported_parameter",
+            )
+        if len(names) != len(references):
+            message = MSG_KNOWN_MISMATCH.format(names=len(names), references=len(references))
+            raise serializers.ValidationError(
+                {"known_speaker_references": [message]}, code="invalid_value"
+            )
+        try:
+            attrs["known_speaker_references"] = [
+                reference_decode(value, index) for index, value in enumerate(references)
+            ]
+        except serializers.ValidationError as exc:
+            raise serializers.ValidationError(
+                {"known_speaker_references": exc.detail}, code="invalid_value"
+            ) from None
+
     def validate_timestamp_granularities(self, values: list[str]) -> list[str]:
         for value in values:
             if value not in GRANULARITIES:
@@ -254,6 +357,7 @@ class TranscriptionRequestSerializer(AudioRequestSerializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)
+        self._known_speakers_check(attrs)
         if openai_models.LOGPROBS in attrs.get("include", ()):
             if not openai_models.supports_logprobs(attrs["model"]):
                 raise serializers.ValidationError(

@@ -4,6 +4,7 @@ tests) on a conversation of two real voices: speakers "A" and "B" by first appea
 right one on each clip's segments, letters that agree across the chunks of a long file, and
 every refusal an exact OpenAI-shaped error that leaves nothing behind."""
 
+import base64
 import io
 from functools import cache
 
@@ -22,14 +23,16 @@ ALLISON = AUDIO_DIR / "allison.ogg"
 DIARIZE = "gpt-4o-transcribe-diarize"
 # (speaker, file, start, end) or a pause in seconds: JFK first, then Allison, turn about.
 TURNS = (
-    ("jfk", JFK, 0.0, 5.6),
+    ("jfk", JFK, 0.0, 4.0),
     1.0,
     ("allison", ALLISON, 0.0, 6.0),
     1.0,
-    ("jfk", JFK, 5.6, 11.0),
+    ("jfk", JFK, 4.0, 7.6),
     1.0,
     ("allison", ALLISON, 6.0, 12.0),
 )
+# Other stretches of the same voices, for known_speaker_references[].
+REFERENCES = {"jfk": (JFK, 7.6, 11.0), "allison": (ALLISON, 12.0, 19.0)}
 
 
 @cache
@@ -73,7 +76,15 @@ def clip_speaker(segment: dict, truth) -> str | None:
     return best if length > 0 and shared >= 0.6 * length else None
 
 
-def assert_diarized(body: dict) -> None:
+def reference(name: str, *, seconds: float | None = None) -> str:
+    path, start, end = REFERENCES[name]
+    if seconds is not None:
+        end = start + seconds
+    wav = encode(decoded(path)[int(start * RATE) : int(end * RATE)])
+    return "data:audio/wav;base64," + base64.b64encode(wav).decode()
+
+
+def assert_diarized(body: dict, names=None) -> None:
     truth = conversation()[1]
     assert set(body) == {"task", "duration", "text", "segments", "usage"}
     assert body["task"] == "transcribe"
@@ -85,9 +96,9 @@ def assert_diarized(body: dict) -> None:
         assert segment["type"] == "transcript.text.segment"
         assert segment["id"] == f"seg_{index + 1:03d}"
     assert "my fellow Americans" in body["text"]
+    names = names or {"jfk": "A", "allison": "B"}
     letters = list(dict.fromkeys(s["speaker"] for s in segments))
-    assert letters == ["A", "B"]
-    names = {"jfk": "A", "allison": "B"}
+    assert letters == [names["jfk"], names["allison"]]
     judged = [(s, clip_speaker(s, truth)) for s in segments]
     judged = [(s, speaker) for s, speaker in judged if speaker]
     assert {speaker for _, speaker in judged} == {"jfk", "allison"}
@@ -180,6 +191,130 @@ def test_logprobs_refused(api_a, nothing_stored):
         code="unsupported_value",
         param="include",
         message=messages.MSG_LOGPROBS_MODEL,
+    )
+
+
+# --- Known speakers ---------------------------------------------------------------------------
+
+
+def test_known_speakers_take_their_names(api_a):
+    """A known speaker is named; a voice nobody named keeps a letter (OpenAI's example:
+    "agent" and "A")."""
+    response = post(
+        api_a,
+        response_format="diarized_json",
+        **{
+            "known_speaker_names[]": ["agent"],
+            "known_speaker_references[]": [reference("allison")],
+        },
+    )
+    assert response.status_code == 200, response.content[:500]
+    assert_diarized(response.json(), names={"jfk": "A", "allison": "agent"})
+    assert [s["name"] for s in Job.objects.get().known_speakers] == ["agent"]
+
+
+def test_every_known_speaker_is_named(api_a):
+    response = post(
+        api_a,
+        response_format="diarized_json",
+        **{
+            "known_speaker_names[]": ["president", "agent"],
+            "known_speaker_references[]": [reference("jfk"), reference("allison")],
+        },
+    )
+    assert response.status_code == 200, response.content[:500]
+    assert_diarized(response.json(), names={"jfk": "president", "allison": "agent"})
+
+
+def known(api, names, references, **fields):
+    fields.setdefault("response_format", "diarized_json")
+    return post(
+        api,
+        audio=JFK.read_bytes(),
+        **{"known_speaker_names[]": names, "known_speaker_references[]": references},
+        **fields,
+    )
+
+
+def test_known_speakers_count_must_match(api_a, nothing_stored):
+    response = known(api_a, ["agent", "customer"], [reference("allison")])
+    assert_error(
+        response,
+        400,
+        code="invalid_value",
+        param="known_speaker_references",
+        message=(
+            "Invalid 'known_speaker_references': expected as many references as "
+            "'known_speaker_names' (2), but got 1 instead."
+        ),
+    )
+
+
+def test_at_most_four_known_speakers(api_a, nothing_stored):
+    response = known(api_a, ["a", "b", "c", "d", "e"], [reference("jfk")] * 5)
+    assert_error(
+        response,
+        400,
+        code="array_above_max_length",
+        param="known_speaker_names",
+        message=(
+            "Invalid 'known_speaker_names': array too long. Expected an array with maximum "
+            "length 4, but got an array with length 5 instead."
+        ),
+    )
+
+
+@pytest.mark.parametrize("seconds", [1.0, 10.8])
+def test_reference_length(api_a, nothing_stored, seconds):
+    path = REFERENCES["allison"]
+    REFERENCES["long"] = (path[0], 0.0, 30.0)
+    response = known(api_a, ["agent"], [reference("long", seconds=seconds)])
+    assert_error(
+        response,
+        400,
+        code="invalid_value",
+        param="known_speaker_references",
+        message=(
+            "Invalid 'known_speaker_references[0]': the audio must be between 2 and 10 "
+            "seconds long."
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("https://example.com/agent.wav", messages.MSG_REFERENCE_URL),
+        (
+            "data:audio/wav;base64," + base64.b64encode(b"not audio" * 50).decode(),
+            messages.MSG_REFERENCE_AUDIO,
+        ),
+    ],
+)
+def test_reference_must_be_audio_in_a_data_url(api_a, nothing_stored, value, message):
+    response = known(api_a, ["jfk", "agent"], [reference("jfk"), value])
+    assert_error(
+        response,
+        400,
+        code="invalid_value",
+        param="known_speaker_references",
+        message=message.format(index=1),
+    )
+    assert message.format(index=1).startswith("Invalid 'known_speaker_references[1]': ")
+
+
+@pytest.mark.parametrize("model", ["whisper-1", "gpt-4o-transcribe"])
+def test_known_speakers_need_the_diarizing_model(api_a, nothing_stored, model):
+    response = known(api_a, ["agent"], [reference("allison")], model=model, response_format="json")
+    assert_error(
+        response,
+        400,
+        code="unsupported_parameter",
+        param="known_speaker_names",
+        message=(
+            "Unsupported parameter: 'known_speaker_names' is not supported with this model. "
+            "Use 'gpt-4o-transcribe-diarize'."
+        ),
     )
 
 

@@ -329,7 +329,13 @@ def speakers_label(
             samples = limits.decode_bounded(
                 source, max_seconds=job.probed_duration + limits.DECODE_MARGIN_SECONDS
             )
-    turns = diarization.diarize(samples, regions=[(s["start"], s["end"]) for s in result.segments])
+    known = {
+        speaker["name"]: np.asarray(speaker["embedding"], dtype=np.float32)
+        for speaker in job.known_speakers or []
+    }
+    turns = diarization.diarize(
+        samples, regions=[(s["start"], s["end"]) for s in result.segments], known=known or None
+    )
     words = result.words or []
     word_speakers = diarization.label_segments(words, turns) if words else []
     pieces: list[dict[str, Any]] = []

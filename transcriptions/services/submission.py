@@ -26,7 +26,7 @@ from billing.services import (
 )
 
 from .. import engine
-from ..engine import audio
+from ..engine import audio, diarization
 from ..errors import (
     CallbackUrlRefused,
     ModelCannotTranslate,
@@ -84,12 +84,14 @@ class AudioRequest:
     include: tuple[str, ...] = ()
     keywords: tuple[str, ...] = ()
     languages: tuple[str, ...] = ()
+    # gpt-4o-transcribe-diarize's known speakers: (name, the reference's embedding).
+    known_speakers: tuple[tuple[str, tuple[float, ...]], ...] = ()
 
     def fingerprint_fields(self) -> dict[str, Any]:
         """The fields an Idempotency-Key's request is recognised by. The newer fields count
         only when set, so that a request without them has the fingerprint it always had."""
         fields = asdict(self)
-        for name in ("include", "keywords", "languages"):
+        for name in ("include", "keywords", "languages", "known_speakers"):
             if not fields[name]:
                 del fields[name]
         return fields
@@ -135,6 +137,18 @@ def audio_request_build(*, task: str, data: dict[str, Any], is_async: bool = Fal
         include=tuple(data.get("include") or ()),
         keywords=tuple(data.get("keywords") or ()),
         languages=tuple(data.get("languages") or ()),
+        known_speakers=known_speakers_embed(
+            data.get("known_speaker_names") or (), data.get("known_speaker_references") or ()
+        ),
+    )
+
+
+def known_speakers_embed(names: Any, references: Any) -> tuple[tuple[str, tuple[float, ...]], ...]:
+    """Each known speaker's name with the voice of its reference (16 kHz samples, 2-10 s):
+    the speaker encoder's embedding, kept with the job (the reference itself is not)."""
+    return tuple(
+        (name, tuple(round(float(x), 6) for x in diarization.embed(samples)))
+        for name, samples in zip(names, references, strict=True)
     )
 
 
@@ -274,6 +288,10 @@ def job_create(
         include=list(params.include),
         keywords=list(params.keywords),
         languages=list(params.languages),
+        known_speakers=[
+            {"name": name, "embedding": list(embedding)}
+            for name, embedding in params.known_speakers
+        ],
         audio_filename=(upload.name or "")[:255],
         audio_bytes=upload.size or 0,
         audio_format=info.container[:32],
