@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from django.conf import settings
 
-from transcriptions.engine.formats import usage
+from transcriptions.engine.formats import diarized_json, usage
 from transcriptions.errors import TranscriptionError
 from transcriptions.models import Job
 from transcriptions.services import job_outcome_error, job_wait
@@ -65,6 +65,14 @@ def sse_events(job: Job) -> Iterator[str]:
                 if scored:
                     delta["logprobs"] = ((job.result or {}).get("logprobs") or [])[sent_scores:]
                 yield _event(delta)
+            if job.response_format == "diarized_json":
+                # gpt-4o-transcribe-diarize: one `transcript.text.segment` event per segment
+                # (openai-python `TranscriptionTextSegmentEvent`), all of them here, right
+                # before `done`: speakers are known only once the whole file is transcribed
+                # and diarized (so that the letters agree across chunks), while the deltas
+                # above went out as the text was decoded.
+                for segment in diarized_json(job.result or {})["segments"]:
+                    yield _event(segment)
             done = {"type": "transcript.text.done", "text": job.text}
             if scored:
                 done["logprobs"] = (job.result or {}).get("logprobs") or []

@@ -370,7 +370,12 @@ class TranscriptionRequestSerializer(AudioRequestSerializer):
             raise serializers.ValidationError(
                 {"timestamp_granularities[]": MSG_GRANULARITY_FORMAT}, code="invalid_value"
             )
-        if attrs.get("stream") and attrs["response_format"] not in ("json", "text"):
+        # diarized_json streams too (its model's only, checked above): segment events.
+        if attrs.get("stream") and attrs["response_format"] not in (
+            "json",
+            "text",
+            openai_models.DIARIZED_JSON,
+        ):
             raise serializers.ValidationError({"stream": MSG_STREAM_FORMAT}, code="invalid_value")
         return attrs
 

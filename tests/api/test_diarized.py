@@ -6,6 +6,7 @@ every refusal an exact OpenAI-shaped error that leaves nothing behind."""
 
 import base64
 import io
+import json
 from functools import cache
 
 import numpy as np
@@ -322,3 +323,43 @@ def test_known_speakers_need_the_diarizing_model(api_a, nothing_stored, model):
 def nothing_stored():
     yield
     assert Job.objects.count() == 0, "a refused request must not leave a job"
+
+
+# --- Streaming --------------------------------------------------------------------------------
+
+
+def sse(response) -> list[dict]:
+    text = b"".join(response.streaming_content).decode()
+    return [
+        json.loads(line[len("data: ") :]) for line in text.splitlines() if line.startswith("data: ")
+    ]
+
+
+def test_stream_sends_segment_events_before_done(api_a):
+    response = post(api_a, response_format="diarized_json", stream="true")
+    assert response.status_code == 200
+    events = sse(response)
+    types = [event["type"] for event in events]
+    assert types[-1] == "transcript.text.done"
+    segments = [event for event in events if event["type"] == "transcript.text.segment"]
+    assert segments and types.index("transcript.text.segment") > max(
+        i for i, t in enumerate(types) if t == "transcript.text.delta"
+    )
+    assert types[-1 - len(segments) : -1] == ["transcript.text.segment"] * len(segments)
+    deltas = "".join(e["delta"] for e in events if e["type"] == "transcript.text.delta")
+    assert deltas.strip() == events[-1]["text"]
+    assert_diarized(
+        {
+            "task": "transcribe",
+            "duration": Job.objects.get().duration,
+            "text": events[-1]["text"],
+            "segments": segments,
+            "usage": events[-1]["usage"],
+        }
+    )
+
+
+def test_json_stream_has_no_segment_events(api_a):
+    events = sse(post(api_a, stream="true"))
+    assert "transcript.text.segment" not in {event["type"] for event in events}
+    assert events[-1]["type"] == "transcript.text.done"

@@ -7,6 +7,7 @@ any free worker and transcribes the first itself. A file of one chunk is transcr
 as a single pass, with no extra step.
 """
 
+import itertools
 import logging
 import string
 from contextlib import contextmanager
@@ -360,13 +361,14 @@ def speakers_label(
         if len(runs) <= 1:
             pieces.append({**segment, "speaker": word_speakers[runs[0][0]] if runs else speaker})
             continue
-        for run in runs:
+        texts = _text_cut(segment["text"], [[words[i]["word"] for i in run] for run in runs])
+        for run, text in zip(runs, texts, strict=True):
             pieces.append(
                 {
                     **segment,
                     "start": words[run[0]]["start"],
                     "end": words[run[-1]]["end"],
-                    "text": " " + " ".join(words[i]["word"] for i in run),
+                    "text": text,
                     "tokens": [],
                     "speaker": word_speakers[run[0]],
                 }
@@ -385,6 +387,29 @@ def speakers_label(
     result.segments = pieces
     if "word" not in (job.timestamp_granularities or []):
         result.words = None
+
+
+def _text_cut(text: str, runs: list[list[str]]) -> list[str]:
+    """A segment's text cut before the first word of each run after the first, so that the
+    pieces join to the text (as the stream's deltas do; spaces stay where Whisper wrote
+    them, and scripts without spaces stay whole); the runs' words joined by spaces if a word
+    is not found in it."""
+    cuts, cursor = [0], 0
+    for run in runs:
+        found = text.find(run[0], cursor) if run[0] else -1
+        if found < 0:
+            return [" " + " ".join(run) for run in runs]
+        cursor = found + len(run[0])
+        if len(cuts) < len(runs) + 1 and run is not runs[0]:
+            while found > cuts[-1] and text[found - 1].isspace():
+                found -= 1
+            cuts.append(found)
+        for word in run[1:]:
+            at = text.find(word, cursor) if word else -1
+            if at >= 0:
+                cursor = at + len(word)
+    cuts.append(len(text))
+    return [text[start:end] for start, end in itertools.pairwise(cuts)]
 
 
 def job_result_merge(job: Job) -> engine.TranscriptionResult:
