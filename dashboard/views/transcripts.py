@@ -26,6 +26,12 @@ DOWNLOADS = {
     "json": ("verbose_json", "application/json"),
 }
 MSG_NO_TRANSCRIPT = "No such transcript."
+
+
+def has_speakers(result: dict) -> bool:
+    return any("speaker" in segment for segment in result.get("segments") or ())
+
+
 MSG_NO_DOWNLOAD = "No such download."
 
 
@@ -72,13 +78,16 @@ def transcript_detail_page(
 ) -> HttpResponse:
     job = _job(scope, public_id)
     result = job.result or {}
+    segments = result.get("segments") or []
     return render(
         request,
         "dashboard/transcripts/detail.html",
         {
             "scope": scope,
             "job": job,
-            "segments": result.get("segments") or [],
+            "segments": segments,
+            # gpt-4o-transcribe-diarize: a speaker column.
+            "has_speakers": has_speakers(result),
             "language": language_label(job.detected_language) if job.detected_language else "",
             "downloads": list(DOWNLOADS) if job.status == Job.Status.SUCCEEDED and result else [],
             "nav": "transcripts",
@@ -94,6 +103,8 @@ def transcript_download(
     if fmt not in DOWNLOADS or job.status != Job.Status.SUCCEEDED or not job.result:
         raise Http404(MSG_NO_DOWNLOAD)
     response_format, content_type = DOWNLOADS[fmt]
+    if response_format == "verbose_json" and has_speakers(job.result):
+        response_format = "diarized_json"  # the JSON that carries the speakers
     granularities = ["segment", "word"] if job.result.get("words") else ["segment"]
     body, _ = render_result(
         job.result, response_format=response_format, task=job.task, granularities=granularities

@@ -363,3 +363,43 @@ def test_json_stream_has_no_segment_events(api_a):
     events = sse(post(api_a, stream="true"))
     assert "transcript.text.segment" not in {event["type"] for event in events}
     assert events[-1]["type"] == "transcript.text.done"
+
+
+# --- Subtitles and the dashboard --------------------------------------------------------------
+
+
+def test_subtitles_and_the_transcript_page_say_who_speaks(api_a, alice):
+    from django.test import Client
+
+    response = post(api_a, response_format="diarized_json")
+    assert response.status_code == 200
+    body = response.json()
+    job = Job.objects.get()
+    browser = Client()
+    browser.force_login(alice)
+    srt = browser.get(f"/transcripts/{job.public_id}/download.srt").content.decode()
+    cues = srt.strip().split("\n\n")
+    assert len(cues) == len(body["segments"])
+    for cue, segment in zip(cues, body["segments"], strict=True):
+        assert cue.splitlines()[2] == f"{segment['speaker']}: {segment['text']}"
+    vtt = browser.get(f"/transcripts/{job.public_id}/download.vtt").content.decode()
+    assert vtt.startswith("WEBVTT\n\n00:00:00.000 --> ")
+    assert f"\nA: {body['segments'][0]['text']}\n" in vtt
+    assert json.loads(browser.get(f"/transcripts/{job.public_id}/download.json").content) == body
+    html = browser.get(f"/transcripts/{job.public_id}/").content.decode()
+    assert "<th>Speaker</th>" in html
+    speakers = [s for s in html.split('<td class="speaker">')[1:]]
+    assert [s.split("</td>")[0] for s in speakers] == [s["speaker"] for s in body["segments"]]
+
+
+def test_subtitles_without_speakers_are_unchanged(api_a):
+    from transcriptions.engine.formats import render
+
+    result = {"segments": [{"start": 0.0, "end": 1.5, "text": " Hello."}]}
+    assert (
+        render(result, response_format="srt")[0] == "1\n00:00:00,000 --> 00:00:01,500\nHello.\n\n"
+    )
+    assert (
+        render(result, response_format="vtt")[0]
+        == "WEBVTT\n\n00:00:00.000 --> 00:00:01.500\nHello.\n\n"
+    )

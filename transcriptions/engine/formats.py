@@ -36,12 +36,20 @@ def timestamp(seconds: float, *, separator: str) -> str:
     return f"{hours:02d}:{minutes:02d}:{secs:02d}{separator}{millis:03d}"
 
 
+def cue_text(segment: dict[str, Any]) -> str:
+    """A subtitle's text; a diarized transcript's segments say who speaks ("A: ...")."""
+    text = segment["text"].strip()
+    if segment.get("speaker"):
+        return f"{segment['speaker']}: {text}"
+    return text
+
+
 def to_srt(segments: list[dict[str, Any]]) -> str:
     blocks = []
     for number, seg in enumerate(segments, start=1):
         start = timestamp(seg["start"], separator=",")
         end = timestamp(seg["end"], separator=",")
-        blocks.append(f"{number}\n{start} --> {end}\n{seg['text'].strip()}\n")
+        blocks.append(f"{number}\n{start} --> {end}\n{cue_text(seg)}\n")
     return "\n".join(blocks) + ("\n" if blocks else "")
 
 
@@ -50,7 +58,7 @@ def to_vtt(segments: list[dict[str, Any]]) -> str:
     for seg in segments:
         start = timestamp(seg["start"], separator=".")
         end = timestamp(seg["end"], separator=".")
-        blocks.append(f"{start} --> {end}\n{seg['text'].strip()}\n")
+        blocks.append(f"{start} --> {end}\n{cue_text(seg)}\n")
     return "\n".join(blocks) + "\n"
 
 
