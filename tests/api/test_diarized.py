@@ -9,8 +9,11 @@ import io
 import json
 from functools import cache
 
+import httpx
 import numpy as np
 import pytest
+from openai import OpenAI
+from openai.types.audio import TranscriptionDiarized
 
 from api.serializers import requests as messages
 from tests.audio import AUDIO_DIR, JFK, encode
@@ -403,3 +406,64 @@ def test_subtitles_without_speakers_are_unchanged(api_a):
         render(result, response_format="vtt")[0]
         == "WEBVTT\n\n00:00:00.000 --> 00:00:01.500\nHello.\n\n"
     )
+
+
+# --- The official openai SDK ------------------------------------------------------------------
+
+
+def sdk_client(api) -> OpenAI:
+    """The unmodified openai client, its requests answered by this server (the Django test
+    client) through an httpx transport."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        request.read()
+        response = api.client.generic(
+            "POST",
+            request.url.path,
+            request.content,
+            content_type=request.headers["content-type"],
+            HTTP_AUTHORIZATION=f"Bearer {api.key}",
+        )
+        content = b"".join(response.streaming_content) if response.streaming else response.content
+        return httpx.Response(
+            response.status_code,
+            headers={"content-type": response["Content-Type"]},
+            content=content,
+        )
+
+    return OpenAI(
+        api_key=api.key,
+        base_url="http://sdk.test/v1",
+        max_retries=0,
+        http_client=httpx.Client(transport=httpx.MockTransport(handler)),
+    )
+
+
+def test_the_sdk_parses_diarized_json_and_sends_known_speakers(api_a, tmp_path):
+    path = tmp_path / "conversation.wav"
+    path.write_bytes(conversation()[0])
+    with path.open("rb") as fh:
+        result = sdk_client(api_a).audio.transcriptions.create(
+            model=DIARIZE,
+            file=fh,
+            response_format="diarized_json",
+            known_speaker_names=["agent"],
+            known_speaker_references=[reference("allison")],
+        )
+    assert isinstance(result, TranscriptionDiarized)
+    assert result.usage.type == "duration"
+    assert_diarized(result.model_dump(exclude_none=True), names={"jfk": "A", "allison": "agent"})
+
+
+def test_the_sdk_streams_segment_events(api_a, tmp_path):
+    path = tmp_path / "conversation.wav"
+    path.write_bytes(conversation()[0])
+    with path.open("rb") as fh:
+        stream = sdk_client(api_a).audio.transcriptions.create(
+            model=DIARIZE, file=fh, response_format="diarized_json", stream=True
+        )
+        events = list(stream)
+    segments = [e for e in events if e.type == "transcript.text.segment"]
+    assert segments and events[-1].type == "transcript.text.done"
+    assert segments[0].speaker == "A"
+    assert {e.speaker for e in segments} == {"A", "B"}
