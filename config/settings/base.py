@@ -262,11 +262,13 @@ WHISPER_MODEL_ALIASES = {
     "whisper-1": env.str("WHISPER_DEFAULT_MODEL", default="base"),
     "gpt-4o-transcribe": env.str("WHISPER_GPT_4O_TRANSCRIBE_MODEL", default="base"),
     "gpt-4o-mini-transcribe": env.str("WHISPER_GPT_4O_MINI_TRANSCRIBE_MODEL", default="base"),
-    "gpt-4o-transcribe-diarize": env.str("WHISPER_GPT_4O_TRANSCRIBE_DIARIZE_MODEL", default="base"),
 }
 WHISPER_MODEL_ALIASES["gpt-4o-mini-transcribe-2025-12-15"] = WHISPER_MODEL_ALIASES[
     "gpt-4o-mini-transcribe"
 ]
+WHISPER_MODEL_ALIASES["gpt-4o-transcribe-diarize"] = env.str(
+    "WHISPER_GPT_4O_TRANSCRIBE_DIARIZE_MODEL", default="base"
+)
 WHISPER_PRELOAD_MODELS = env.list("WHISPER_PRELOAD_MODELS", default=list(WHISPER_MODELS))
 WHISPER_CACHE_DIR = Path(env.str("WHISPER_CACHE_DIR", default=str(VAR_DIR / "models")))
 WHISPER_DEVICE = env.str("WHISPER_DEVICE", default="auto")  # auto | cpu | cuda

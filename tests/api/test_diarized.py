@@ -467,3 +467,32 @@ def test_the_sdk_streams_segment_events(api_a, tmp_path):
     assert segments and events[-1].type == "transcript.text.done"
     assert segments[0].speaker == "A"
     assert {e.speaker for e in segments} == {"A", "B"}
+
+
+def test_what_the_diarizing_id_runs_on_is_set_by_the_environment(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    env = {
+        **os.environ,
+        "PLATFORM_VAR_DIR": str(tmp_path),
+        "WHISPER_GPT_4O_TRANSCRIBE_DIARIZE_MODEL": "tiny.en",
+    }
+    code = (
+        "import json; from django.conf import settings; "
+        "print(json.dumps(settings.WHISPER_MODEL_ALIASES))"
+    )
+    done = subprocess.run(
+        [sys.executable, str(settings.BASE_DIR / "manage.py"), "shell", "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    aliases = json.loads(done.stdout.strip().splitlines()[-1])
+    assert aliases[DIARIZE] == "tiny.en"
+    assert aliases["gpt-4o-transcribe"] == "base"

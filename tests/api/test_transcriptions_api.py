@@ -215,6 +215,7 @@ def test_models_list_and_detail(api_a):
         "gpt-4o-transcribe",
         "gpt-4o-mini-transcribe",
         "gpt-4o-mini-transcribe-2025-12-15",
+        "gpt-4o-transcribe-diarize",
         "tiny.en",
         "base",
     ]

@@ -120,7 +120,7 @@ def test_the_bare_engine_decodes_as_the_platform_does():
             benchmark.MSG_UNKNOWN_MODEL.format(
                 model="large-v9",
                 models="whisper-1, gpt-4o-transcribe, gpt-4o-mini-transcribe, "
-                "gpt-4o-mini-transcribe-2025-12-15, tiny.en, base",
+                "gpt-4o-mini-transcribe-2025-12-15, gpt-4o-transcribe-diarize, tiny.en, base",
             ),
         ),
         (
