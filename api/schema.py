@@ -21,12 +21,21 @@ from drf_spectacular.utils import (
 from rest_framework import serializers
 
 from transcriptions.engine import openai_models
-from transcriptions.engine.bodies import Transcription, VerboseTranscription
+from transcriptions.engine.bodies import (
+    DiarizedTranscription,
+    Transcription,
+    VerboseTranscription,
+)
 from transcriptions.engine.formats import RESPONSE_FORMATS
 from transcriptions.representations import JobSerializer
 
 from .serializers import chunking
-from .serializers.requests import GRANULARITIES, MAX_KEYWORD_LENGTH, MAX_KEYWORDS
+from .serializers.requests import (
+    GRANULARITIES,
+    MAX_KEYWORD_LENGTH,
+    MAX_KEYWORDS,
+    MAX_KNOWN_SPEAKERS,
+)
 from .serializers.responses import (
     ErrorSerializer,
     JobDeletedSerializer,
@@ -106,7 +115,8 @@ class TranslationRequest(serializers.Serializer):
     model = serializers.CharField(
         help_text=(
             "An id from GET /v1/models; `whisper-1` works. `gpt-4o-transcribe` and "
-            "`gpt-4o-mini-transcribe` answer only in json and text, as OpenAI's do."
+            "`gpt-4o-mini-transcribe` answer only in json and text, as OpenAI's do; "
+            "`gpt-4o-transcribe-diarize` in json, text and diarized_json (with speakers)."
         )
     )
     prompt = serializers.CharField(required=False, help_text="Vocabulary or style to follow.")
@@ -157,6 +167,25 @@ def newer_fields() -> dict:
                 "spelled as given."
             ),
         ),
+        "known_speaker_names[]": serializers.ListField(
+            child=serializers.CharField(),
+            required=False,
+            max_length=MAX_KNOWN_SPEAKERS,
+            help_text=(
+                "gpt-4o-transcribe-diarize only: up to 4 names (e.g. `agent`, `customer`) for "
+                "the voices in `known_speaker_references[]`, one per reference. A speaker whose "
+                "voice matches one is labelled with its name; the others A, B, ..."
+            ),
+        ),
+        "known_speaker_references[]": serializers.ListField(
+            child=serializers.CharField(),
+            required=False,
+            max_length=MAX_KNOWN_SPEAKERS,
+            help_text=(
+                "gpt-4o-transcribe-diarize only: a data URL (`data:audio/wav;base64,...`) of "
+                "2-10 s of each known speaker, in any format `file` takes."
+            ),
+        ),
         "languages[]": serializers.ListField(
             child=serializers.CharField(),
             required=False,
@@ -188,14 +217,15 @@ AUDIO_ERRORS = {
 def _audio_responses(*, streams: bool) -> dict:
     body = PolymorphicProxySerializer(
         component_name="TranscriptionResponse",
-        serializers=[Transcription, VerboseTranscription],
+        serializers=[Transcription, VerboseTranscription, DiarizedTranscription],
         resource_type_field_name=None,
     )
     responses = {
         (200, "application/json"): OpenApiResponse(
             body,
             description=(
-                "`json` (text, usage, and logprobs when asked) or `verbose_json` (segments, words)."
+                "`json` (text, usage, and logprobs when asked), `verbose_json` (segments, "
+                "words) or `diarized_json` (gpt-4o-transcribe-diarize: segments with speakers)."
             ),
         ),
         (200, "text/plain"): OpenApiResponse(OpenApiTypes.STR, description="`text` or `srt`."),

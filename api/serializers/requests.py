@@ -185,9 +185,14 @@ class AudioRequestSerializer(serializers.Serializer):
     response_format = serializers.CharField(required=False, default="json")
     temperature = serializers.CharField(required=False, default="0")
 
+    # diarized_json is a transcription's (translations keep OpenAI's five formats).
+    takes_diarized_json = False
+
     def validate_response_format(self, value: str) -> str:
         value = value or "json"
-        if value not in RESPONSE_FORMATS:
+        if value not in RESPONSE_FORMATS or (
+            value == openai_models.DIARIZED_JSON and not self.takes_diarized_json
+        ):
             raise _error(MSG_FORMAT.format(value=value), "unsupported_value")
         return value
 
@@ -233,6 +238,7 @@ class ChunkingStrategyField(serializers.Field):
 
 
 class TranscriptionRequestSerializer(AudioRequestSerializer):
+    takes_diarized_json = True
     language = serializers.CharField(required=False, allow_blank=True, max_length=16)
     # Candidate languages: detection picks the likeliest of them (once per job).
     languages = _list_field()

@@ -496,3 +496,16 @@ def test_what_the_diarizing_id_runs_on_is_set_by_the_environment(tmp_path):
     aliases = json.loads(done.stdout.strip().splitlines()[-1])
     assert aliases[DIARIZE] == "tiny.en"
     assert aliases["gpt-4o-transcribe"] == "base"
+
+
+def test_translations_keep_openais_five_formats(api_a, nothing_stored):
+    response = post(
+        api_a, "/v1/audio/translations", audio=JFK.read_bytes(), response_format="diarized_json"
+    )
+    assert_error(
+        response,
+        400,
+        code="unsupported_value",
+        param="response_format",
+        message=messages.MSG_FORMAT.format(value="diarized_json"),
+    )

@@ -91,7 +91,7 @@ class DiarizedTranscription(serializers.Serializer):
     `TranscriptionDiarized`. Speakers come from diarizing the whole file once it is
     transcribed, so the letters agree across the chunks of long audio."""
 
-    task = serializers.ChoiceField(choices=["transcribe"])
+    task = serializers.CharField(help_text='Always "transcribe".')
     duration = serializers.FloatField()
     text = serializers.CharField()
     segments = DiarizedSegment(many=True)
