@@ -237,3 +237,25 @@ def test_oversized_upload_gets_413(client):
         client.audio.transcriptions.create(model="tiny.en", file=("big.wav", big, "audio/wav"))
     assert info.value.status_code == 413
     assert info.value.code == "request_too_large"
+
+
+# --- gpt-4o-transcribe-diarize ------------------------------------------------------------------
+
+
+def test_diarized_json_with_a_known_speaker(client, tmp_path):
+    from openai.types.audio import TranscriptionDiarized
+
+    from tests.api.test_diarized import DIARIZE, assert_diarized, conversation, reference
+
+    path = tmp_path / "conversation.wav"
+    path.write_bytes(conversation()[0])
+    with path.open("rb") as f:
+        result = client.audio.transcriptions.create(
+            model=DIARIZE,
+            file=f,
+            response_format="diarized_json",
+            known_speaker_names=["agent"],
+            known_speaker_references=[reference("allison")],
+        )
+    assert isinstance(result, TranscriptionDiarized)
+    assert_diarized(result.model_dump(exclude_none=True), names={"jfk": "A", "allison": "agent"})
