@@ -6,13 +6,13 @@ import io
 
 import httpx
 import pytest
-from openai import OpenAI
 from rest_framework import serializers
 
 from api.errors import ApiError, validation_error
 from api.serializers.chunking import FormParts, chunking_strategy_parse
 from tests.audio import JFK, JFK_TEXT, words
 from tests.conftest import assert_error
+from tests.sdk import sdk_request
 from transcriptions.models import Job
 
 AUTO = {"type": "auto"}
@@ -402,27 +402,6 @@ def test_translations_ignore_it_as_their_other_unknown_fields(
 
 
 # --- What the official openai SDK sends -------------------------------------------------------
-
-
-def sdk_request(**create) -> httpx.Request:
-    """The request the unmodified openai client builds for transcriptions.create(**create),
-    captured by an httpx MockTransport instead of being sent."""
-    sent: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        request.read()
-        sent.append(request)
-        return httpx.Response(200, json={"text": ""})
-
-    client = OpenAI(
-        api_key="sk-test",
-        base_url="http://sdk.test/v1",
-        max_retries=0,
-        http_client=httpx.Client(transport=httpx.MockTransport(handler)),
-    )
-    with JFK.open("rb") as fh:
-        client.audio.transcriptions.create(file=fh, model="tiny.en", **create)
-    return sent[0]
 
 
 def replay(api, request: httpx.Request):

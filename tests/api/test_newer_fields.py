@@ -13,13 +13,13 @@ from dataclasses import asdict
 import httpx
 import pytest
 from django.conf import settings as django_settings
-from openai import OpenAI
 from openai.types.audio import Transcription
 
 from api.errors import ApiError
 from api.serializers import requests as messages
 from tests.audio import HOTWORDS, JFK, JFK_TEXT, german_wav, long_speech_flac, words
 from tests.conftest import assert_error
+from tests.sdk import sdk_request
 from transcriptions import engine
 from transcriptions.models import Job
 from transcriptions.services import AudioRequest
@@ -61,27 +61,6 @@ def nothing_stored():
 
 
 # --- What the official openai SDK sends -----------------------------------------------------------
-
-
-def sdk_request(model="tiny.en", file=JFK, **create) -> httpx.Request:
-    """The request the unmodified openai client builds for transcriptions.create(**create),
-    captured by an httpx MockTransport instead of being sent."""
-    sent: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        request.read()
-        sent.append(request)
-        return httpx.Response(200, json={"text": ""})
-
-    client = OpenAI(
-        api_key="sk-test",
-        base_url="http://sdk.test/v1",
-        max_retries=0,
-        http_client=httpx.Client(transport=httpx.MockTransport(handler)),
-    )
-    with file.open("rb") as fh:
-        client.audio.transcriptions.create(file=fh, model=model, **create)
-    return sent[0]
 
 
 def replay(api, request: httpx.Request):
