@@ -1,5 +1,6 @@
 """The platform against bare faster-whisper (`manage.py benchmark`), in scenarios run one after
-the other: short (below), long (tools/long_latency.py), fairness (tools/fairness.py).
+the other: short (below), long (tools/long_latency.py), fairness (tools/fairness.py),
+diarization (tools/diarization_cost.py).
 
 The short scenario: one clip, in one run, interleaved so that a noisy machine slows both sides
 alike:
@@ -26,6 +27,7 @@ from typing import Any
 
 from django.conf import settings
 
+from .diarization_cost import diarization_run
 from .fairness import fairness_run
 from .local_platform import LocalPlatform
 from .long_latency import long_run
@@ -263,4 +265,8 @@ def benchmark_run(*, options: BenchmarkOptions, progress: Progress) -> dict[str,
         report["long"] = long_run(options=options, progress=progress)
     if "fairness" in options.scenarios:
         report["fairness"] = fairness_run(options=options, progress=progress)
+    if "diarization" in options.scenarios:
+        report["diarization"] = diarization_run(
+            model=options.model, runs=max(1, options.long_runs), progress=progress
+        )
     return report

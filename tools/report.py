@@ -274,6 +274,21 @@ def fairness_lines(fairness: dict[str, Any]) -> list[str]:
     ]
 
 
+def diarization_lines(figures: dict[str, Any]) -> list[str]:
+    """The diarization scenario: its time against the transcription's, on the same audio."""
+    transcribe = sorted(figures["transcribe_seconds"])[len(figures["transcribe_seconds"]) // 2]
+    diarize = sorted(figures["diarize_seconds"])[len(figures["diarize_seconds"]) // 2]
+    target = figures["target"]
+    return [
+        f"conversation       {figures['audio_seconds']} s, {figures['voices']} voices taking "
+        f"turns; speakers found {figures['speakers_found']}",
+        f"worker time        transcribe ({figures['model']}, word times) {transcribe:.2f} s, "
+        f"diarize {diarize:.2f} s (medians of {len(figures['diarize_seconds'])})",
+        f"diarize / transcr. {figures['share']:.3f}  (target <= {target['limit']:g}: "
+        f"{'met' if target['met'] else 'MISSED'})",
+    ]
+
+
 def report_lines(report: dict[str, Any]) -> list[str]:
     """The human-readable summary of every scenario that ran, one section each."""
     lines: list[str] = []
@@ -281,6 +296,7 @@ def report_lines(report: dict[str, Any]) -> list[str]:
         ("short", short_lines, report if "clip" in report else None),
         ("long", long_lines, report.get("long")),
         ("fairness", fairness_lines, report.get("fairness")),
+        ("diarization", diarization_lines, report.get("diarization")),
     ]
     for name, build, figures in sections:
         if figures is None:

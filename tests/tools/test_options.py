@@ -19,6 +19,7 @@ from tools.report import report_lines
         ("fairness,short", ("short", "fairness")),  # they always run in the same order
         (" long , long ", ("long",)),
         ("fairness", ("fairness",)),
+        ("diarization,short", ("short", "diarization")),
     ],
 )
 def test_parse_scenarios(value, scenarios):
@@ -52,6 +53,7 @@ def test_every_scenario_runs_by_default():
             "short",
             "long",
             "fairness",
+            "diarization",
         )
     )
     assert benchmark_options.DEFAULT_LONG_MODEL == "tiny.en"
@@ -152,3 +154,21 @@ def test_every_scenario_gets_its_own_section():
     assert "median 5.00 x, max 9.00 x" in ratio and "(target median <= 3: MISSED)" in ratio
     loaded = next(line for line in lines if line.startswith("tenant B loaded"))
     assert loaded.endswith("(A's jobs queued/running as each was sent: 6/2, 4/2)")
+
+
+def test_the_diarization_section_gives_the_share_and_its_verdict():
+    figures = {
+        "audio_seconds": 80.1,
+        "model": "tiny.en",
+        "voices": 4,
+        "speakers_found": 4,
+        "transcribe_seconds": [10.0, 12.0, 11.0],
+        "diarize_seconds": [1.0, 1.2, 1.1],
+        "share": 0.1,
+        "target": {"limit": 0.25, "met": True},
+    }
+    lines = report_lines({"scenarios": ["short", "diarization"], "diarization": figures})
+    assert lines[0].startswith("--- diarization")
+    assert "speakers found 4" in lines[1]
+    assert "transcribe (tiny.en, word times) 11.00 s, diarize 1.10 s" in lines[2]
+    assert lines[3].endswith("(target <= 0.25: met)")
