@@ -14,7 +14,7 @@ from tests.conftest import assert_error
 from transcriptions import services
 from transcriptions.engine import audio as engine_audio
 from transcriptions.models import Job
-from transcriptions.services import running
+from transcriptions.services import progress, running
 from transcriptions.services.recovery import RETRY_ENDPOINT, job_retry
 from transcriptions.services.waiting import MSG_JOB_GONE
 
@@ -98,7 +98,7 @@ def stream_job(api, monkeypatch, *, after_segments: int, fault) -> Job:
     once `after_segments` segments went out to the client (the worker's wake-up of the
     stream is where the text leaves)."""
     calls = {"n": 0}
-    notify = running.job_notify
+    notify = progress.job_notify
 
     def notify_then_fault(job_pk):
         notify(job_pk)
@@ -106,7 +106,7 @@ def stream_job(api, monkeypatch, *, after_segments: int, fault) -> Job:
         if calls["n"] == after_segments:
             fault(Job.objects.get(pk=job_pk))
 
-    monkeypatch.setattr(running, "job_notify", notify_then_fault)
+    monkeypatch.setattr(progress, "job_notify", notify_then_fault)
     response = transcribe(api, audio=MULTILINGUAL, model="base", language="en", stream="true")
     assert response.status_code == 200
     body = b"".join(response.streaming_content).decode()

@@ -1,6 +1,8 @@
 """The job services, by sub-domain: submission (checks, storage, queueing), lifecycle (the
-one final transition), running (the worker side), recovery (dead workers, retries, the
-schedules), retention, callbacks, waiting, and usage (what a job costs)."""
+one final transition), chunks (turns, fair claims, cutting, stored samples), running (the
+worker side), progress (what a running job has done, for streams), speakers (diarized
+transcripts), recovery (dead workers, retries, the schedules), retention, callbacks, waiting,
+and usage (what a job costs)."""
 
 from .callbacks import callback_deliver, callback_secret_get, callback_secret_rotate
 from .lifecycle import (

@@ -11,6 +11,7 @@ clusters on several machines); the order is the platform's. A turn that finds no
 
 import contextlib
 import os
+from contextlib import contextmanager
 
 import numpy as np
 from django.conf import settings
@@ -269,3 +270,13 @@ def in_file_time(
 
 def chunk_max_seconds() -> float:
     return settings.CHUNK_MAX_SECONDS
+
+
+@contextmanager
+def job_audio_source(job: Job):
+    """A path when the storage is local (no copy), an open file otherwise (S3 and the like)."""
+    try:
+        yield job.audio.path
+    except NotImplementedError:
+        with job.audio.open("rb") as fh:
+            yield fh

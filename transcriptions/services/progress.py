@@ -1,0 +1,114 @@
+"""A running job's progress as its worker decodes it: the percentage, and the text (and token
+log probabilities) a stream may already send, whole-file or gathered in order from its chunks."""
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Concat
+
+from ..models import SAMPLE_RATE, Chunk, Job
+from .waiting import job_notify
+
+
+def wants_logprobs(job: Job) -> bool:
+    """include[]=logprobs: the tokens' log probabilities go with the text."""
+    return "logprobs" in (job.include or [])
+
+
+def progress_reporter(job: Job, chunk: Chunk):
+    if job.chunk_count <= 1:
+        return _whole_file_progress(job)
+
+    offset = chunk.start_seconds
+    scores: list[dict[str, Any]] = []  # the chunk's tokens so far (with include=logprobs)
+
+    def on_segment(
+        segment: dict[str, Any], duration: float, logprobs: list[dict] | None = None
+    ) -> None:
+        fields: dict[str, Any] = {
+            "partial_text": Concat(F("partial_text"), Value(segment["text"])),
+            "covered_seconds": offset + segment["end"],
+        }
+        if logprobs is not None:
+            scores.extend(logprobs)
+            fields["partial_logprobs"] = scores
+        Chunk.objects.filter(pk=chunk.pk, status=Chunk.Status.RUNNING).update(**fields)
+        job_progress_refresh(job)
+
+    return on_segment
+
+
+def _whole_file_progress(job: Job):
+    scores: list[dict[str, Any]] = []  # the file's tokens so far (with include=logprobs)
+
+    def on_segment(
+        segment: dict[str, Any], duration: float, logprobs: list[dict] | None = None
+    ) -> None:
+        progress = min(99, int(100 * segment["end"] / duration)) if duration else 0
+        fields: dict[str, Any] = {
+            "progress": progress,
+            "partial_text": Concat(F("partial_text"), Value(segment["text"])),
+        }
+        if logprobs is not None:  # written with the text, so that a stream sees both at once
+            scores.extend(logprobs)
+            fields["partial_logprobs"] = scores
+        if job.stream:  # its text goes to the client now: billed even if the job ends badly
+            fields["covered_seconds"] = segment["end"]
+        Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(**fields)
+        if job.stream:
+            job_notify(job.pk)
+
+    return on_segment
+
+
+def job_progress_refresh(job: Job) -> None:
+    """A job of several chunks: its progress from all of them, and the text a stream may send:
+    that of the chunks done from the start on, then what the first unfinished one decoded so far
+    (text goes out in order, whichever chunk finishes first). Serialized per job, so that the
+    text only ever grows."""
+    with transaction.atomic():
+        current = (
+            Job.objects.select_for_update()
+            .filter(pk=job.pk, status=Job.Status.RUNNING)
+            .values_list("partial_text", flat=True)
+            .first()
+        )
+        if current is None:
+            return
+        rows = Chunk.objects.filter(job_id=job.pk).order_by("index")
+        scored = wants_logprobs(job)
+        rows = rows.values_list(
+            "status",
+            "partial_text",
+            "covered_seconds",
+            "start_sample",
+            "end_sample",
+            "partial_logprobs",
+        )
+        text, covered, decoded, total, in_order = [], 0.0, 0.0, 0, True
+        scores: list[dict[str, Any]] = []
+        for status, partial, chunk_covered, start, end, partial_scores in rows:
+            total += end - start
+            done = status == Chunk.Status.DONE
+            decoded += (end - start) if done else max(0.0, chunk_covered * SAMPLE_RATE - start)
+            if in_order:
+                text.append(partial)
+                if scored:
+                    scores.extend(partial_scores or [])
+                if done:
+                    covered = end / SAMPLE_RATE
+                elif partial:
+                    covered = chunk_covered
+                in_order = done
+        fields: dict[str, Any] = {"progress": min(99, int(100 * decoded / total)) if total else 0}
+        prefix = "".join(text)
+        grew = job.stream and len(prefix) > len(current)
+        if grew:
+            # Its text goes to the client now: billed even if the job ends badly.
+            fields.update(partial_text=prefix, covered_seconds=covered)
+            if scored:
+                fields["partial_logprobs"] = scores
+        Job.objects.filter(pk=job.pk).update(**fields)
+    if grew:
+        job_notify(job.pk)
