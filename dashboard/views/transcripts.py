@@ -28,6 +28,25 @@ DOWNLOADS = {
 MSG_NO_TRANSCRIPT = "No such transcript."
 
 
+# Speakers' colours on the transcript page (dashboard.css .speaker-0 ... -7), given in order of
+# first appearance, so that A is always the first colour and a speaker keeps one colour.
+SPEAKER_COLOURS = 8
+
+
+def speaker_colours(segments: list[dict]) -> list[dict]:
+    """The segments, each with `colour`: its speaker's index (mod SPEAKER_COLOURS)."""
+    order: dict[str, int] = {}
+    return [
+        {
+            **segment,
+            "colour": order.setdefault(segment["speaker"], len(order)) % SPEAKER_COLOURS,
+        }
+        if "speaker" in segment
+        else segment
+        for segment in segments
+    ]
+
+
 def has_speakers(result: dict) -> bool:
     return any("speaker" in segment for segment in result.get("segments") or ())
 
@@ -78,7 +97,7 @@ def transcript_detail_page(
 ) -> HttpResponse:
     job = _job(scope, public_id)
     result = job.result or {}
-    segments = result.get("segments") or []
+    segments = speaker_colours(result.get("segments") or [])
     return render(
         request,
         "dashboard/transcripts/detail.html",

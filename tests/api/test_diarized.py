@@ -7,6 +7,7 @@ every refusal an exact OpenAI-shaped error that leaves nothing behind."""
 import base64
 import io
 import json
+import re
 from functools import cache
 
 import httpx
@@ -391,8 +392,14 @@ def test_subtitles_and_the_transcript_page_say_who_speaks(api_a, alice):
     assert json.loads(browser.get(f"/transcripts/{job.public_id}/download.json").content) == body
     html = browser.get(f"/transcripts/{job.public_id}/").content.decode()
     assert "<th>Speaker</th>" in html
-    speakers = [s for s in html.split('<td class="speaker">')[1:]]
-    assert [s.split("</td>")[0] for s in speakers] == [s["speaker"] for s in body["segments"]]
+    # Each speaker in its own colour, given by first appearance: A the first colour, B the next.
+    cells = re.findall(
+        r'<td class="speaker"><span class="speaker-tag speaker-(\d)">(\w+)</span>', html
+    )
+    assert [speaker for _, speaker in cells] == [s["speaker"] for s in body["segments"]]
+    colours = {speaker: int(colour) for colour, speaker in cells}
+    assert len(colours) == len(set(colours.values())) >= 2
+    assert colours["A"] == 0 and colours["B"] == 1
 
 
 def test_subtitles_without_speakers_are_unchanged(api_a):
