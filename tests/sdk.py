@@ -1,5 +1,5 @@
 """What the official openai SDK sends, without a server: its request captured by an httpx
-MockTransport, to be posted to ours through the test client."""
+MockTransport (sdk_request), then posted to ours through the test client (replay)."""
 
 import httpx
 from openai import OpenAI
@@ -26,3 +26,13 @@ def sdk_request(model="tiny.en", file=JFK, **create) -> httpx.Request:
     with file.open("rb") as fh:
         client.audio.transcriptions.create(file=fh, model=model, **create)
     return sent[0]
+
+
+def replay(api, request: httpx.Request):
+    """The SDK's body and Content-Type (with its boundary), posted to our endpoint."""
+    return api.client.generic(
+        "POST",
+        "/v1/audio/transcriptions",
+        request.content,
+        content_type=request.headers["content-type"],
+    )

@@ -4,7 +4,6 @@ value refused with an exact OpenAI-shaped error, the nested field named with dot
 
 import io
 
-import httpx
 import pytest
 from rest_framework import serializers
 
@@ -12,7 +11,7 @@ from api.errors import ApiError, validation_error
 from api.serializers.chunking import FormParts, chunking_strategy_parse
 from tests.audio import JFK, JFK_TEXT, words
 from tests.conftest import assert_error
-from tests.sdk import sdk_request
+from tests.sdk import replay, sdk_request
 from transcriptions.models import Job
 
 AUTO = {"type": "auto"}
@@ -402,16 +401,6 @@ def test_translations_ignore_it_as_their_other_unknown_fields(
 
 
 # --- What the official openai SDK sends -------------------------------------------------------
-
-
-def replay(api, request: httpx.Request):
-    """The SDK's body and Content-Type (with its boundary), posted to our endpoint."""
-    return api.client.generic(
-        "POST",
-        "/v1/audio/transcriptions",
-        request.content,
-        content_type=request.headers["content-type"],
-    )
 
 
 def test_the_sdk_sends_an_object_as_bracketed_fields():

@@ -10,7 +10,6 @@ import subprocess
 import sys
 from dataclasses import asdict
 
-import httpx
 import pytest
 from django.conf import settings as django_settings
 from openai.types.audio import Transcription
@@ -19,7 +18,7 @@ from api.errors import ApiError
 from api.serializers import requests as messages
 from tests.audio import HOTWORDS, JFK, JFK_TEXT, german_wav, long_speech_flac, words
 from tests.conftest import assert_error
-from tests.sdk import sdk_request
+from tests.sdk import replay, sdk_request
 from transcriptions import engine
 from transcriptions.models import Job
 from transcriptions.services import AudioRequest
@@ -61,16 +60,6 @@ def nothing_stored():
 
 
 # --- What the official openai SDK sends -----------------------------------------------------------
-
-
-def replay(api, request: httpx.Request):
-    """The SDK's body and Content-Type (with its boundary), posted to our endpoint."""
-    return api.client.generic(
-        "POST",
-        "/v1/audio/transcriptions",
-        request.content,
-        content_type=request.headers["content-type"],
-    )
 
 
 def test_the_sdk_sends_one_bracketed_part_per_value():
