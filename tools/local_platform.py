@@ -21,7 +21,8 @@ def threads_per_worker(workers: int) -> int:
 
 class LocalPlatform(LivePlatform):
     """`manage.py serve` over a temporary directory; `workers`: Q_WORKERS (default: the
-    settings'), each with the threads the settings give that many workers by default."""
+    settings'), each with the threads the settings give that many workers by default;
+    `interactive_workers`: INTERACTIVE_WORKERS (default: the settings')."""
 
     TENANT = "benchmark"
 
@@ -31,6 +32,7 @@ class LocalPlatform(LivePlatform):
         model_id: str,
         preload_all: bool = False,
         workers: int | None = None,
+        interactive_workers: int | None = None,
     ) -> None:
         env = dict(os.environ)
         # The embedded setup, whatever this shell points at: never an operator's database,
@@ -54,6 +56,8 @@ class LocalPlatform(LivePlatform):
             self.threads = threads_per_worker(workers)
             env.update(Q_WORKERS=str(workers), WHISPER_CPU_THREADS=str(self.threads))
             env.update(dict.fromkeys(THREAD_VARIABLES, str(self.threads)))
+        if interactive_workers is not None:
+            env["INTERACTIVE_WORKERS"] = str(interactive_workers)
         if not preload_all:
             env["WHISPER_PRELOAD_MODELS"] = model_id
         super().__init__(var_dir=Path(tempfile.mkdtemp(prefix="whisper-benchmark-")), env=env)

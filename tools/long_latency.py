@@ -5,7 +5,7 @@ word error rate against the reference.
 The bare engine is faster-whisper in this process with its own default threads (cpu_threads=0),
 the platform's model files and decode options: what one process does with the whole machine. A
 platform started here runs Q_WORKERS=n workers of max(1, cores // n) threads each, as its
-settings derive them; against a deployment (--url) there is one row, its workers as they are.
+settings derive them, and no more (INTERACTIVE_WORKERS=0); against a deployment (--url) there is one row, its workers as they are.
 """
 
 import gc
@@ -89,7 +89,9 @@ def long_run(*, options: BenchmarkOptions, progress) -> dict[str, Any]:
             rows.append({"workers": None, "cpu_threads_per_worker": None, **row})
         else:
             for workers in options.long_workers:
-                platform = LocalPlatform(model_id=model_id, workers=workers)
+                # Exactly n worker processes: none more kept for clients (a synchronous request's
+                # chunks would run on that one too).
+                platform = LocalPlatform(model_id=model_id, workers=workers, interactive_workers=0)
                 try:
                     progress(
                         f"long: starting a platform with {workers} workers x "

@@ -6,13 +6,13 @@ from . import services
 
 
 def run_chunk() -> str | None:
-    """A turn: the next chunk by the fair policy (transcriptions.dispatch), whichever it is."""
-    return services.chunk_run_next()
+    """A turn: chunks by the fair policy (transcriptions.dispatch), whichever they are."""
+    return services.turn_run()
 
 
 def run_job(*args, **kwargs) -> str | None:
     """Tasks queued before jobs were cut into chunks name a job: each is now a turn like any."""
-    return services.chunk_run_next()
+    return services.turn_run()
 
 
 def deliver_callback(job_pk: int, attempt: int = 1) -> None:
@@ -20,7 +20,10 @@ def deliver_callback(job_pk: int, attempt: int = 1) -> None:
 
 
 def recover_orphaned_jobs() -> dict[str, int]:
-    return services.recover_orphaned_jobs()
+    """Every minute: chunks of dead workers, then queued chunks that no turn reaches."""
+    counts = services.recover_orphaned_jobs()
+    counts["turns_resupplied"] = services.turns_resupply()
+    return counts
 
 
 def purge_expired() -> dict[str, int]:

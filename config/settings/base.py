@@ -279,6 +279,11 @@ Q_WORKERS = env.int("Q_WORKERS", default=max(1, min(2, CPU_COUNT or 1)))
 # Threads per worker from the cores available: several workers each using every core would
 # oversubscribe the CPU and make every job slower.
 WHISPER_CPU_THREADS = env.int("WHISPER_CPU_THREADS", default=max(1, (CPU_COUNT or 1) // Q_WORKERS))
+# Workers more than Q_WORKERS in each cluster, which take only requests with a client waiting
+# (synchronous and streaming): such a request starts at once, sharing the cores, even while every
+# other worker decodes another tenant's batch (transcriptions/services/lanes.py). Each costs its
+# models' memory; 0 turns the lane off.
+INTERACTIVE_WORKERS = env.int("INTERACTIVE_WORKERS", default=1)
 # The same for numpy's BLAS and OpenMP (faster-whisper's feature extraction): by default they
 # start a thread per core in every process, which spin beside CTranslate2's and the other
 # workers' (measured on 2 cores: 120 ms more CPU and 20 ms more latency per 11 s clip). They
@@ -299,7 +304,7 @@ CHUNK_MAX_SECONDS = env.float("CHUNK_MAX_SECONDS", default=30.0)
 Q_SITE_NAME = env.str("Q_SITE_NAME", default="") or env.str("Q_CLUSTER_NAME", default="transcribe")
 Q_CLUSTER = {
     "name": Q_SITE_NAME,
-    "workers": Q_WORKERS,
+    "workers": Q_WORKERS + INTERACTIVE_WORKERS,
     "recycle": 10_000,
     "timeout": JOB_TIMEOUT,
     "retry": JOB_TIMEOUT + 60,
@@ -317,7 +322,7 @@ Q_CLUSTER = {
     # How many tasks a cluster takes ahead of its free workers (django-q2's default is
     # workers squared). A busy cluster holding turns that an idle one (another machine) could
     # run makes a job wait: keep it to one per worker (its pusher holds one more in hand).
-    "queue_limit": Q_WORKERS,
+    "queue_limit": Q_WORKERS + INTERACTIVE_WORKERS,
 }
 # Turns put on the queue beyond one per chunk: a cluster whose workers are all busy may still
 # hold up to queue_limit + 1 turns, and a turn it holds waits for it while another cluster's

@@ -1,6 +1,7 @@
-"""Chunks on a real platform with two qcluster processes (one worker each), as several
-machines would run it: a long file's chunks run on both, text streams in order, and another
-tenant's request is not held behind one tenant's batch."""
+"""Chunks on a real platform with two qcluster processes, as several machines would run it
+(each with one worker for batch work and one more kept for requests with a client waiting): a
+long file's chunks run on both, text streams in order, and another tenant's request is neither
+held behind one tenant's batch nor waits for its running chunks to end."""
 
 import statistics
 import time
@@ -72,7 +73,7 @@ def test_a_long_file_runs_on_both_clusters_and_streams_in_order(two_clusters):
     assert done.usage.seconds == 73
     rows = chunk_rows(two_clusters, latest_job_id(two_clusters))
     assert len(rows) >= 3 and {status for *_, status in rows} == {"done"}
-    assert len({worker for _, worker, _, _ in rows}) == 2, "both worker processes took chunks"
+    assert len({worker for _, worker, _, _ in rows}) >= 2, "several worker processes took chunks"
 
     # The same file without streaming reads the same.
     text = sdk.audio.transcriptions.create(model="tiny.en", file=("long.flac", long_speech_flac()))
@@ -103,15 +104,28 @@ def test_another_tenants_request_goes_before_a_queued_batch(two_clusters):
         time.sleep(0.1)
     assert queued >= 4, "the batch never queued chunks behind its running ones"
 
-    started = time.monotonic()
-    with JFK.open("rb") as f:
-        other = client(two_clusters, two_clusters.other_key).audio.transcriptions.create(
-            model="tiny.en", file=f
+    # The request starts while both clusters decode the batch (their one place for batch work
+    # each is taken): a worker kept for clients takes it at once. A batch chunk may end just
+    # as the request starts, so it is tried up to three times.
+    for _attempt in range(3):
+        started = time.monotonic()
+        with JFK.open("rb") as f:
+            other = client(two_clusters, two_clusters.other_key).audio.transcriptions.create(
+                model="tiny.en", file=f
+            )
+        waited = time.monotonic() - started
+        assert "country" in other.text
+        other_job = latest_job_id(two_clusters)
+        [(_, _, other_start, _)] = chunk_rows(two_clusters, other_job)
+        [(running_then,)] = two_clusters.query(
+            "SELECT COUNT(*) FROM transcriptions_chunk c JOIN transcriptions_job j"
+            " ON j.id = c.job_id WHERE j.public_id IN (%s, %s, %s, %s) AND c.started_at < %s"
+            " AND c.finished_at > %s",
+            (*batch, other_start, other_start),
         )
-    waited = time.monotonic() - started
-    assert "country" in other.text
-    other_job = latest_job_id(two_clusters)
-    [(_, _, other_start, _)] = chunk_rows(two_clusters, other_job)
+        if running_then == 2:
+            break
+    assert running_then == 2, "the request waited for a batch chunk to end"
     [(arrived,)] = two_clusters.query(
         "SELECT created_at FROM transcriptions_job WHERE public_id = %s", (other_job,)
     )

@@ -150,14 +150,14 @@ def test_a_chunk_whose_worker_died_is_run_again_and_the_job_billed_once(
 
     response = post_long(api_a, path="/v1/audio/jobs")
     job = Job.objects.get(public_id=response.json()["id"])
-    tasks.run_chunk()  # the first chunk: cuts the file and queues the others (no turns: stalled)
+    services.chunk_run_next()  # the first chunk: cuts the file, queues the others (stalled)
     job.refresh_from_db()
     assert job.chunk_count >= 3 and job.status == Job.Status.RUNNING
     # A worker takes the second chunk and dies (its row says so; its process is gone).
     dead = "gone-host:4194303"
     claimed = chunk_services.chunk_claim(worker=dead)
     assert claimed.index == 1
-    tasks.run_chunk()  # a live worker takes the third
+    services.chunk_run_next()  # a live worker takes the third
     assert recovery.chunks_recover(dead_workers={dead}) == {"requeued": 1, "failed": 0}
     claimed.refresh_from_db()
     assert claimed.status == Chunk.Status.QUEUED and claimed.attempts == 1
@@ -174,7 +174,7 @@ def test_a_chunk_whose_worker_died_is_run_again_and_the_job_billed_once(
 def test_cancelling_a_chunked_job_drops_its_queued_chunks_and_samples(api_a, stalled_queue):
     response = post_long(api_a, path="/v1/audio/jobs")
     job = Job.objects.get(public_id=response.json()["id"])
-    tasks.run_chunk()  # cut, the first chunk done, the others queued
+    services.chunk_run_next()  # cut, the first chunk done, the others queued
     names = [c.samples_name for c in job.chunks.all() if c.samples_name]
     assert names and all(default_storage.exists(name) for name in names)
     assert services.job_cancel(job=Job.objects.get(pk=job.pk))

@@ -191,6 +191,13 @@ def test_prefix_padding_keeps_silence_before_the_next_speech():
 # --- Continuous speech ------------------------------------------------------------------------
 
 
+def quiet(samples, at: float) -> bool:
+    """Near silence for 50 ms on each side of `at`: under 1/20 of the reading's speech level
+    (its RMS over 100 ms windows of words is 0.03 to 0.1)."""
+    around = samples[int((at - 0.05) * RATE) : int((at + 0.05) * RATE)]
+    return float(np.sqrt(np.mean(np.square(around)))) < 0.002
+
+
 @pytest.fixture(scope="module")
 def reading():
     """multilingual.mp3 and its words with their times: the English half with tiny.en, the
@@ -214,5 +221,8 @@ def test_continuous_speech_is_cut_between_words(reading, vad):
     assert len(bounds) >= 4, "60 s in chunks of about 15 s"
     for cut in cuts_of(bounds):
         at = cut / RATE
+        # Whisper's word times are guesses from its attention, and a word's end often runs on
+        # into the pause after it (tiny.en's "so" of 25.10-25.92 s holds 0.4 s of silence at
+        # 1/300 of speech's level): a cut there is in a pause, which the samples show.
         inside = [(start, end) for start, end in words if start < at < end]
-        assert not inside, f"cut at {at:.2f} s is inside a word {inside}"
+        assert not inside or quiet(samples, at), f"cut at {at:.2f} s is inside a word {inside}"

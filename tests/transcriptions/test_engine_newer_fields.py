@@ -99,12 +99,19 @@ def test_the_values_are_the_decoders_own_step_scores_up_to_the_timestamps():
             assert value is None  # timestamps: no value (and no entry)
             continue
         row = np.asarray(decoded.logits[0][step], dtype=np.float64)
-        finite = row[row > -1e30]
-        step_logprob = row[token] - (finite.max() + np.log(np.exp(finite - finite.max()).sum()))
-        differences.append(value - step_logprob)
+        finite = row > -1e30
+        top = row[finite].max()
+        log_total = top + np.log(np.exp(row[finite] - top).sum())
+        step_logprob = row[token] - log_total
+        # Over the text tokens only, a value exceeds the step's by -log of their share of the
+        # step's probability (the rest is the timestamps' and the special tokens').
+        text_share = np.exp(row[:eot][finite[:eot]] - log_total).sum()
+        differences.append(value - step_logprob + np.log(text_share))
     assert len(differences) > 15
-    assert max(abs(d) for d in differences) < 0.35
-    assert abs(float(np.mean(differences))) < 0.1
+    # What is left is int8 arithmetic: the align pass and the decode compute the same values
+    # by different kernels (measured: at most 0.18 on one CPU, 0.01 on average).
+    assert max(abs(d) for d in differences) < 0.3
+    assert abs(float(np.mean(differences))) < 0.05
 
 
 def test_logprobs_with_word_timestamps_and_a_chunk_of_german():

@@ -24,9 +24,10 @@ from .recovery import (
     jobs_recover,
     recover_orphaned_jobs,
     schedules_install,
+    turns_resupply,
 )
 from .retention import purge_expired
-from .running import MSG_TIMED_OUT, chunk_run_next
+from .running import MSG_TIMED_OUT, chunk_run_next, turn_run
 from .submission import (
     MSG_QUEUE_FULL,
     AudioRequest,
@@ -68,5 +69,7 @@ __all__ = [
     "purge_expired",
     "recover_orphaned_jobs",
     "schedules_install",
+    "turn_run",
+    "turns_resupply",
     "usage_records_settle_pending",
 ]

@@ -69,16 +69,20 @@ def job_first_chunk_queue(*, job: Job) -> None:
 # --- Claiming -----------------------------------------------------------------------------------
 
 
-def chunk_claim(*, worker: str) -> Chunk | None:
-    """The next chunk by the fair policy, now running on `worker`; None when nothing waits."""
+def chunk_claim(*, worker: str, interactive_only: bool = False) -> Chunk | None:
+    """The next chunk by the fair policy, now running on `worker`; None when nothing waits.
+    `interactive_only`: a worker of the interactive lane (lanes.py) looks only at chunks with a
+    client waiting."""
+    queued = Chunk.objects.filter(status=Chunk.Status.QUEUED)
+    if interactive_only:
+        queued = queued.filter(interactive=True)
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CLAIM_LOCK_KEY])
         waiting = [
             Waiting(tenant_id, oldest)
-            for tenant_id, oldest in Chunk.objects.filter(status=Chunk.Status.QUEUED)
-            .values_list("tenant_id")
+            for tenant_id, oldest in queued.values_list("tenant_id")
             .annotate(Min("arrived_at"))
             .order_by()
         ]
@@ -92,7 +96,7 @@ def chunk_claim(*, worker: str) -> Chunk | None:
         )
         tenant_id = next_tenant(waiting, running)
         chunk = (
-            Chunk.objects.filter(status=Chunk.Status.QUEUED, tenant_id=tenant_id)
+            queued.filter(tenant_id=tenant_id)
             .order_by(*TENANT_CHUNK_ORDER)
             .select_related("job")
             .first()

@@ -12,7 +12,8 @@ from billing.services import quota_release, quota_reserve, usage_record_create
 from ops.workers import dead_workers
 
 from ..models import Chunk, Job
-from .chunks import chunk_requeue, job_chunks_files_delete
+from . import chunks
+from .chunks import chunk_name, chunk_requeue, job_chunks_files_delete
 from .lifecycle import job_enqueue, job_fail
 
 logger = logging.getLogger(__name__)
@@ -118,6 +119,20 @@ def recover_orphaned_jobs() -> dict[str, int]:
     if not job_workers:
         return {"requeued": 0, "failed": 0}
     return chunks_recover(dead_workers=dead_workers(job_workers=job_workers))
+
+
+def turns_resupply() -> int:
+    """Queued chunks while no chunk runs anywhere: their turns were lost (a broker restarted
+    without its tasks, a turn that went to a full cluster). A worker that ends a chunk takes
+    the next itself, so only a platform with nothing running can be left waiting; it is given
+    a turn per queued job. A turn too many finds nothing and ends at once."""
+    if Chunk.objects.filter(status=Chunk.Status.RUNNING).exists():
+        return 0
+    firsts = {}
+    for chunk in Chunk.objects.filter(status=Chunk.Status.QUEUED).select_related("job"):
+        firsts.setdefault(chunk.job_id, chunk)
+    chunks.turns_enqueue([chunk_name(chunk.job, chunk.index) for chunk in firsts.values()])
+    return len(firsts)
 
 
 # Periodic tasks, defined in one place and installed after every `migrate` (apps.py).

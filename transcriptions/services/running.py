@@ -9,6 +9,7 @@ job, once all its chunks are merged: speakers.py.
 """
 
 import logging
+import time
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,7 @@ from ops.workers import worker_identity
 from .. import engine
 from ..engine import chunking, limits, openai_models
 from ..models import SAMPLE_RATE, Chunk, Job
+from . import chunks, lanes
 from .chunks import (
     chunk_claim,
     chunk_name,
@@ -44,13 +46,38 @@ MSG_LONGER_THAN_MEASURED = (
 
 
 def chunk_run_next() -> str | None:
-    """Run one turn: the chunk the policy picks, if any. Its name ("job_…#index", the task's
-    result in the monitor), or None when nothing waited."""
+    """Run the chunk the policy picks, if any (one step of a turn). Its name ("job_…#index"),
+    or None when nothing waited."""
     chunk = chunk_claim(worker=worker_identity())
     if chunk is None:
         return None
     chunk_run(chunk=chunk)
     return chunk_name(chunk.job, chunk.index)
+
+
+def turn_run() -> str | None:
+    """A turn, as a worker runs it: chunk after chunk by the policy until none is left that
+    this worker may take; their names (the task's result in the monitor), or None.
+
+    A worker that frees takes the next chunk itself rather than waiting for a turn to reach it:
+    the turn may have gone to a worker that may not take batch work (lanes.py). The loop stops
+    after a third of JOB_TIMEOUT, so that the chunk it runs last never meets the task's timeout
+    (which would fail that chunk's job), and hands what is left to a new turn."""
+    deadline = time.monotonic() + settings.JOB_TIMEOUT / 3
+    names: list[str] = []
+    while time.monotonic() < deadline:
+        with lanes.batch_place() as place:
+            chunk = chunk_claim(worker=worker_identity(), interactive_only=not place.taken)
+            if chunk is None:
+                return ", ".join(names) or None
+            if chunk.interactive:
+                place.release()  # a client's chunk leaves the place to batch work
+            chunk_run(chunk=chunk)
+        names.append(chunk_name(chunk.job, chunk.index))
+    queued = Chunk.objects.filter(status=Chunk.Status.QUEUED).order_by("arrived_at").first()
+    if queued is not None:
+        chunks.turns_enqueue([chunk_name(queued.job, queued.index)])
+    return ", ".join(names)
 
 
 def chunk_run(*, chunk: Chunk) -> None:

@@ -113,7 +113,11 @@ class Command(BaseCommand):
                     )
                 )
             workers = settings.Q_WORKERS * clusters
-            self.stdout.write(f"Serving on http://{host}:{port}/ with {workers} worker(s).")
+            kept = settings.INTERACTIVE_WORKERS * clusters
+            self.stdout.write(
+                f"Serving on http://{host}:{port}/ with {workers} worker(s)"
+                f" and {kept} more for requests with a client waiting."
+            )
             self.stdout.flush()
             while not stopping.wait(0.2):
                 if any(child.poll() is not None for child in children):
