@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from django.conf import settings
 
-from transcriptions.engine.formats import diarized_json, usage
+from transcriptions.engine.formats import diarized_json, usage_of
 from transcriptions.errors import TranscriptionError
 from transcriptions.models import Job
 from transcriptions.services import job_outcome_error, job_wait
@@ -76,7 +76,9 @@ def sse_events(job: Job) -> Iterator[str]:
             done = {"type": "transcript.text.done", "text": job.text}
             if scored:
                 done["logprobs"] = (job.result or {}).get("logprobs") or []
-            done["usage"] = usage(job.duration)
+            done["usage"] = usage_of(
+                job.result or {"duration": job.duration}, requested_model=job.requested_model
+            )
             yield _event(done)
             return
         if job.is_finished or time.monotonic() >= deadline:

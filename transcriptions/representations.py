@@ -11,8 +11,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from .engine.bodies import UsageSerializer
-from .engine.formats import JSON_FORMATS, RESPONSE_FORMATS, render, usage
+from .engine.bodies import UsageField
+from .engine.formats import JSON_FORMATS, RESPONSE_FORMATS, render, usage, usage_of
 from .models import Job
 
 
@@ -70,6 +70,7 @@ def job_result(job: Job) -> Any:
         task=job.task,
         granularities=job.timestamp_granularities,
         include=job.include,
+        requested_model=job.requested_model,
     )
     return json.loads(body) if job.response_format in JSON_FORMATS else body
 
@@ -115,9 +116,13 @@ class JobSerializer(serializers.Serializer):
             return {"code": job.error_code, "message": job.error_message}
         return None
 
-    @extend_schema_field(UsageSerializer(allow_null=True))
+    @extend_schema_field(UsageField(allow_null=True))
     def get_usage(self, job: Job) -> dict[str, Any] | None:
-        return usage(job.duration) if job.status == Job.Status.SUCCEEDED else None
+        if job.status != Job.Status.SUCCEEDED:
+            return None
+        if job.result is None:  # its transcript was purged (retention): the seconds remain
+            return usage(job.duration)
+        return usage_of(job.result, requested_model=job.requested_model)
 
     @extend_schema_field(OpenApiTypes.ANY)
     def get_result(self, job: Job) -> Any:

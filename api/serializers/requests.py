@@ -108,6 +108,9 @@ MSG_KNOWN_MODEL = (
     "Unsupported parameter: '{field}' is not supported with this model. Use "
     "'gpt-4o-transcribe-diarize'."
 )
+# openai-python `TranscriptionCreateParams.prompt`: "This field is not supported when using
+# `gpt-4o-transcribe-diarize`" (OpenAI's pattern for a parameter a model does not take).
+MSG_PROMPT_MODEL = "Unsupported parameter: 'prompt' is not supported with this model."
 MSG_KNOWN_NAME = "Invalid 'known_speaker_names[{index}]': expected a non-empty string."
 MSG_REFERENCE_URL = (
     "Invalid 'known_speaker_references[{index}]': expected a data URL of audio "
@@ -364,6 +367,10 @@ class TranscriptionRequestSerializer(AudioRequestSerializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)
         self._known_speakers_check(attrs)
+        if attrs.get("prompt") and openai_models.diarizes(attrs["model"]):
+            raise serializers.ValidationError(
+                {"prompt": [MSG_PROMPT_MODEL]}, code="unsupported_parameter"
+            )
         if openai_models.LOGPROBS in attrs.get("include", ()):
             if not openai_models.supports_logprobs(attrs["model"]):
                 raise serializers.ValidationError(

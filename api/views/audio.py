@@ -28,6 +28,7 @@ def job_response(job: Job) -> HttpResponse:
         task=job.task,
         granularities=job.timestamp_granularities,
         include=job.include,
+        requested_model=job.requested_model,
     )
     return HttpResponse(body, content_type=content_type)
 

@@ -199,6 +199,18 @@ def test_logprobs_refused(api_a, nothing_stored):
     )
 
 
+@pytest.mark.parametrize("path", ["/v1/audio/transcriptions", "/v1/audio/jobs"])
+def test_prompt_refused(api_a, nothing_stored, path):
+    response = post(api_a, path, audio=JFK.read_bytes(), prompt="ComfyUI")
+    assert_error(
+        response,
+        400,
+        code="unsupported_parameter",
+        param="prompt",
+        message="Unsupported parameter: 'prompt' is not supported with this model.",
+    )
+
+
 # --- Known speakers ---------------------------------------------------------------------------
 
 

@@ -5,6 +5,7 @@ inline in tests) gives what was asked."""
 
 import io
 import json
+import math
 import os
 import subprocess
 import sys
@@ -12,7 +13,7 @@ from dataclasses import asdict
 
 import pytest
 from django.conf import settings as django_settings
-from openai.types.audio import Transcription
+from openai.types.audio import Transcription, TranscriptionTextDoneEvent
 
 from api.errors import ApiError
 from api.serializers import requests as messages
@@ -326,9 +327,44 @@ def test_json_with_logprobs_through_the_sdk(api_a):
     # Per token, not per word: punctuation has tokens of its own.
     tokens = [item["token"] for item in body["logprobs"]]
     assert "," in tokens and "." in tokens and len(tokens) > len(words(body["text"]))
-    assert body["usage"] == {"type": "duration", "seconds": 11}
+    # OpenAI's usage of gpt-4o-transcribe counts tokens: as many output tokens as there are
+    # scored ones, 50 audio tokens a second, and the seconds billed.
+    audio = math.ceil(Job.objects.get().duration * 50)
+    assert audio == 550
+    assert body["usage"] == {
+        "type": "tokens",
+        "input_tokens": audio,
+        "input_token_details": {"text_tokens": 0, "audio_tokens": audio},
+        "output_tokens": len(body["logprobs"]),
+        "total_tokens": audio + len(body["logprobs"]),
+        "seconds": 11,
+    }
     parsed = Transcription.model_validate(body)  # the SDK's own type
     assert parsed.logprobs[0].logprob == body["logprobs"][0]["logprob"]
+
+
+def test_usage_counts_tokens_for_the_gpt_4o_ids_only(api_a, gpt_4o_on_tiny):
+    from billing.models import UsageRecord
+
+    body = post(api_a, model="gpt-4o-transcribe", prompt="ComfyUI", **{"keywords[]": ["JFK"]})
+    usage = body.json()["usage"]
+    tokenizer = engine.get_model("tiny.en").hf_tokenizer
+    given = [tokenizer.encode(text, add_special_tokens=False).ids for text in (" ComfyUI", " JFK")]
+    assert usage["input_token_details"] == {
+        "text_tokens": sum(map(len, given)),
+        "audio_tokens": 550,
+    }
+    job = Job.objects.get()
+    eot = tokenizer.token_to_id("<|endoftext|>")  # timestamps and special tokens from here
+    decoded = sum(t < eot for segment in job.result["segments"] for t in segment["tokens"])
+    assert usage["output_tokens"] == decoded > 10
+    assert usage["input_tokens"] == 550 + sum(map(len, given))
+    assert usage["total_tokens"] == usage["input_tokens"] + decoded
+    # Billed by the second all the same.
+    assert usage["seconds"] == 11
+    assert UsageRecord.objects.get(job_id=job.public_id).billed_seconds == 11
+    for model in ("whisper-1", "tiny.en"):
+        assert post(api_a, model=model).json()["usage"] == {"type": "duration", "seconds": 11}
 
 
 def test_logprobs_leave_the_text_as_it_is(api_a, gpt_4o_on_tiny):
@@ -366,6 +402,9 @@ def test_stream_events_carry_their_tokens_logprobs(api_a, gpt_4o_on_tiny):
     assert [i for d in deltas for i in d["logprobs"]] == done["logprobs"]
     assert_logprobs_spell(done["text"], done["logprobs"])
     assert list(done) == ["type", "text", "logprobs", "usage"]
+    assert done["usage"]["type"] == "tokens"
+    assert done["usage"]["output_tokens"] == len(done["logprobs"])
+    assert TranscriptionTextDoneEvent.model_validate(done).usage.total_tokens > 550
 
 
 def test_a_job_of_several_chunks_has_its_logprobs_in_chunk_order(api_a, gpt_4o_on_tiny):
@@ -383,6 +422,10 @@ def test_a_job_of_several_chunks_has_its_logprobs_in_chunk_order(api_a, gpt_4o_o
     result = job["result"]
     assert list(result) == ["text", "logprobs", "usage"]
     assert_logprobs_spell(result["text"], result["logprobs"])
+    assert job["usage"] == result["usage"]
+    duration = Job.objects.get().duration
+    assert result["usage"]["input_token_details"]["audio_tokens"] == math.ceil(duration * 50)
+    assert result["usage"]["output_tokens"] == len(result["logprobs"])
 
 
 def test_keywords_prime_the_decoder(api_a):

@@ -151,8 +151,9 @@ def test_verbose_json_without_granularities_has_segments_but_no_words(api_a):
 
 
 def test_prompt_guides_vocabulary(api_a):
-    plain = post(api_a, audio=HOTWORDS).json()["text"]
-    prompted = post(api_a, audio=HOTWORDS, prompt="ComfyUI").json()["text"]
+    # whisper-1 (base): tiny.en spells it "comfyUI" with the prompt on some CPUs.
+    plain = post(api_a, audio=HOTWORDS, model="whisper-1").json()["text"]
+    prompted = post(api_a, audio=HOTWORDS, model="whisper-1", prompt="ComfyUI").json()["text"]
     assert "ComfyUI" not in plain
     assert "ComfyUI" in prompted
 

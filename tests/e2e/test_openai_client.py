@@ -122,7 +122,10 @@ def test_gpt_4o_transcribe_json_with_logprobs(client):
     assert spelled_by(result.logprobs) == result.text
     assert "".join(lp.token for lp in result.logprobs).strip() == result.text
     assert len(result.logprobs) > len(words(result.text))  # per token: "," and "." too
-    assert result.usage.type == "duration" and result.usage.seconds == 11
+    # As OpenAI reports gpt-4o-transcribe: tokens (and the seconds billed, the platform's own).
+    assert result.usage.type == "tokens" and result.usage.output_tokens == len(result.logprobs)
+    assert result.usage.input_token_details.audio_tokens == 550
+    assert result.usage.seconds == 11
 
 
 @pytest.mark.parametrize("model", ["gpt-4o-transcribe", "gpt-4o-mini-transcribe"])

@@ -15,7 +15,9 @@ from .decoding import (
     detect_language,
     get_model,
     loaded_models,
+    output_token_count,
     preload,
+    text_token_count,
     transcribe,
 )
 from .registry import (
@@ -42,9 +44,11 @@ __all__ = [
     "get_model",
     "loaded_models",
     "model_directory",
+    "output_token_count",
     "preload",
     "registry",
     "resolve_model_id",
     "sha256_file",
+    "text_token_count",
     "transcribe",
 ]

@@ -2,12 +2,49 @@
 classes render every answer (formats.render) and describe it in the OpenAPI schema
 (api/schema.py), so the document cannot drift from what clients receive."""
 
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
 
 
 class UsageSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=["duration"])
     seconds = serializers.IntegerField(help_text="Audio seconds billed: the duration rounded up.")
+
+
+class TokenDetails(serializers.Serializer):
+    text_tokens = serializers.IntegerField(
+        help_text="Tokens of the prompt and the keywords, as the decoder was given them."
+    )
+    audio_tokens = serializers.IntegerField(
+        help_text="The audio in the positions of Whisper's encoder: 50 per second (20 ms each)."
+    )
+
+
+class TokensUsageSerializer(serializers.Serializer):
+    """openai-python `UsageTokens`, as OpenAI reports gpt-4o-transcribe and
+    gpt-4o-mini-transcribe; `seconds` is the platform's own: it bills audio seconds."""
+
+    type = serializers.ChoiceField(choices=["tokens"])
+    input_tokens = serializers.IntegerField()
+    input_token_details = TokenDetails()
+    output_tokens = serializers.IntegerField(help_text="Text tokens of the transcript decoded.")
+    total_tokens = serializers.IntegerField()
+    seconds = serializers.IntegerField(help_text="Audio seconds billed: the duration rounded up.")
+
+
+@extend_schema_field(
+    PolymorphicProxySerializer(
+        component_name="TranscriptionUsage",
+        serializers=[UsageSerializer, TokensUsageSerializer],
+        resource_type_field_name="type",
+    )
+)
+class UsageField(serializers.Field):
+    """A `usage` of either shape: tokens for the gpt-4o-transcribe ids, else the duration."""
+
+    def to_representation(self, value):
+        shape = TokensUsageSerializer if value.get("type") == "tokens" else UsageSerializer
+        return shape(value).data
 
 
 class Logprob(serializers.Serializer):
@@ -36,7 +73,7 @@ class Transcription(serializers.Serializer):
 
     text = serializers.CharField()
     logprobs = Logprob(many=True, required=False, help_text=LOGPROBS_HELP)
-    usage = UsageSerializer()
+    usage = UsageField()
 
 
 class Segment(serializers.Serializer):

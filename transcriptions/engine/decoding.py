@@ -41,6 +41,11 @@ class TranscriptionResult:
     words: list[dict[str, Any]] | None = None
     # include=["logprobs"]: [{"token", "bytes", "logprob"}] of every text token, in order.
     logprobs: list[dict[str, Any]] | None = None
+    # The models billed by tokens at OpenAI (openai_models.reports_tokens), for their `usage`:
+    # the tokens of the text given to the decoder (prompt and keywords), and the text tokens
+    # it decoded (timestamps and special tokens left out, as in `logprobs`).
+    text_tokens: int | None = None
+    output_tokens: int | None = None
 
 
 # --- Loaded models ------------------------------------------------------------------------------
@@ -266,6 +271,21 @@ def transcribe(
         words=words if word_timestamps else None,
         logprobs=scores if logprobs else None,
     )
+
+
+def text_token_count(*, model_id: str, prompt: str | None, keywords: Iterable[str] = ()) -> int:
+    """How many tokens the decoder is given as text: the prompt and the keywords, encoded as
+    faster-whisper encodes them (its `initial_prompt` and `hotwords`, each after a space)."""
+    tokenizer = get_model(model_id).hf_tokenizer
+    texts = [text.strip() for text in (prompt or "", hotwords_phrase(keywords)) if text.strip()]
+    return sum(len(tokenizer.encode(" " + text, add_special_tokens=False).ids) for text in texts)
+
+
+def output_token_count(*, model_id: str, segments: Iterable[dict[str, Any]]) -> int:
+    """The text tokens of a transcript's segments (every token from `<|endoftext|>` on is a
+    timestamp or special)."""
+    eot = _end_of_text(get_model(model_id))
+    return sum(1 for segment in segments for token in segment["tokens"] if token < eot)
 
 
 def _end_of_text(model) -> int:

@@ -2,10 +2,12 @@
 JSON ones by the serializers in bodies.py, which also document them)."""
 
 import json
+import math
 from typing import Any
 
 from billing.rounding import billed_seconds
 
+from . import openai_models
 from .bodies import DiarizedTranscription, Transcription, VerboseTranscription
 from .languages import language_name
 
@@ -23,8 +25,32 @@ CONTENT_TYPES = {
 }
 
 
+# Whisper's encoder reads audio in 20 ms positions (1500 for a 30 s window): the count of a
+# file's audio tokens, for the model ids whose usage counts tokens.
+AUDIO_TOKENS_PER_SECOND = 50
+
+
 def usage(duration: float) -> dict[str, Any]:
     return {"type": "duration", "seconds": billed_seconds(duration)}
+
+
+def usage_of(result: dict[str, Any], *, requested_model: str = "") -> dict[str, Any]:
+    """A result's `usage` as OpenAI reports it for the model id asked for: tokens for the
+    gpt-4o-transcribe ids (openai-python `UsageTokens`), else the duration. Either way the
+    platform bills the audio seconds, which the tokens shape carries too (`seconds`)."""
+    if not openai_models.reports_tokens(requested_model) or "output_tokens" not in result:
+        # (A job that ended before the platform counted tokens keeps the usage it was given.)
+        return usage(result["duration"])
+    audio = math.ceil(result["duration"] * AUDIO_TOKENS_PER_SECOND)
+    text, output = result["text_tokens"], result["output_tokens"]
+    return {
+        "type": "tokens",
+        "input_tokens": audio + text,
+        "input_token_details": {"text_tokens": text, "audio_tokens": audio},
+        "output_tokens": output,
+        "total_tokens": audio + text + output,
+        "seconds": billed_seconds(result["duration"]),
+    }
 
 
 def timestamp(seconds: float, *, separator: str) -> str:
@@ -116,14 +142,16 @@ def render(
     task: str = "transcribe",
     granularities: list[str] | None = None,
     include: list[str] | None = None,
+    requested_model: str = "",
 ) -> tuple[str, str]:
     """(body, content type) of a finished result in the requested format; `include`
-    (["logprobs"]) adds the tokens' log probabilities to a json body."""
+    (["logprobs"]) adds the tokens' log probabilities to a json body; `requested_model`
+    (the id the client named) decides the shape of its `usage`."""
     if response_format == "json":
         fields: dict[str, Any] = {"text": result["text"]}
         if "logprobs" in (include or ()):
             fields["logprobs"] = result.get("logprobs") or []
-        fields["usage"] = usage(result["duration"])
+        fields["usage"] = usage_of(result, requested_model=requested_model)
         body = json.dumps(Transcription(fields).data)
     elif response_format == "verbose_json":
         body = json.dumps(verbose_json(result, task=task, granularities=granularities))

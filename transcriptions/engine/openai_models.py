@@ -44,5 +44,12 @@ def diarizes(requested_model: str) -> bool:
     return requested_model in DIARIZE_MODELS
 
 
+def reports_tokens(requested_model: str) -> bool:
+    """Whether a model id's `usage` counts tokens, as OpenAI bills gpt-4o-transcribe and
+    gpt-4o-mini-transcribe (openai-python `UsageTokens`); every other id's is its duration,
+    `gpt-4o-transcribe-diarize`'s too (the shape of OpenAI's diarized_json reference)."""
+    return requested_model in GPT_4O_TRANSCRIBE_MODELS
+
+
 def supports_logprobs(requested_model: str) -> bool:
     return requested_model in GPT_4O_TRANSCRIBE_MODELS

@@ -104,6 +104,9 @@ def job_succeed(*, job: Job, result: engine.TranscriptionResult) -> bool:
     }
     if result.logprobs is not None:  # include=["logprobs"]
         stored["logprobs"] = result.logprobs
+    if result.output_tokens is not None:  # a model id whose usage counts tokens
+        stored["text_tokens"] = result.text_tokens or 0
+        stored["output_tokens"] = result.output_tokens
     return _finish(
         job,
         status=Job.Status.SUCCEEDED,

@@ -223,6 +223,13 @@ def _succeed(
                 message=(MSG_TIMED_OUT if timed_out else MSG_ENGINE_FAILED).format(job=job),
             )
             return
+    if openai_models.reports_tokens(job.requested_model):
+        result.text_tokens = engine.text_token_count(
+            model_id=job.model, prompt=job.prompt, keywords=job.keywords or ()
+        )
+        result.output_tokens = engine.output_token_count(
+            model_id=job.model, segments=result.segments
+        )
     job_succeed(job=job, result=result)
 
 
