@@ -284,6 +284,9 @@ WHISPER_CPU_THREADS = env.int("WHISPER_CPU_THREADS", default=max(1, (CPU_COUNT o
 # other worker decodes another tenant's batch (transcriptions/services/lanes.py). Each costs its
 # models' memory; 0 turns the lane off.
 INTERACTIVE_WORKERS = env.int("INTERACTIVE_WORKERS", default=1)
+# The CPU priority (nice) at which a batch chunk is decoded, so that a client's chunk running
+# beside it gets the cores first (lanes.py); 0 leaves batch work at the workers' own priority.
+BATCH_NICE = env.int("BATCH_NICE", default=10)
 # The same for numpy's BLAS and OpenMP (faster-whisper's feature extraction): by default they
 # start a thread per core in every process, which spin beside CTranslate2's and the other
 # workers' (measured on 2 cores: 120 ms more CPU and 20 ms more latency per 11 s clip). They
