@@ -45,7 +45,7 @@ class TenantBillingAdmin(TenantAdmin):
     def plan_or_default(self, obj) -> str:
         """The plan billing applies: a tenant with none chosen is on the default plan, which
         the list says instead of "-"."""
-        return obj.plan.slug if obj.plan_id else f"{plan_default().slug} (default)"
+        return obj.plan.slug if obj.plan_id else f"{plan_default().slug} (no plan chosen)"
 
     change_list_template = "admin/accounts/tenant/change_list.html"
 

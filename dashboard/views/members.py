@@ -24,12 +24,13 @@ SESSION_INVITE_LINK = "dashboard_invite_link"
 
 MSG_OWNERS_ONLY = "Only owners of {tenant} can add, remove or change members."
 MSG_MEMBER_NOT_FOUND = "No such member."
-MSG_INVITED = "{username} is now a {role} of {tenant}."
+MSG_INVITED = "{username} is now {role} of {tenant}."
 MSG_INVITED_EXISTING = (
-    "{username} already had an account and is now a {role} of {tenant}; they sign in with "
+    "{username} already had an account and is now {role} of {tenant}; they sign in with "
     "their own password."
 )
-MSG_ROLE_CHANGED = "{username} is now a {role} of {tenant}."
+MSG_ROLE_CHANGED = "{username} is now {role} of {tenant}."
+ROLE_PHRASES = {Membership.Role.OWNER: "an owner", Membership.Role.MEMBER: "a member"}
 MSG_REMOVED = "{username} is no longer a member of {tenant}."
 INVITE_SUBJECT = "You are invited to {tenant} on the Whisper platform"
 INVITE_BODY = (
@@ -90,7 +91,7 @@ def member_list_page(request: HttpRequest, *, scope: TenantScope) -> HttpRespons
 def _announce(request: HttpRequest, scope: TenantScope, invitation, *, email: str) -> None:
     membership = invitation.membership
     username = membership.user.get_username()
-    role = membership.get_role_display().lower()
+    role = ROLE_PHRASES[membership.role]
     if invitation.token is None:
         messages.success(
             request,
@@ -140,7 +141,7 @@ def member_role_page(request: HttpRequest, pk: int, *, scope: TenantScope) -> Ht
             request,
             MSG_ROLE_CHANGED.format(
                 username=membership.user.get_username(),
-                role=membership.get_role_display().lower(),
+                role=ROLE_PHRASES[membership.role],
                 tenant=scope.current.name,
             ),
         )
