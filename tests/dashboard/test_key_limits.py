@@ -11,17 +11,22 @@ from django.utils import timezone
 from accounts.models import ApiKey
 from accounts.services import api_key_create, api_key_revoke
 from billing.models import UsageRecord
+from billing.ratelimit import KEY_PREFIX
 from dashboard.views.keys import MSG_KEYS_OWNERS_ONLY
 from tests.conftest import assert_error, keyed_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture(autouse=True)
-def _fresh_buckets():
-    cache.clear()  # rate-limit buckets are keyed by key id, which a new database reuses
-    yield
-    cache.clear()
+@pytest.fixture
+def api_a(api_a):
+    """Tenant A's key with empty rate-limit buckets: they are keyed by row ids, which a new
+    test database hands out again. Only these buckets are deleted, never the whole cache (on
+    Redis, which other processes may share, that would be a FLUSHDB)."""
+    buckets = [f"{KEY_PREFIX}:key:{api_a.api_key.pk}", f"{KEY_PREFIX}:tenant:{api_a.tenant.pk}"]
+    cache.delete_many(buckets)
+    yield api_a
+    cache.delete_many(buckets)
 
 
 def row(html: str, prefix: str) -> str:
