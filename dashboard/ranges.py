@@ -15,6 +15,7 @@ MSG_BAD_MONTH = "“{value}” is not a month: use YYYY-MM."
 MSG_END_BEFORE_START = "The end ({end}) is before the start ({start})."
 MSG_TOO_LONG = "At most {days} days can be shown at once."
 MSG_NEEDS_BOTH = "A custom range needs both a start and an end date."
+MSG_UNKNOWN_PRESET = "“{value}” is not one of the ranges offered."
 
 PRESETS = [
     ("this-month", "This month"),
@@ -96,6 +97,6 @@ def date_range_from(params, *, today: date) -> DateRange:
         if preset in dict(PRESETS):
             start, end = preset_range(preset, today=today)
             return DateRange(start=start, end=end, preset=preset)
-        errors.append(f"Unknown range “{preset}”.")
+        errors.append(MSG_UNKNOWN_PRESET.format(value=preset))
     start, end = preset_range("this-month", today=today)
     return DateRange(start=start, end=end, preset="this-month", errors=errors)

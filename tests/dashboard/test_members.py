@@ -136,3 +136,12 @@ def test_invalid_input_is_refused(alice_client):
     assert not User.objects.filter(username="no spaces please").exists()
     html = invite(alice_client, username="eve", role="admin").content.decode()
     assert "Select a valid choice." in html
+
+
+def test_staff_manage_the_members_of_the_organization_they_act_for(staff_client, bob, tenant_a):
+    staff_client.post("/organization/switch/", {"tenant": tenant_a.pk, "next": "/members/"})
+    membership = Membership.objects.get(user=bob, tenant=tenant_a)
+    response = staff_client.post(f"/members/{membership.pk}/role/", {"role": "owner"})
+    assert response.status_code == 302
+    membership.refresh_from_db()
+    assert membership.role == "owner"

@@ -16,7 +16,14 @@ from accounts.services import api_key_create
 from billing.models import QuotaPeriod, UsageRecord
 from billing.reports import ROUNDING_RULE, billing_csv, billing_report
 from billing.services.usage import usage_record_create
-from dashboard.ranges import MSG_BAD_DATE, MSG_END_BEFORE_START
+from dashboard.ranges import (
+    MAX_RANGE_DAYS,
+    MSG_BAD_DATE,
+    MSG_END_BEFORE_START,
+    MSG_NEEDS_BOTH,
+    MSG_TOO_LONG,
+    MSG_UNKNOWN_PRESET,
+)
 from tests.dashboard.conftest import transcribe
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -164,6 +171,12 @@ def test_an_invalid_date_is_an_error_on_the_page(alice_client):
     assert MSG_END_BEFORE_START.format(start="2026-03-05", end="2026-03-01") in html
     html = alice_client.get("/usage/", {"month": "garbage"}).content.decode()
     assert "is not a month" in html
+    html = alice_client.get("/usage/", {"range": "last-9000"}).content.decode()
+    assert MSG_UNKNOWN_PRESET.format(value="last-9000") in html
+    html = alice_client.get("/usage/", {"from": "2026-03-01"}).content.decode()
+    assert MSG_NEEDS_BOTH in html
+    html = alice_client.get("/usage/", {"from": "2020-01-01", "to": "2026-01-01"}).content.decode()
+    assert MSG_TOO_LONG.format(days=MAX_RANGE_DAYS) in html
     html = alice_client.get("/usage/", {"range": "last-7"}).content.decode()
     assert 'data-testid="range-errors"' not in html
 
