@@ -111,10 +111,14 @@ def usage_records(*, tenant: Tenant, start: date, end: date) -> QuerySet[UsageRe
 
 
 SUCCESSFUL = Q(status_code__lt=400, error_code="")
-# Requests that submit audio (transcriptions, translations, async jobs), whatever their outcome.
-# Job polls, job lists and deletions, /v1/models and /v1/usage are other requests: they bill
-# nothing and must not be counted as transcriptions.
-TRANSCRIPTION_REQUEST = Q(method="POST", endpoint__startswith="/v1/audio/")
+# Requests that submit audio (transcriptions, translations, async jobs, and uploads from the
+# dashboard's "New transcription" page, whose rows have the endpoint "dashboard"), whatever
+# their outcome. Job polls, job lists and deletions, /v1/models and /v1/usage are other
+# requests: they bill nothing and must not be counted as transcriptions.
+DASHBOARD_UPLOAD_ENDPOINT = "dashboard"
+TRANSCRIPTION_REQUEST = Q(method="POST") & (
+    Q(endpoint__startswith="/v1/audio/") | Q(endpoint=DASHBOARD_UPLOAD_ENDPOINT)
+)
 
 
 def usage_by_day(*, tenant: Tenant, start: date, end: date) -> list[dict[str, Any]]:

@@ -287,3 +287,12 @@ def test_a_month_can_still_be_linked(alice_client):
     assert "Feb 1, 2025 \u2013 Feb 28, 2025" in html
     assert bars(html) == {} and "No audio in this period" in html
     assert 'href="?range=last-month"' in html and 'href="?range=last-7"' in html
+
+
+def test_an_upload_from_the_dashboard_is_a_transcription(alice_client, tenant_a):
+    # The row the dashboard's upload page writes: no key, endpoint "dashboard".
+    logged(tenant_a, None, day=timezone.now().date(), endpoint="dashboard", audio=11.0, billed=11)
+    html = alice_client.get("/usage/").content.decode()
+    assert shown(html, "usage-transcriptions") == "1"
+    assert shown(html, "usage-other-requests") == "0"
+    assert breakdown(html, "by-key") == {"(no key)": ("1", "0", "11")}
