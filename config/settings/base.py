@@ -139,6 +139,10 @@ from .signin import *  # noqa: E402, F403
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
+# Invitations to the dashboard (a set-password link) go out by email when an address is given;
+# by default they are written to the server's console (stdout), where nothing is sent.
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="whisper-platform@localhost")
 # A new API key created in the admin is shown once in a message: keep messages server-side,
 # never in a cookie.
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
