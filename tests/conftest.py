@@ -100,16 +100,21 @@ def assert_error(
 
 @pytest.fixture(scope="session")
 def platform_server(tmp_path_factory):
-    """A running platform for e2e tests: gunicorn and two workers; embedded (SQLite, ORM
-    broker, one qcluster) by default, or with DATABASE_URL/REDIS_URL set (CI's second pass)
-    PostgreSQL and the Redis broker with two separate qcluster processes."""
+    """A running platform for e2e tests: gunicorn, two workers and one kept for clients;
+    embedded (SQLite, ORM broker, one qcluster) by default, or with DATABASE_URL/REDIS_URL set
+    (CI's second pass) PostgreSQL and the Redis broker with two separate qcluster processes of
+    one worker (and one kept for clients) each."""
     from tests.live import make_platform, production_like
 
+    workers = 1 if production_like() else 2
     platform = make_platform(
-        tmp_path_factory.mktemp("platform"), Q_WORKERS="1" if production_like() else "2"
+        tmp_path_factory.mktemp("platform"), Q_WORKERS=str(workers), INTERACTIVE_WORKERS="1"
     )
     platform.clusters = 2 if production_like() else 1
-    platform.start(workers_ready=2)  # stops what it started if the platform never gets ready
+    # Every worker process: Q_WORKERS, and one more kept for clients' requests, per cluster.
+    platform.worker_processes = platform.clusters * (workers + 1)
+    # (start() stops what it started if the platform never gets ready.)
+    platform.start(workers_ready=platform.worker_processes)
     try:
         yield platform
     finally:
