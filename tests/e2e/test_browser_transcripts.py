@@ -250,3 +250,33 @@ def test_playback_highlights_the_segment_and_seeks_on_click(browser, live, retai
         "document.querySelector('table.segments tbody tr').classList.contains('current')"
     )
     page.context.close()
+
+
+def test_swagger_try_it_out_works_as_filled(browser, live):  # noqa: F811
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{live.url}/api/docs/")
+    page.click("button.authorize")
+    page.fill(".modal-ux input[type=text], .modal-ux input[type=password]", live.key)
+    page.click(".modal-ux button.authorize")
+    page.click(".modal-ux button.close-modal")
+    page.locator("#operations-Audio-createTranscription").click()
+    operation = page.locator("#operations-Audio-createTranscription")
+    operation.locator("button.try-out__btn").click()
+    form = operation.locator(".opblock-body")
+    # Filled with valid examples, not "string".
+    assert (
+        form.locator("tr[data-property-name=model] input[type=text]").input_value() == "whisper-1"
+    )
+    assert form.locator("tr[data-property-name=language] input[type=text]").input_value() == "en"
+    assert form.locator("tr[data-property-name=prompt] input[type=text]").input_value() == ""
+    screenshot(page, "api-docs-try-out")
+    form.locator("tr[data-property-name=file] input[type=file]").set_input_files(str(JFK))
+    form.locator("button.execute").click()
+    status = operation.locator(".live-responses-table .response .response-col_status").first
+    status.wait_for(timeout=LANDING_TIMEOUT_MS)
+    body = operation.locator(".live-responses-table .response-col_description pre").first
+    assert status.inner_text().strip() == "200", body.inner_text()[:500]
+    assert "fellow Americans" in body.inner_text()
+    screenshot(page, "api-docs-try-out-answered")
+    context.close()
