@@ -4,6 +4,7 @@ Thin views: reads come from transcriptions.selectors, every lookup filtered by t
 person may see (another tenant's transcript is a 404), bodies of downloads from formats.render.
 """
 
+from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -124,8 +125,9 @@ def transcript_detail_page(
             "language": language_label(job.detected_language) if job.detected_language else "",
             "downloads": list(DOWNLOADS) if job.status == Job.Status.SUCCEEDED and result else [],
             "cost": job_cost(job=job),
-            # RETAIN_AUDIO kept the file: a player, its segments seek it.
-            "has_audio": bool(job.audio),
+            # RETAIN_AUDIO kept the file: a player, its segments seek it. (Without it, the
+            # file is there only while the job runs, and the player would vanish as it lands.)
+            "has_audio": bool(job.audio) and (settings.RETAIN_AUDIO or job.is_finished),
             "nav": "transcripts",
         },
     )

@@ -135,6 +135,8 @@ def test_a_running_job_is_billed_when_it_ends(alice_client, api_a, stalled_queue
     job = queued_job(api_a)
     page = alice_client.get(f"/transcripts/{job.public_id}/").content.decode()
     assert re.search(r'data-testid="billed-seconds"><span class="muted">when the job ends', page)
+    # Its audio is stored while it runs, but not kept after (RETAIN_AUDIO off): no player.
+    assert job.audio and "<audio" not in page
 
 
 def test_the_copy_button_copies_the_text_element(alice_client, jfk_job):
