@@ -214,3 +214,16 @@ def test_staff_opening_another_tenants_transcript_switch_to_its_organization(
     # The next pages are Globex's too.
     listing = staff_client.get("/transcripts/").content.decode()
     assert f'href="/transcripts/{job.public_id}/"' in listing
+
+
+def test_anonymous_get_nothing(client, jfk_job):
+    for method, url in (
+        ("get", f"/transcripts/progress.json?ids={jfk_job.public_id}"),
+        ("get", f"/transcripts/{jfk_job.public_id}/audio"),
+        ("post", f"/transcripts/{jfk_job.public_id}/cancel/"),
+        ("post", f"/transcripts/{jfk_job.public_id}/delete/"),
+    ):
+        response = getattr(client, method)(url)
+        assert response.status_code == 302, url
+        assert response["Location"].startswith("/accounts/login/"), url
+    assert Job.objects.filter(pk=jfk_job.pk).exists()

@@ -29,6 +29,7 @@ from billing.services import (
     request_fingerprint,
     usage_record_create,
 )
+from billing.services.usage import DASHBOARD_ENDPOINT
 
 from .. import engine
 from ..engine import audio, diarization
@@ -318,11 +319,6 @@ def job_create(
 
 
 # --- Submitted by a person (the dashboard) ------------------------------------------------------
-
-# The usage log's `endpoint` of a job submitted from the dashboard's upload page: its row is
-# billed and reported like an API request's (GET /v1/usage, the billing report), and says
-# where it came from. It has no API key.
-DASHBOARD_ENDPOINT = "dashboard"
 
 
 def _refusal_code(refused: Exception) -> str:
