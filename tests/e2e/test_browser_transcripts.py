@@ -13,7 +13,14 @@ import pytest
 from openai import OpenAI
 
 from tests.audio import JFK, JFK_TEXT, MULTILINGUAL, words
-from tests.e2e.test_browser import PASSWORD, browser, screenshot, sign_in  # noqa: F401
+from tests.e2e.test_browser import (  # noqa: F401
+    NARROW,
+    PASSWORD,
+    browser,
+    no_horizontal_overflow,
+    screenshot,
+    sign_in,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -124,6 +131,11 @@ def test_a_dropped_upload_ends_in_a_transcript(browser, live):  # noqa: F811
     assert page.locator(f'table.transcripts a[href="/transcripts/{public_id}/"]').count() >= 1
     model_cell = page.locator("table.transcripts td.model").first
     assert model_cell.inner_text() == "tiny.en"
+
+    page.set_viewport_size(NARROW)
+    page.goto(f"{live.url}/transcribe/")
+    assert no_horizontal_overflow(page)
+    screenshot(page, "new-transcription-narrow")
     page.context.close()
 
 
@@ -155,6 +167,11 @@ def test_the_progress_bar_moves_and_the_page_updates_when_it_lands(browser, live
     listing.goto(f"{live.url}/transcripts/")
     if listing.locator(f'[data-job-progress="{public_id}"]').count():
         screenshot(listing, "transcripts-running")
+    # "whisper-1" on one line (an inline element that wraps has a box per line), at the
+    # narrowest width that still shows the model column.
+    listing.set_viewport_size({"width": 660, "height": 900})
+    model = listing.locator("table.transcripts td.model code", has_text=LONG_MODEL).first
+    assert model.evaluate("(code) => code.getClientRects().length") == 1
     listing.close()
 
     page.wait_for_selector("#transcript-text", timeout=LANDING_TIMEOUT_MS)  # reloaded itself
@@ -239,6 +256,9 @@ def test_playback_highlights_the_segment_and_seeks_on_click(browser, live, retai
     assert current.get_attribute("data-start") == target.get_attribute("data-start")
     assert rows.first.get_attribute("class") in (None, "")
     screenshot(page, "transcript-playing")
+    page.set_viewport_size(NARROW)
+    assert no_horizontal_overflow(page)
+    screenshot(page, "transcript-playing-narrow")
 
     # Seeking from the player's side highlights the segment of that time.
     first_end = float(rows.first.get_attribute("data-end"))
