@@ -76,6 +76,8 @@ class TranscriptFilterForm(forms.Form):
 DEFAULT_MODEL = "whisper-1"
 MSG_FORMAT_MODEL = "The model `{model}` answers only in {formats}."
 MSG_TOO_BIG = "This file is {size} bytes; the limit of your plan is {limit} bytes."
+# As the API refuses it (OpenAI: "not supported when using gpt-4o-transcribe-diarize").
+MSG_PROMPT_MODEL = "The model `{model}` takes no prompt."
 
 
 class TranscriptionCreateForm(forms.Form):
@@ -127,6 +129,8 @@ class TranscriptionCreateForm(forms.Form):
         if model and fmt and fmt not in openai_models.response_formats(model):
             formats = ", ".join(openai_models.response_formats(model))
             self.add_error("response_format", MSG_FORMAT_MODEL.format(model=model, formats=formats))
+        if model and data.get("prompt") and openai_models.diarizes(model):
+            self.add_error("prompt", MSG_PROMPT_MODEL.format(model=model))
         return data
 
     def audio_request_data(self) -> dict:

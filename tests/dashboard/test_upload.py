@@ -135,6 +135,13 @@ def test_a_format_the_model_does_not_give_is_a_form_error(alice_client):
     assert not UsageRecord.objects.exists()  # nothing was submitted
 
 
+def test_the_diarizing_model_takes_no_prompt(alice_client):
+    response = upload(alice_client, model="gpt-4o-transcribe-diarize", prompt="ComfyUI")
+    assert response.status_code == 400
+    assert "takes no prompt" in response.content.decode()
+    assert not Job.objects.exists()
+
+
 def test_a_file_over_the_plan_limit_is_refused_before_it_is_probed(alice_client, tenant_a):
     plan_override_set(tenant=tenant_a, max_file_bytes=1000)
     response = upload(alice_client)
