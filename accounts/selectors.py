@@ -3,8 +3,8 @@
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 
-from .errors import ApiKeyNotFound
-from .models import KEY_PREFIX, LOOKUP_LENGTH, ApiKey, Tenant
+from .errors import ApiKeyNotFound, MembershipNotFound
+from .models import KEY_PREFIX, LOOKUP_LENGTH, ApiKey, Membership, Tenant
 
 PREFIX_LENGTH = len(KEY_PREFIX) + LOOKUP_LENGTH
 
@@ -38,3 +38,19 @@ def api_key_get(*, tenants: QuerySet[Tenant], pk: int) -> ApiKey:
     if api_key is None:
         raise ApiKeyNotFound(pk)
     return api_key
+
+
+def membership_list(*, tenant: Tenant) -> QuerySet[Membership]:
+    return (
+        Membership.objects.filter(tenant=tenant)
+        .select_related("user")
+        .order_by("-role", "user__username")  # owners ("owner" > "member") first
+    )
+
+
+def membership_get(*, tenant: Tenant, pk: int) -> Membership:
+    """One membership of `tenant`; another tenant's is not found, never shown or changed."""
+    membership = Membership.objects.select_related("user").filter(pk=pk, tenant=tenant).first()
+    if membership is None:
+        raise MembershipNotFound(pk)
+    return membership

@@ -1,12 +1,17 @@
 """Writes for tenants, members and API keys."""
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.tokens import default_token_generator
 from django.db import transaction
 from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
-from .errors import ApiKeyNotFound
+from .errors import ApiKeyNotFound, MembershipError
 from .models import ApiKey, Membership, Tenant, generate_key, hash_secret
 
 __all__ = [
@@ -14,7 +19,11 @@ __all__ = [
     "api_key_create",
     "api_key_revoke",
     "api_key_touch",
+    "api_key_update_limits",
+    "member_invite",
     "membership_create",
+    "membership_remove",
+    "membership_role_change",
     "tenant_create",
 ]
 
@@ -74,3 +83,81 @@ def api_key_touch(*, api_key: ApiKey) -> None:
         return
     ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
     api_key.last_used_at = now
+
+
+def api_key_update_limits(
+    *, api_key: ApiKey, requests_per_minute: int | None, expires_at: datetime | None
+) -> ApiKey:
+    """Set a key's own rate limit (None: only the tenant's) and expiry (None: never). The
+    API reads both from the key's row on every request, so they apply from the next one."""
+    api_key.requests_per_minute = requests_per_minute or None
+    api_key.expires_at = expires_at
+    api_key.save(update_fields=["requests_per_minute", "expires_at"])
+    return api_key
+
+
+MSG_ALREADY_MEMBER = "{username} is already a member of {tenant}."
+MSG_LAST_OWNER = "{tenant} must keep at least one owner: make someone else an owner first."
+
+
+@dataclass(frozen=True)
+class Invitation:
+    membership: Membership
+    # A new account has no password: it gets a one-time link to set one. An existing
+    # account keeps its own password and gets no link (a link would let the inviter take it).
+    uidb64: str | None
+    token: str | None
+
+
+def member_invite(
+    *, tenant: Tenant, username: str, email: str = "", role: str = Membership.Role.MEMBER
+) -> Invitation:
+    """Add a person to the tenant, creating their account (without a password) if needed."""
+    User = get_user_model()
+    with transaction.atomic():
+        user = User.objects.filter(username=username).first()
+        created = user is None
+        if created:
+            user = User(username=username, email=email)
+            user.set_unusable_password()
+            user.save()
+        elif Membership.objects.filter(tenant=tenant, user=user).exists():
+            raise MembershipError(MSG_ALREADY_MEMBER.format(username=username, tenant=tenant.name))
+        membership = membership_create(tenant=tenant, user=user, role=role)
+    if not created:
+        return Invitation(membership=membership, uidb64=None, token=None)
+    return Invitation(
+        membership=membership,
+        uidb64=urlsafe_base64_encode(force_bytes(user.pk)),
+        token=default_token_generator.make_token(user),
+    )
+
+
+def _keeps_an_owner(membership: Membership) -> None:
+    """Refuse a change that would leave the tenant without owners. The tenant's row is locked
+    first, so that two owners demoting each other at once cannot both pass."""
+    Tenant.objects.select_for_update().filter(pk=membership.tenant_id).first()
+    others = (
+        Membership.objects.filter(tenant_id=membership.tenant_id, role=Membership.Role.OWNER)
+        .exclude(pk=membership.pk)
+        .exists()
+    )
+    if not others:
+        raise MembershipError(MSG_LAST_OWNER.format(tenant=membership.tenant.name))
+
+
+@transaction.atomic
+def membership_role_change(*, membership: Membership, role: str) -> Membership:
+    if membership.role == Membership.Role.OWNER and role != Membership.Role.OWNER:
+        _keeps_an_owner(membership)
+    membership.role = role
+    membership.save(update_fields=["role"])
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, membership: Membership) -> None:
+    """Take a person out of the tenant (their account stays: they may belong elsewhere)."""
+    if membership.role == Membership.Role.OWNER:
+        _keeps_an_owner(membership)
+    membership.delete()

@@ -23,6 +23,7 @@ from .models import (
 )
 from .periods import parse_month
 from .reports import ROUNDING_RULE, billing_csv, billing_report
+from .selectors import plan_default
 
 
 class PlanOverrideInline(admin.StackedInline):
@@ -36,6 +37,16 @@ class TenantBillingAdmin(TenantAdmin):
     """accounts' tenant admin, with the tenant's plan override and the billing report."""
 
     inlines = [PlanOverrideInline, *TenantAdmin.inlines]
+    list_display = [
+        "plan_or_default" if name == "plan" else name for name in TenantAdmin.list_display
+    ]
+
+    @admin.display(description="plan", ordering="plan__slug")
+    def plan_or_default(self, obj) -> str:
+        """The plan billing applies: a tenant with none chosen is on the default plan, which
+        the list says instead of "-"."""
+        return obj.plan.slug if obj.plan_id else f"{plan_default().slug} (no plan chosen)"
+
     change_list_template = "admin/accounts/tenant/change_list.html"
 
     def get_urls(self):

@@ -139,7 +139,9 @@ class ActiveJobs(models.Model):
 
     class Meta:
         db_table = "accounts_activejobs"
-        verbose_name_plural = "active jobs"
+        # "1 active-jobs counter" in the admin, not "1 active jobs".
+        verbose_name = "active-jobs counter"
+        verbose_name_plural = "active-jobs counters"
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(count__gte=0), name="active_jobs_not_negative"

@@ -111,6 +111,14 @@ def usage_records(*, tenant: Tenant, start: date, end: date) -> QuerySet[UsageRe
 
 
 SUCCESSFUL = Q(status_code__lt=400, error_code="")
+# Requests that submit audio (transcriptions, translations, async jobs, and uploads from the
+# dashboard's "New transcription" page, whose rows have the endpoint "dashboard"), whatever
+# their outcome. Job polls, job lists and deletions, /v1/models and /v1/usage are other
+# requests: they bill nothing and must not be counted as transcriptions.
+DASHBOARD_UPLOAD_ENDPOINT = "dashboard"
+TRANSCRIPTION_REQUEST = Q(method="POST") & (
+    Q(endpoint__startswith="/v1/audio/") | Q(endpoint=DASHBOARD_UPLOAD_ENDPOINT)
+)
 
 
 def usage_by_day(*, tenant: Tenant, start: date, end: date) -> list[dict[str, Any]]:
@@ -152,6 +160,8 @@ def usage_by_day_key_model(*, tenant: Tenant, start: date, end: date) -> list[di
         .annotate(
             requests=Count("id"),
             successful_requests=Count("id", filter=SUCCESSFUL),
+            transcriptions=Count("id", filter=TRANSCRIPTION_REQUEST),
+            successful_transcriptions=Count("id", filter=TRANSCRIPTION_REQUEST & SUCCESSFUL),
             audio_seconds=Coalesce(Sum("audio_seconds"), 0.0),
             billed_seconds=Coalesce(Sum("billed_seconds"), 0),
         )
@@ -165,8 +175,144 @@ def usage_by_day_key_model(*, tenant: Tenant, start: date, end: date) -> list[di
             "model": row["model"],
             "requests": row["requests"],
             "successful_requests": row["successful_requests"],
+            "transcriptions": row["transcriptions"],
+            "successful_transcriptions": row["successful_transcriptions"],
             "audio_seconds": round(row["audio_seconds"], 3),
             "billed_seconds": row["billed_seconds"],
         }
         for row in rows
     ]
+
+
+@dataclass
+class UsageGroup:
+    """The usage of one day, key or model in a date range (sums of GET /v1/usage's rows)."""
+
+    label: str  # the day (YYYY-MM-DD), the key's prefix, or the model
+    name: str = ""  # the key's name; empty for days and models
+    requests: int = 0
+    successful_requests: int = 0
+    transcriptions: int = 0
+    successful_transcriptions: int = 0
+    audio_seconds: float = 0.0
+    billed_seconds: int = 0
+
+    @property
+    def other_requests(self) -> int:
+        return self.requests - self.transcriptions
+
+    @property
+    def audio_minutes(self) -> float:
+        return round(self.audio_seconds / 60, 2)
+
+    def add(self, row: dict[str, Any]) -> None:
+        for name in (
+            "requests",
+            "successful_requests",
+            "transcriptions",
+            "successful_transcriptions",
+            "billed_seconds",
+        ):
+            setattr(self, name, getattr(self, name) + row[name])
+        self.audio_seconds = round(self.audio_seconds + row["audio_seconds"], 3)
+
+
+@dataclass
+class UsageSummary:
+    start: date
+    end: date
+    total: UsageGroup
+    by_day: list[UsageGroup]  # every day of the range, zeros included
+    by_key: list[UsageGroup]  # most audio first
+    by_model: list[UsageGroup]
+
+
+NO_KEY = "(no key)"
+NO_MODEL = "(none)"
+
+
+def usage_summary(*, tenant: Tenant, start: date, end: date) -> UsageSummary:
+    """The tenant's usage from start to end inclusive, totalled by day, key and model: the
+    same rows as GET /v1/usage (usage_by_day_key_model), only added up differently."""
+    rows = usage_by_day_key_model(tenant=tenant, start=start, end=end)
+    total = UsageGroup(label="total")
+    days: dict[date, UsageGroup] = {}
+    day = start
+    while day <= end:
+        days[day] = UsageGroup(label=day.isoformat())
+        day += timedelta(days=1)
+    keys: dict[str, UsageGroup] = {}
+    models: dict[str, UsageGroup] = {}
+    for row in rows:
+        total.add(row)
+        days[row["day"]].add(row)
+        key = row["api_key"] or NO_KEY
+        keys.setdefault(key, UsageGroup(label=key, name=row["api_key_name"] or "")).add(row)
+        model = row["model"] or NO_MODEL
+        models.setdefault(model, UsageGroup(label=model)).add(row)
+
+    def ranked(groups: dict[str, UsageGroup]) -> list[UsageGroup]:
+        return sorted(groups.values(), key=lambda g: (-g.audio_seconds, -g.requests, g.label))
+
+    return UsageSummary(
+        start=start,
+        end=end,
+        total=total,
+        by_day=list(days.values()),
+        by_key=ranked(keys),
+        by_model=ranked(models),
+    )
+
+
+def usage_by_key_prefix(*, tenant: Tenant, start: date, end: date) -> dict[str, UsageGroup]:
+    """The usage of each of the tenant's keys from start to end, by key prefix."""
+    summary = usage_summary(tenant=tenant, start=start, end=end)
+    return {group.label: group for group in summary.by_key}
+
+
+def usage_record_search(
+    *,
+    tenant: Tenant,
+    api_key_id: int | None = None,
+    endpoint: str = "",
+    status: str = "",
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> QuerySet[UsageRecord]:
+    """The tenant's usage-log rows, newest first, refused requests included. `status` is
+    "ok", "error", or a status code such as "429"."""
+    records = UsageRecord.objects.filter(tenant=tenant).select_related("api_key")
+    if api_key_id:
+        records = records.filter(api_key_id=api_key_id)
+    if endpoint:
+        records = records.filter(endpoint=endpoint)
+    if status == "ok":
+        records = records.filter(SUCCESSFUL)
+    elif status == "error":
+        records = records.exclude(SUCCESSFUL)
+    elif status.isdigit():
+        records = records.filter(status_code=int(status))
+    if date_from:
+        records = records.filter(created_at__gte=_day_range(date_from, date_from)[0])
+    if date_to:
+        records = records.filter(created_at__lt=_day_range(date_to, date_to)[1])
+    return records.order_by("-created_at", "-id")
+
+
+def usage_endpoint_list(*, tenant: Tenant) -> list[str]:
+    """The endpoints the tenant's requests went to (the request log's filter choices)."""
+    return list(
+        UsageRecord.objects.filter(tenant=tenant)
+        .order_by("endpoint")
+        .values_list("endpoint", flat=True)
+        .distinct()
+    )
+
+
+def usage_status_list(*, tenant: Tenant) -> list[int]:
+    return list(
+        UsageRecord.objects.filter(tenant=tenant)
+        .order_by("status_code")
+        .values_list("status_code", flat=True)
+        .distinct()
+    )

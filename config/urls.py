@@ -30,6 +30,9 @@ def handler404(request: HttpRequest, exception: Exception) -> HttpResponse:
         )
     from django.views.defaults import page_not_found
 
+    from dashboard.tenancy import scope_for_error_page
+
+    scope_for_error_page(request)  # keeps the navigation on the page
     return page_not_found(request, exception)
 
 

@@ -45,6 +45,11 @@ class TenantScope:
         """Owners and staff create and revoke keys; members only see them."""
         return self.role in (Membership.Role.OWNER, STAFF_ROLE)
 
+    @property
+    def can_manage_members(self) -> bool:
+        """Owners and staff add, remove and change the role of members; members only see them."""
+        return self.role in (Membership.Role.OWNER, STAFF_ROLE)
+
 
 def tenant_scope(request: HttpRequest) -> TenantScope | None:
     """The scope of a signed-in request; None for someone who belongs to no tenant."""
@@ -53,7 +58,9 @@ def tenant_scope(request: HttpRequest) -> TenantScope | None:
     selected = request.session.get(SESSION_TENANT)
     current = tenants.filter(pk=selected).first() if selected else None
     if current is None:
-        current = tenants.first()
+        # Staff see every tenant, but start with their own organization (if they belong to
+        # one), not with whichever tenant sorts first.
+        current = tenants.filter(memberships__user=user).first() or tenants.first()
         if current is None:
             return None
         request.session[SESSION_TENANT] = current.pk
@@ -86,3 +93,10 @@ def scoped_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
         return view(request, *args, scope=scope, **kwargs)
 
     return wrapper
+
+
+def scope_for_error_page(request: HttpRequest) -> None:
+    """Give an error page (404 of an unknown URL) the header of the dashboard's pages: the
+    navigation is drawn from `request.scope`, which only scoped views set otherwise."""
+    if getattr(request, "scope", None) is None and request.user.is_authenticated:
+        request.scope = tenant_scope(request)

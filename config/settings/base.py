@@ -139,6 +139,10 @@ from .signin import *  # noqa: E402, F403
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
+# Invitations to the dashboard (a set-password link) go out by email when an address is given;
+# by default they are written to the server's console (stdout), where nothing is sent.
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="whisper-platform@localhost")
 # A new API key created in the admin is shown once in a message: keep messages server-side,
 # never in a cookie.
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
@@ -289,6 +293,9 @@ WHISPER_CPU_THREADS = env.int("WHISPER_CPU_THREADS", default=max(1, (CPU_COUNT o
 # other worker decodes another tenant's batch (transcriptions/services/lanes.py). Each costs its
 # models' memory; 0 turns the lane off.
 INTERACTIVE_WORKERS = env.int("INTERACTIVE_WORKERS", default=1)
+# The CPU priority (nice) at which a batch chunk is decoded, so that a client's chunk running
+# beside it gets the cores first (lanes.py); 0 leaves batch work at the workers' own priority.
+BATCH_NICE = env.int("BATCH_NICE", default=10)
 # The same for numpy's BLAS and OpenMP (faster-whisper's feature extraction): by default they
 # start a thread per core in every process, which spin beside CTranslate2's and the other
 # workers' (measured on 2 cores: 120 ms more CPU and 20 ms more latency per 11 s clip). They

@@ -8,6 +8,7 @@ import base64
 import io
 import json
 import re
+import tracemalloc
 from functools import cache
 
 import httpx
@@ -17,7 +18,7 @@ from openai import OpenAI
 from openai.types.audio import TranscriptionDiarized
 
 from api.serializers import requests as messages
-from tests.audio import AUDIO_DIR, JFK, encode
+from tests.audio import AUDIO_DIR, JFK, encode, long_silence_flac
 from tests.conftest import assert_error
 from transcriptions.models import Job
 
@@ -295,6 +296,30 @@ def test_reference_length(api_a, nothing_stored, seconds):
             "Invalid 'known_speaker_references[0]': the audio must be between 2 and 10 "
             "seconds long."
         ),
+    )
+
+
+def test_a_reference_that_decodes_to_hours_is_refused_at_its_limit(api_a, nothing_stored):
+    """A small file of two hours of silence: decoding stops just past 10 s (bounded in time and
+    memory), and the reference is refused for its length."""
+    hours = long_silence_flac(2 * 3600)
+    assert len(hours) < 1_500_000
+    value = "data:audio/flac;base64," + base64.b64encode(hours).decode()
+    references = [reference("allison"), value]
+    tracemalloc.start()
+    try:
+        response = known(api_a, ["agent", "jfk"], references)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # Two hours decoded would hold 460 MB of samples (numpy reports its buffers to tracemalloc).
+    assert peak < 100_000_000, f"{peak / 1e6:.0f} MB at the peak"
+    assert_error(
+        response,
+        400,
+        code="invalid_value",
+        param="known_speaker_references",
+        message=messages.MSG_REFERENCE_LENGTH.format(index=1),
     )
 
 

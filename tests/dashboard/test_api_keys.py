@@ -91,7 +91,8 @@ def test_revoke_is_a_post(alice_client, api_a):
 def test_a_member_sees_keys_but_cannot_create_or_revoke(bob_client, api_a):
     html = bob_client.get("/keys/").content.decode()
     assert f"<code>{api_a.api_key.prefix}…</code>" in html
-    assert "Create a key" not in html and "Revoke" not in html
+    assert "Create a key" not in html and ">Revoke</button>" not in html
+    assert "Save limits" not in html  # nor change a key's limits
     response = bob_client.post("/keys/", {"name": "mine"})
     assert response.status_code == 403
     assert MSG_KEYS_OWNERS_ONLY.format(tenant="Acme") in response.content.decode()

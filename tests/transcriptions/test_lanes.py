@@ -3,9 +3,11 @@ turn a worker runs (running.turn_run): batch chunks never take every worker of a
 worker takes the next chunk itself when its own ends, and queued chunks that no turn reaches
 get one."""
 
+import os
 import signal
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -116,3 +118,67 @@ def test_queued_chunks_with_nothing_running_get_turns(api_a, stalled_queue, monk
     Chunk.objects.filter(pk=chunk.pk).update(status=Chunk.Status.QUEUED, worker="")
     assert tasks.recover_orphaned_jobs()["turns_resupplied"] == 1
     assert turns == [[f"{job.public_id}#0"]]
+
+
+# --- Batch work at a lower CPU priority ---------------------------------------------------------
+
+
+def nice_of(tid: int) -> int:
+    return os.getpriority(os.PRIO_PROCESS, tid)
+
+
+def test_batch_priority_lowers_every_thread_and_restores_it(settings):
+    settings.BATCH_NICE = 10
+    started, stop = threading.Event(), threading.Event()
+
+    def decoder_thread() -> None:  # as CTranslate2's own threads are
+        started.set()
+        stop.wait(30)
+
+    thread = threading.Thread(target=decoder_thread)
+    thread.start()
+    started.wait(5)
+    try:
+        me, other = threading.get_native_id(), thread.native_id
+        base = nice_of(me)  # 0, unless the tests themselves run niced
+        assert nice_of(other) == base
+        with lanes.batch_priority():
+            assert (nice_of(me), nice_of(other)) == (max(base, 10),) * 2
+        assert (nice_of(me), nice_of(other)) == (base, base)
+    finally:
+        stop.set()
+        thread.join()
+
+
+def niceness_while(run) -> int:
+    """The highest nice value of this thread seen while `run()` runs (sampled every 5 ms)."""
+    me, done = threading.get_native_id(), threading.Event()
+    seen = [nice_of(me)]
+
+    def watch() -> None:
+        while not done.wait(0.005):
+            seen.append(nice_of(me))
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        run()
+    finally:
+        done.set()
+        watcher.join()
+    return max(seen)
+
+
+def test_a_batch_chunk_is_decoded_at_batch_nice_and_a_clients_chunk_is_not(
+    api_a, stalled_queue, settings
+):
+    settings.BATCH_NICE = 10
+    base = nice_of(threading.get_native_id())
+    batch = submit_async(api_a)
+    assert niceness_while(tasks.run_chunk) == max(base, 10)
+    assert Job.objects.get(pk=batch.pk).status == Job.Status.SUCCEEDED
+    assert nice_of(threading.get_native_id()) == base, "set back after the chunk"
+    client = submit_async(api_a)
+    Chunk.objects.filter(job=client).update(interactive=True)
+    assert niceness_while(tasks.run_chunk) == base
+    assert Job.objects.get(pk=client.pk).status == Job.Status.SUCCEEDED

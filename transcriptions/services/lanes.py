@@ -15,16 +15,28 @@ workers are interchangeable and share no memory, and a lock held by a process is
 the kernel when it dies, so a worker killed mid-chunk never leaves a place taken. A worker that
 finds every place taken leaves batch chunks to the workers holding them, which take the next
 one when theirs ends (running.turn_run).
+
+A client's chunk still shares the cores with the batch, and the batch decoders were there
+first. So a batch chunk is decoded at a lower CPU priority (BATCH_NICE, every thread of the
+worker: CTranslate2 decodes on threads of its own): the kernel then gives a client's chunk the
+cores it needs, stopping the batch for as long as it runs, which is the preemption a chunk in
+the middle of Whisper's 30 s window cannot do itself. The worker's priority is set back after
+the chunk; where the process may not raise it again (no CAP_SYS_NICE, or RLIMIT_NICE below it:
+the systemd unit sets LimitNICE), the worker stays lowered, which only makes it as slow as the
+batch for its next client's chunk.
 """
 
 import contextlib
 import fcntl
+import logging
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from django.conf import settings
+
+logger = logging.getLogger(__name__)
 
 
 def _place_path(place: int) -> Path:
@@ -73,3 +85,26 @@ def batch_place() -> Iterator[BatchPlace]:
         yield place
     finally:
         place.release()
+
+
+def _threads_nice(value: int) -> None:
+    for tid in os.listdir("/proc/self/task"):
+        with contextlib.suppress(ProcessLookupError):  # a thread that just ended
+            os.setpriority(os.PRIO_PROCESS, int(tid), value)
+
+
+@contextlib.contextmanager
+def batch_priority() -> Iterator[None]:
+    """Decode a batch chunk at BATCH_NICE (Linux: a priority per thread)."""
+    if settings.BATCH_NICE <= 0 or not os.path.isdir("/proc/self/task"):
+        yield
+        return
+    before = os.getpriority(os.PRIO_PROCESS, 0)
+    _threads_nice(max(before, settings.BATCH_NICE))
+    try:
+        yield
+    finally:
+        try:
+            _threads_nice(before)
+        except PermissionError:
+            logger.info("worker %s stays at nice %s (it may not raise it)", os.getpid(), before)

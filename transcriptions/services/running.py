@@ -72,7 +72,10 @@ def turn_run() -> str | None:
                 return ", ".join(names) or None
             if chunk.interactive:
                 place.release()  # a client's chunk leaves the place to batch work
-            chunk_run(chunk=chunk)
+                chunk_run(chunk=chunk)
+            else:
+                with lanes.batch_priority():
+                    chunk_run(chunk=chunk)
         names.append(chunk_name(chunk.job, chunk.index))
     queued = Chunk.objects.filter(status=Chunk.Status.QUEUED).order_by("arrived_at").first()
     if queued is not None:
