@@ -4,7 +4,17 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from .views import account, keys, members, overview, requests_log, transcripts, usage
+from .views import (
+    account,
+    keys,
+    members,
+    overview,
+    requests_log,
+    transcript_actions,
+    transcripts,
+    upload,
+    usage,
+)
 
 account_patterns = [
     path(
@@ -46,6 +56,28 @@ dashboard_patterns = [
     path("usage/billing.csv", usage.billing_csv_download, name="billing-csv"),
     path("overview/", overview.overview_page, name="overview"),
     path("usage/usage.csv", usage.usage_csv_download, name="usage-csv"),
+    # Not under transcripts/: transcripts/<public_id>/ comes first and would take "new".
+    path("transcribe/", upload.transcript_new_page, name="transcript-new"),
+    path(
+        "transcripts/progress.json",
+        transcript_actions.transcript_progress,
+        name="transcript-progress",
+    ),
+    path(
+        "transcripts/<str:public_id>/cancel/",
+        transcript_actions.transcript_cancel,
+        name="transcript-cancel",
+    ),
+    path(
+        "transcripts/<str:public_id>/delete/",
+        transcript_actions.transcript_delete,
+        name="transcript-delete",
+    ),
+    path(
+        "transcripts/<str:public_id>/audio",
+        transcript_actions.transcript_audio,
+        name="transcript-audio",
+    ),
 ]
 
 urlpatterns = [

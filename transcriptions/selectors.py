@@ -3,14 +3,19 @@ another tenant's job id is not found (JobNotFound: a 404 for the API and the das
 never its data. The platform-wide counts below are for operators (metrics, the overview)."""
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 from django.db.models import Count, Q, QuerySet
 
 from accounts.models import Tenant
+from billing.rounding import billing_amount
+from billing.selectors import tenant_limits
 
 from .errors import JobNotFound
 from .models import Job
+from .services.usage import job_usage
 
 MSG_JOB_NOT_FOUND = "No job found with id '{job_id}'."
 MAX_LIST_LIMIT = 100
@@ -71,9 +76,11 @@ def job_search(
 
 def job_languages(*, tenant: Tenant) -> list[str]:
     """Languages seen in a tenant's transcripts (the choices of the language filter)."""
+    # order_by(): the model's default ordering (created_at) would make DISTINCT per row.
     detected = (
         Job.objects.filter(tenant=tenant)
         .exclude(detected_language="")
+        .order_by()
         .values_list("detected_language", flat=True)
         .distinct()
     )
@@ -82,10 +89,57 @@ def job_languages(*, tenant: Tenant) -> list[str]:
 
 def job_models(*, tenant: Tenant) -> list[str]:
     """Model ids a tenant's jobs used (requested ids and the registry ids they resolved to)."""
-    jobs = Job.objects.filter(tenant=tenant)
+    jobs = Job.objects.filter(tenant=tenant).order_by()
     models = set(jobs.values_list("model", flat=True).distinct())
     models |= set(jobs.values_list("requested_model", flat=True).distinct())
     return sorted(m for m in models if m)
+
+
+def job_progress_list(
+    *, tenants: Iterable[Tenant] | QuerySet[Tenant], public_ids: Iterable[str]
+) -> list[dict]:
+    """Status and progress of the given jobs among the tenants' jobs (ids of other tenants'
+    jobs are left out, as unknown ones are): what the dashboard's progress bars poll."""
+    rows = Job.objects.filter(tenant__in=tenants, public_id__in=list(public_ids)).values(
+        "public_id", "status", "progress"
+    )
+    return [
+        {
+            "id": row["public_id"],
+            "status": row["status"],
+            "progress": 100 if row["status"] == Job.Status.SUCCEEDED else row["progress"],
+            "finished": row["status"] in Job.FINISHED,
+        }
+        for row in rows
+    ]
+
+
+@dataclass(frozen=True)
+class JobCost:
+    """What a job is billed: its seconds (the usage log's rule) at its tenant's plan price."""
+
+    billed_seconds: int | None  # None while the job has not ended
+    price_per_minute: Decimal
+    currency: str
+
+    @property
+    def amount(self) -> Decimal | None:
+        """The job's own amount, rounded to the cent as billing rounds a month (the monthly
+        bill rounds the month's sum once, so the jobs' amounts may not add up to it)."""
+        if self.billed_seconds is None:
+            return None
+        return billing_amount(
+            billed_seconds=self.billed_seconds, price_per_minute=self.price_per_minute
+        )
+
+
+def job_cost(*, job: Job) -> JobCost:
+    limits = tenant_limits(tenant=job.tenant)
+    return JobCost(
+        billed_seconds=job_usage(job).billed_seconds,
+        price_per_minute=limits.price_per_minute,
+        currency=limits.currency,
+    )
 
 
 # --- The whole platform (operators) -------------------------------------------------------------

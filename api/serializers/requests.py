@@ -159,6 +159,12 @@ def _list_field() -> serializers.ListField:
     )
 
 
+def _given(values: list[str]) -> list[str]:
+    """A list field's values; one empty part alone is nothing chosen (what a form such as
+    Swagger UI's "Try it out" sends for a list left empty), not a blank value to refuse."""
+    return [] if values == [""] else values
+
+
 def _error(message: str, code: str) -> serializers.ValidationError:
     return serializers.ValidationError(message, code=code)
 
@@ -261,7 +267,10 @@ class TranscriptionRequestSerializer(AudioRequestSerializer):
         # The SDK sends `timestamp_granularities[]`, `include[]`, ... (one part per value), as
         # OpenAI expects.
         if hasattr(data, "getlist"):
-            lists = {name: data.getlist(f"{name}[]") or data.getlist(name) for name in LIST_FIELDS}
+            lists = {
+                name: _given(data.getlist(f"{name}[]") or data.getlist(name))
+                for name in LIST_FIELDS
+            }
             data = {key: data.get(key) for key in data}
             data.update(lists)
         # ... and a `chunking_strategy` object as chunking_strategy[type], [threshold], ...

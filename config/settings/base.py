@@ -209,6 +209,11 @@ SPECTACULAR_SETTINGS = {
         "TranscriptionIncludeEnum": "transcriptions.engine.openai_models.INCLUDE_VALUES",
     },
     "SERVE_INCLUDE_SCHEMA": False,
+    # drf-spectacular's own hook, then valid examples for Swagger UI's "Try it out".
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.request_examples",
+    ],
     # The docs are public, like OpenAI's: no API key needed to read them.
     "SERVE_AUTHENTICATION": [],
 }

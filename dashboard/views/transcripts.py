@@ -4,6 +4,7 @@ Thin views: reads come from transcriptions.selectors, every lookup filtered by t
 person may see (another tenant's transcript is a 404), bodies of downloads from formats.render.
 """
 
+from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -12,10 +13,10 @@ from transcriptions.engine.formats import render as render_result
 from transcriptions.engine.languages import language_label
 from transcriptions.errors import JobNotFound
 from transcriptions.models import Job
-from transcriptions.selectors import job_get, job_languages, job_models, job_search
+from transcriptions.selectors import job_cost, job_get, job_languages, job_models, job_search
 
 from ..forms import TranscriptFilterForm
-from ..tenancy import TenantScope, scoped_view
+from ..tenancy import TenantScope, scoped_view, tenant_scope, tenant_select
 
 PAGE_SIZE = 25
 # Download name -> (formats.render format, content type of the file).
@@ -62,6 +63,19 @@ def _job(scope: TenantScope, public_id: str) -> Job:
         raise Http404(MSG_NO_TRANSCRIPT) from None
 
 
+def job_for_page(
+    request: HttpRequest, scope: TenantScope, public_id: str, *, switch: bool = True
+) -> Job:
+    """A job of any tenant this person sees. Opening one of another tenant than the one the
+    dashboard acts for (staff following a link from the admin) switches to its tenant, so
+    that the header, the figures and the next pages are that tenant's."""
+    job = _job(scope, public_id)
+    if switch and job.tenant_id != scope.current.pk:
+        tenant_select(request=request, tenant_id=job.tenant_id)
+        request.scope = tenant_scope(request)
+    return job
+
+
 @scoped_view
 def home(request: HttpRequest, *, scope: TenantScope) -> HttpResponse:
     return redirect("dashboard:transcripts")
@@ -85,7 +99,7 @@ def transcript_list_page(request: HttpRequest, *, scope: TenantScope) -> HttpRes
             "scope": scope,
             "form": form,
             "page": page,
-            "is_filtered": any(filters.values()),
+            "is_filtered": any(filters.values()) or bool(form.errors),
             "nav": "transcripts",
         },
     )
@@ -95,7 +109,8 @@ def transcript_list_page(request: HttpRequest, *, scope: TenantScope) -> HttpRes
 def transcript_detail_page(
     request: HttpRequest, public_id: str, *, scope: TenantScope
 ) -> HttpResponse:
-    job = _job(scope, public_id)
+    job = job_for_page(request, scope, public_id)
+    scope = request.scope
     result = job.result or {}
     segments = speaker_colours(result.get("segments") or [])
     return render(
@@ -109,6 +124,10 @@ def transcript_detail_page(
             "has_speakers": has_speakers(result),
             "language": language_label(job.detected_language) if job.detected_language else "",
             "downloads": list(DOWNLOADS) if job.status == Job.Status.SUCCEEDED and result else [],
+            "cost": job_cost(job=job),
+            # RETAIN_AUDIO kept the file: a player, its segments seek it. (Without it, the
+            # file is there only while the job runs, and the player would vanish as it lands.)
+            "has_audio": bool(job.audio) and (settings.RETAIN_AUDIO or job.is_finished),
             "nav": "transcripts",
         },
     )

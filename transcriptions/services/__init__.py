@@ -29,16 +29,19 @@ from .recovery import (
 from .retention import purge_expired
 from .running import MSG_TIMED_OUT, chunk_run_next, turn_run
 from .submission import (
+    DASHBOARD_ENDPOINT,
     MSG_QUEUE_FULL,
     AudioRequest,
     audio_request_build,
     job_create,
     job_submit,
+    job_submit_recorded,
 )
 from .usage import job_usage, usage_records_settle_pending
 from .waiting import job_notify, job_wait
 
 __all__ = [
+    "DASHBOARD_ENDPOINT",
     "MAX_JOB_ATTEMPTS",
     "MSG_CANCELLED",
     "MSG_ENGINE_FAILED",
@@ -62,6 +65,7 @@ __all__ = [
     "job_outcome_error",
     "job_retry",
     "job_submit",
+    "job_submit_recorded",
     "job_succeed",
     "job_usage",
     "job_wait",

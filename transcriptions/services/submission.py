@@ -2,6 +2,9 @@
 its job row, reserve its seconds, and queue it. Each step is a small function; what a failed
 step leaves behind is undone in the reverse order."""
 
+import re
+import time
+import uuid
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -11,6 +14,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
 from accounts.models import ApiKey, Tenant
+from billing.errors import BillingError, QuotaExceeded, TooManyJobs
 from billing.models import IdempotencyRecord
 from billing.rounding import billed_seconds
 from billing.selectors import tenant_limits
@@ -23,7 +27,9 @@ from billing.services import (
     quota_release,
     quota_reserve,
     request_fingerprint,
+    usage_record_create,
 )
+from billing.services.usage import DASHBOARD_ENDPOINT
 
 from .. import engine
 from ..engine import audio, diarization
@@ -34,10 +40,12 @@ from ..errors import (
     ModelLanguageUnsupported,
     ModelNotFound,
     QueueFull,
+    TranscriptionError,
 )
 from ..models import Job
 from . import outbound
 from .lifecycle import job_enqueue, job_fail
+from .usage import job_usage
 
 # Long audio is cut at silences by default (OpenAI's "auto"), unlike OpenAI where an unset
 # chunking_strategy means one block: its chunks then run in parallel on every free worker, and
@@ -307,4 +315,70 @@ def job_create(
         with transaction.atomic():
             job.save()
         undo.pop_all()
+    return job
+
+
+# --- Submitted by a person (the dashboard) ------------------------------------------------------
+
+
+def _refusal_code(refused: Exception) -> str:
+    """The usage row's error code of a refused submission: the error's own code, or its
+    class name in snake case (QuotaExceeded: quota_exceeded)."""
+    code = getattr(refused, "code", None)
+    return code or re.sub(r"(?<!^)(?=[A-Z])", "_", type(refused).__name__).lower()
+
+
+def _refusal_status(refused: Exception) -> int:
+    if isinstance(refused, (QuotaExceeded, TooManyJobs)):
+        return 429
+    if isinstance(refused, QueueFull):
+        return 503
+    return 400
+
+
+def job_submit_recorded(
+    *,
+    tenant: Tenant,
+    params: AudioRequest,
+    upload: UploadedFile,
+    endpoint: str = DASHBOARD_ENDPOINT,
+) -> Job:
+    """Submit a job as job_submit does (the same checks, quota and queue) for a surface other
+    than the API, and write its one usage-log row, as the API's middleware does for a request:
+    pending (settled when the job ends) when the job was queued, with its error code when it
+    was refused (the refusal is raised again for the caller to show)."""
+    request_id = f"req_{uuid.uuid4().hex}"
+    started = time.perf_counter()
+    row = {
+        "request_id": request_id,
+        "method": "POST",
+        "endpoint": endpoint,
+        "tenant": tenant,
+        "model": params.requested_model,
+        "request_bytes": upload.size or 0,
+    }
+    try:
+        # One transaction for the job and its row: the worker is given the job once both are
+        # committed, so that its final transition finds the row to settle.
+        with transaction.atomic():
+            job = job_submit(
+                tenant=tenant, api_key=None, request_id=request_id, params=params, upload=upload
+            )
+            usage = job_usage(job)
+            usage_record_create(
+                **row,
+                status_code=202,
+                job_id=job.public_id,
+                audio_seconds=usage.audio_seconds,
+                billed_seconds=usage.billed_seconds,
+                processing_ms=round((time.perf_counter() - started) * 1000),
+            )
+    except (TranscriptionError, BillingError) as refused:
+        usage_record_create(
+            **row,
+            status_code=_refusal_status(refused),
+            error_code=_refusal_code(refused),
+            processing_ms=round((time.perf_counter() - started) * 1000),
+        )
+        raise
     return job
