@@ -54,6 +54,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: a streamed body, as the others left it, served part by part under ASGI.
+    "ops.streams.AsgiStreamingMiddleware",
     "ops.middleware.RequestLogMiddleware",
     "api.middleware.ApiRequestMiddleware",
     # One usage row per /v1 request (refused ones too) and the x-ratelimit-* headers.
@@ -72,6 +74,9 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
+# What gunicorn serves (platform/gunicorn.conf.py): HTTP to Django, /v1/realtime websockets to
+# the realtime consumer (config/asgi.py).
+ASGI_APPLICATION = "config.asgi.application"
 
 TEMPLATES = [
     {
