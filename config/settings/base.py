@@ -226,6 +226,17 @@ SYNC_WAITS_PER_TENANT = env.int(
     "SYNC_WAITS_PER_TENANT", default=max(1, env.int("WEB_THREADS", default=16) // 4)
 )
 
+# --- Live transcription (/v1/realtime, api/realtime/) -------------------------------------------
+# Open realtime sessions one tenant may hold at once in one web process (each holds a socket
+# and a turn detector, not a thread); past it the connection gets an `error` event and closes.
+REALTIME_SESSIONS_PER_TENANT = env.int("REALTIME_SESSIONS_PER_TENANT", default=8)
+# Largest client message (JSON text, audio as base64): bigger ones end the session with an
+# `error` event (OpenAI allows 15 MiB; 4 MiB is about 90 s of 24 kHz PCM16).
+REALTIME_MAX_MESSAGE_BYTES = env.int("REALTIME_MAX_MESSAGE_BYTES", default=4 * 1024 * 1024)
+# Longest turn: with server VAD a longer one is committed at this length and the speech goes
+# on in the next turn; with client commits an append past it is refused.
+REALTIME_MAX_TURN_SECONDS = env.float("REALTIME_MAX_TURN_SECONDS", default=60.0)
+
 # --- Speech models ------------------------------------------------------------------------------
 # id -> where the CTranslate2 files come from, and the SHA-256 each file must have.
 # Sources: {"package": module, "subdir": ...} (an installed model package),
