@@ -273,3 +273,29 @@ def test_abrupt_disconnect_cancels_the_turn_and_frees_the_worker(platform_server
     )
     [done] = run.of_type(COMPLETED)
     assert words(done["transcript"]) == words(JFK_TEXT)
+
+
+def test_open_sessions_per_tenant_are_capped(platform_server):
+    """REALTIME_SESSIONS_PER_TENANT (8): the ninth session of a tenant is refused while eight
+    are open, another tenant is not, and a closed session frees its slot."""
+    customer = tenant_with_limits(platform_server, "crowd")
+    sessions = [raw(platform_server, customer.key) for _ in range(8)]
+    try:
+        for ws in sessions:
+            receive(ws, "session.created")
+        with raw(platform_server, customer.key) as ninth:
+            refused = json.loads(ninth.recv(timeout=10))
+            with pytest.raises(ConnectionClosed):
+                ninth.recv(timeout=10)
+        with raw(platform_server, platform_server.key) as other:
+            assert json.loads(other.recv(timeout=10))["type"] == "session.created"
+        sessions.pop().close()
+        time.sleep(0.5)
+        with raw(platform_server, customer.key) as again:
+            assert json.loads(again.recv(timeout=10))["type"] == "session.created"
+    finally:
+        for ws in sessions:
+            ws.close()
+    assert refused["type"] == "error"
+    assert refused["error"]["code"] == "rate_limit_exceeded"
+    assert "at most 8 at once" in refused["error"]["message"]
