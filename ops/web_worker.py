@@ -17,6 +17,10 @@ class WebWorker(UvicornWorker):
         **UvicornWorker.CONFIG_KWARGS,
         # Django has no lifespan events; "auto" would only log that at each start.
         "lifespan": "off",
+        # The client address stays the socket's, as under gthread: X-Forwarded-For is read by
+        # the platform itself, TRUSTED_PROXY_COUNT entries from the right (ops, sign-in
+        # throttling), never rewritten by the server from a header anyone can send.
+        "proxy_headers": False,
         "ws": "websockets",
         "ws_max_size": int(os.environ.get("WS_MAX_SIZE", WS_MAX_SIZE)),
         # Keeps idle realtime sessions' connections known alive through proxies.
