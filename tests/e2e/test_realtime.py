@@ -299,3 +299,28 @@ def test_open_sessions_per_tenant_are_capped(platform_server):
     assert refused["type"] == "error"
     assert refused["error"]["code"] == "rate_limit_exceeded"
     assert "at most 8 at once" in refused["error"]["message"]
+
+
+def test_the_operators_command_streams_a_file(platform_server):
+    """`manage.py realtime_stream FILE`: the events as they come, then the transcript."""
+    out = platform_server.manage(
+        "realtime_stream",
+        str(JFK),
+        "--url",
+        platform_server.url,
+        "--key",
+        platform_server.key,
+        "--model",
+        "tiny.en",
+        "--format",
+        "audio/pcma",
+        "--commit",
+        "--pace",
+        "0",
+    )
+    lines = out.splitlines()
+    kinds = [line.split()[1] for line in lines[:-1]]
+    assert kinds[:2] == ["session.created", "session.updated"]
+    assert kinds[-1] == COMPLETED and "input_audio_buffer.committed" in kinds
+    assert lines[-1].startswith("transcript: ")
+    assert words(lines[-1].removeprefix("transcript: ")) == words(JFK_TEXT)
