@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from .views import keys, overview, transcripts, usage
+from .views.live import live_page
 
 account_patterns = [
     path(
@@ -30,6 +31,7 @@ dashboard_patterns = [
     path("usage/", usage.usage_page, name="usage"),
     path("usage/billing.csv", usage.billing_csv_download, name="billing-csv"),
     path("overview/", overview.overview_page, name="overview"),
+    path("live/", live_page, name="live"),
 ]
 
 urlpatterns = [
