@@ -324,3 +324,21 @@ def test_the_operators_command_streams_a_file(platform_server):
     assert kinds[-1] == COMPLETED and "input_audio_buffer.committed" in kinds
     assert lines[-1].startswith("transcript: ")
     assert words(lines[-1].removeprefix("transcript: ")) == words(JFK_TEXT)
+
+
+def test_logprobs_come_with_the_deltas_and_the_completed_turn(platform_server):
+    """include: item.input_audio_transcription.logprobs: the tokens' log probabilities (the
+    decoder's, as /v1/audio/transcriptions gives them) on each delta and on `completed`."""
+    run = stream(
+        base_url=platform_server.api_base,
+        api_key=platform_server.key,
+        audio=audio_bytes(JFK, trailing_silence=0),
+        session=session_config(model="tiny.en", server_vad=False, logprobs=True),
+        pace=0,
+        commit=True,
+    )
+    [done] = run.of_type(COMPLETED)
+    scores = done["logprobs"]
+    assert scores and all(s["logprob"] <= 0 for s in scores)
+    assert "".join(s["token"] for s in scores).strip() == done["transcript"].strip()
+    assert [s for e in run.of_type(DELTA) for s in e["logprobs"]] == scores
