@@ -10,13 +10,20 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 http_application = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from django.urls import path  # noqa: E402
+from channels.security.websocket import WebsocketDenier  # noqa: E402
+from django.urls import path, re_path  # noqa: E402
 
 from api.realtime.consumer import RealtimeConsumer  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": http_application,
-        "websocket": URLRouter([path("v1/realtime", RealtimeConsumer.as_asgi())]),
+        "websocket": URLRouter(
+            [
+                path("v1/realtime", RealtimeConsumer.as_asgi()),
+                # Any other path: the handshake is refused (403), not an error in the log.
+                re_path(r"", WebsocketDenier.as_asgi()),
+            ]
+        ),
     }
 )

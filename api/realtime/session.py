@@ -66,6 +66,9 @@ MSG_BUFFER_FULL = (
     "before appending more."
 )
 
+# An append bigger than this (half a second of 24 kHz PCM16) is decoded in a thread.
+LARGE_APPEND_BYTES = 24_000
+
 # The database and the job wake-ups are synchronous: sessions wait for their turns in these
 # threads (a waiting turn holds one until its job moves on), never in the event loop.
 _threads = ThreadPoolExecutor(max_workers=64, thread_name_prefix="realtime")
@@ -172,7 +175,15 @@ class RealtimeSession:
         if data is None:
             raise ProtocolError(MSG_BAD_AUDIO, param="audio")
         try:
-            found = self.buffer.append(data, max_samples=self._max_samples)
+            if len(data) > LARGE_APPEND_BYTES:
+                # Seconds of audio at once: resampled and scored by the VAD off the event loop,
+                # which the other sessions of this process share.
+                append = sync_to_async(
+                    self.buffer.append, thread_sensitive=False, executor=_threads
+                )
+                found = await append(data, max_samples=self._max_samples)
+            else:
+                found = self.buffer.append(data, max_samples=self._max_samples)
         except BufferFull as full:
             raise ProtocolError(
                 MSG_BUFFER_FULL.format(seconds=full.max_seconds),

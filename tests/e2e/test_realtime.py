@@ -342,3 +342,10 @@ def test_logprobs_come_with_the_deltas_and_the_completed_turn(platform_server):
     assert scores and all(s["logprob"] <= 0 for s in scores)
     assert "".join(s["token"] for s in scores).strip() == done["transcript"].strip()
     assert [s for e in run.of_type(DELTA) for s in e["logprobs"]] == scores
+
+
+def test_a_websocket_to_another_path_is_refused(platform_server):
+    url = platform_server.api_base.replace("http://", "ws://") + "/audio/transcriptions"
+    with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
+        websockets.sync.client.connect(url, open_timeout=10)
+    assert refused.value.response.status_code == 403
