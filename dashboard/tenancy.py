@@ -82,7 +82,9 @@ def scoped_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
         scope = tenant_scope(request)
         if scope is None:
             return render(request, "dashboard/no_tenant.html", status=403)
-        request.scope = scope  # the base template shows the tenant switcher from it
+        # The base template shows the tenant switcher from it. Not `request.scope`: under ASGI
+        # that is the connection scope Django reads the request's scheme and host from.
+        request.tenant_scope = scope
         return view(request, *args, scope=scope, **kwargs)
 
     return wrapper
