@@ -8,6 +8,12 @@ on a worker (the per-tenant cap of api/waits.py counts them); a websocket sessio
 
 import os
 
+# Under ASGI every request runs in a thread of its own, so a connection kept for the next
+# request of its thread (CONN_MAX_AGE) never serves one and stays open until its thread is
+# collected: Django's documentation says to disable persistent connections under ASGI. The web
+# process opens one per request; the workers (qcluster), which keep theirs, are not affected.
+os.environ.setdefault("DATABASE_CONN_MAX_AGE", "0")
+
 bind = os.environ.get(
     "BIND", f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 )
