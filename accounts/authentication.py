@@ -20,6 +20,31 @@ def mask(key: str) -> str:
     return f"{key[:6]}{'*' * 8}{key[-4:]}"
 
 
+class KeyRefused(Exception):
+    """An API key that does not open the API; `api_key` is its row when it was found."""
+
+    def __init__(self, message: str, api_key=None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.api_key = api_key
+
+
+def api_key_check(*, key: str):
+    """The usable key row for `key` (its last use noted), or KeyRefused with OpenAI's message:
+    for the Bearer header and for the realtime websocket alike."""
+    api_key = api_key_find(key=key)
+    if api_key is None:
+        raise KeyRefused(MSG_INVALID_KEY.format(masked=mask(key)))
+    if api_key.is_revoked:
+        raise KeyRefused(MSG_REVOKED_KEY.format(masked=mask(key)), api_key)
+    if api_key.is_expired():
+        raise KeyRefused(MSG_EXPIRED_KEY.format(masked=mask(key)), api_key)
+    if not api_key.tenant.is_active:
+        raise KeyRefused(MSG_INACTIVE_TENANT, api_key)
+    api_key_touch(api_key=api_key)
+    return api_key
+
+
 class TenantUser:
     """The authenticated principal of an API request: a key acting for its tenant."""
 
@@ -42,19 +67,13 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             return None
         if len(header) != 2:
             raise exceptions.AuthenticationFailed(MSG_INVALID_KEY.format(masked="(malformed)"))
-        key = header[1]
-        api_key = api_key_find(key=key)
-        if api_key is None:
-            raise exceptions.AuthenticationFailed(MSG_INVALID_KEY.format(masked=mask(key)))
-        # A refused key still tells whose request it was: the usage log records it.
+        try:
+            api_key = api_key_check(key=header[1])
+        except KeyRefused as refused:
+            # A refused key still tells whose request it was: the usage log records it.
+            request._request.usage_api_key = refused.api_key
+            raise exceptions.AuthenticationFailed(refused.message) from None
         request._request.usage_api_key = api_key
-        if api_key.is_revoked:
-            raise exceptions.AuthenticationFailed(MSG_REVOKED_KEY.format(masked=mask(key)))
-        if api_key.is_expired():
-            raise exceptions.AuthenticationFailed(MSG_EXPIRED_KEY.format(masked=mask(key)))
-        if not api_key.tenant.is_active:
-            raise exceptions.AuthenticationFailed(MSG_INACTIVE_TENANT)
-        api_key_touch(api_key=api_key)
         return TenantUser(api_key), api_key
 
     def authenticate_header(self, request) -> str:

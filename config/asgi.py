@@ -1,6 +1,29 @@
+"""The web process's application (gunicorn's uvicorn worker, platform/gunicorn.conf.py): HTTP
+to Django as under WSGI, the `/v1/realtime` websocket to the realtime consumer (api.realtime)."""
+
 import os
 
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
-application = get_asgi_application()
+# Django is set up before anything imports a model (the consumer does).
+http_application = get_asgi_application()
+
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import WebsocketDenier  # noqa: E402
+from django.urls import path, re_path  # noqa: E402
+
+from api.realtime.consumer import RealtimeConsumer  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": http_application,
+        "websocket": URLRouter(
+            [
+                path("v1/realtime", RealtimeConsumer.as_asgi()),
+                # Any other path: the handshake is refused (403), not an error in the log.
+                re_path(r"", WebsocketDenier.as_asgi()),
+            ]
+        ),
+    }
+)

@@ -89,7 +89,9 @@ def scoped_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
         scope = tenant_scope(request)
         if scope is None:
             return render(request, "dashboard/no_tenant.html", status=403)
-        request.scope = scope  # the base template shows the tenant switcher from it
+        # The base template shows the tenant switcher from it. Not `request.scope`: under ASGI
+        # that is the connection scope Django reads the request's scheme and host from.
+        request.tenant_scope = scope
         return view(request, *args, scope=scope, **kwargs)
 
     return wrapper
@@ -97,6 +99,6 @@ def scoped_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
 
 def scope_for_error_page(request: HttpRequest) -> None:
     """Give an error page (404 of an unknown URL) the header of the dashboard's pages: the
-    navigation is drawn from `request.scope`, which only scoped views set otherwise."""
-    if getattr(request, "scope", None) is None and request.user.is_authenticated:
-        request.scope = tenant_scope(request)
+    navigation is drawn from `request.tenant_scope`, which only scoped views set otherwise."""
+    if getattr(request, "tenant_scope", None) is None and request.user.is_authenticated:
+        request.tenant_scope = tenant_scope(request)

@@ -7,6 +7,7 @@ from django.urls import include, path
 from .views import (
     account,
     keys,
+    live,
     members,
     overview,
     requests_log,
@@ -78,6 +79,7 @@ dashboard_patterns = [
         transcript_actions.transcript_audio,
         name="transcript-audio",
     ),
+    path("live/", live.live_page, name="live"),
 ]
 
 urlpatterns = [

@@ -1,17 +1,24 @@
-"""gunicorn settings for the web process (`gunicorn -c platform/gunicorn.conf.py config.wsgi`).
+"""gunicorn settings for the web process (`gunicorn -c platform/gunicorn.conf.py`).
 
-A synchronous /v1/audio request holds its thread while its job runs on a worker, so the web
-process uses threads (gthread), not one blocking process per request.
+Each process is uvicorn serving the ASGI application (config/asgi.py): Django for HTTP, the
+realtime consumer for `/v1/realtime` websockets. Django runs each synchronous view in a thread
+of its own request, so a synchronous /v1/audio request still holds a thread while its job runs
+on a worker (the per-tenant cap of api/waits.py counts them); a websocket session holds none.
 """
 
 import os
+
+# Under ASGI every request runs in a thread of its own, so a connection kept for the next
+# request of its thread (CONN_MAX_AGE) never serves one and stays open until its thread is
+# collected: Django's documentation says to disable persistent connections under ASGI. The web
+# process opens one per request; the workers (qcluster), which keep theirs, are not affected.
+os.environ.setdefault("DATABASE_CONN_MAX_AGE", "0")
 
 bind = os.environ.get(
     "BIND", f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 )
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-worker_class = "gthread"
-threads = int(os.environ.get("WEB_THREADS", "16"))
+worker_class = "ops.web_worker.WebWorker"
 # Longer than the longest synchronous wait, so gunicorn never kills a request that is only
 # waiting for its job (that request answers 504 itself).
 timeout = int(float(os.environ.get("SYNC_WAIT_TIMEOUT", "600"))) + 60
@@ -20,7 +27,7 @@ keepalive = 5
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", None)
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "warning")
-wsgi_app = "config.wsgi:application"
+wsgi_app = "config.asgi:application"
 
 
 def post_worker_init(worker) -> None:

@@ -1,6 +1,6 @@
 """The platform against bare faster-whisper (`manage.py benchmark`), in scenarios run one after
 the other: short (below), long (tools/long_latency.py), fairness (tools/fairness.py),
-diarization (tools/diarization_cost.py).
+diarization (tools/diarization_cost.py), realtime (tools/realtime_latency.py).
 
 The short scenario: one clip, in one run, interleaved so that a noisy machine slows both sides
 alike:
@@ -53,6 +53,7 @@ from .options import (
     parse_workers,
     resolve_model,
 )
+from .realtime_latency import realtime_run
 from .report import report_build, report_lines
 
 __all__ = [
@@ -269,4 +270,6 @@ def benchmark_run(*, options: BenchmarkOptions, progress: Progress) -> dict[str,
         report["diarization"] = diarization_run(
             model=options.model, runs=max(1, options.long_runs), progress=progress
         )
+    if "realtime" in options.scenarios:
+        report["realtime"] = realtime_run(options=options, progress=progress)
     return report

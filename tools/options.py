@@ -10,7 +10,7 @@ from transcriptions import engine
 
 from .measure import BenchmarkError
 
-SCENARIOS = ("short", "long", "fairness", "diarization")
+SCENARIOS = ("short", "long", "fairness", "diarization", "realtime")
 DEFAULT_CLIP = engine.WARM_UP_CLIP  # 11 s of real speech that ships with the project
 DEFAULT_MODEL = "tiny.en"
 # The long scenario's default: ten minutes of audio through a bare engine and three platforms

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
+from .realtime_latency import realtime_lines
+
 if TYPE_CHECKING:
     from .benchmark import BenchmarkOptions, _Figures
     from .local_platform import LocalPlatform
@@ -297,6 +299,7 @@ def report_lines(report: dict[str, Any]) -> list[str]:
         ("long", long_lines, report.get("long")),
         ("fairness", fairness_lines, report.get("fairness")),
         ("diarization", diarization_lines, report.get("diarization")),
+        ("realtime", realtime_lines, report.get("realtime")),
     ]
     for name, build, figures in sections:
         if figures is None:

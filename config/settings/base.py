@@ -54,6 +54,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: a streamed body, as the others left it, served part by part under ASGI.
+    "ops.streams.AsgiStreamingMiddleware",
     "ops.middleware.RequestLogMiddleware",
     "api.middleware.ApiRequestMiddleware",
     # One usage row per /v1 request (refused ones too) and the x-ratelimit-* headers.
@@ -72,6 +74,9 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
+# What gunicorn serves (platform/gunicorn.conf.py): HTTP to Django, /v1/realtime websockets to
+# the realtime consumer (config/asgi.py).
+ASGI_APPLICATION = "config.asgi.application"
 
 TEMPLATES = [
     {
@@ -229,6 +234,17 @@ SYNC_WAIT_TIMEOUT = env.float("SYNC_WAIT_TIMEOUT", default=600.0)
 SYNC_WAITS_PER_TENANT = env.int(
     "SYNC_WAITS_PER_TENANT", default=max(1, env.int("WEB_THREADS", default=16) // 4)
 )
+
+# --- Live transcription (/v1/realtime, api/realtime/) -------------------------------------------
+# Open realtime sessions one tenant may hold at once in one web process (each holds a socket
+# and a turn detector, not a thread); past it the connection gets an `error` event and closes.
+REALTIME_SESSIONS_PER_TENANT = env.int("REALTIME_SESSIONS_PER_TENANT", default=8)
+# Largest client message (JSON text, audio as base64): bigger ones end the session with an
+# `error` event (OpenAI allows 15 MiB; 4 MiB is about 90 s of 24 kHz PCM16).
+REALTIME_MAX_MESSAGE_BYTES = env.int("REALTIME_MAX_MESSAGE_BYTES", default=4 * 1024 * 1024)
+# Longest turn: with server VAD a longer one is committed at this length and the speech goes
+# on in the next turn; with client commits an append past it is refused.
+REALTIME_MAX_TURN_SECONDS = env.float("REALTIME_MAX_TURN_SECONDS", default=60.0)
 
 # --- Speech models ------------------------------------------------------------------------------
 # id -> where the CTranslate2 files come from, and the SHA-256 each file must have.

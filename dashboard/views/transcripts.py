@@ -72,7 +72,7 @@ def job_for_page(
     job = _job(scope, public_id)
     if switch and job.tenant_id != scope.current.pk:
         tenant_select(request=request, tenant_id=job.tenant_id)
-        request.scope = tenant_scope(request)
+        request.tenant_scope = tenant_scope(request)
     return job
 
 
@@ -110,7 +110,7 @@ def transcript_detail_page(
     request: HttpRequest, public_id: str, *, scope: TenantScope
 ) -> HttpResponse:
     job = job_for_page(request, scope, public_id)
-    scope = request.scope
+    scope = request.tenant_scope
     result = job.result or {}
     segments = speaker_colours(result.get("segments") or [])
     return render(

@@ -54,6 +54,7 @@ def test_every_scenario_runs_by_default():
             "long",
             "fairness",
             "diarization",
+            "realtime",
         )
     )
     assert benchmark_options.DEFAULT_LONG_MODEL == "tiny.en"

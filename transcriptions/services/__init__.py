@@ -2,7 +2,8 @@
 one final transition), chunks (turns, fair claims, cutting, stored samples), running (the
 worker side), progress (what a running job has done, for streams), speakers (diarized
 transcripts), recovery (dead workers, retries, the schedules), retention, callbacks, waiting,
-and usage (what a job costs)."""
+usage (what a job costs), and live transcription: live_audio (a session's input buffer and its
+turns) and live (each turn a job; imported from there, not re-exported here)."""
 
 from .callbacks import callback_deliver, callback_secret_get, callback_secret_rotate
 from .lifecycle import (

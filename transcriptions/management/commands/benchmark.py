@@ -24,7 +24,9 @@ class Command(BaseCommand):
         "Time the bare engine and the platform's API, scenario by scenario: short (one clip: "
         "warm synchronous latency, concurrent throughput, first request after start, worker "
         "memory), long (ten minutes of audio with 1, 2 and 4 workers, and word error rates), "
-        "fairness (a tenant's short requests behind another tenant's backlog of jobs)."
+        "fairness (a tenant's short requests behind another tenant's backlog of jobs), "
+        "diarization (its cost against the transcription's), realtime (live transcription "
+        "over /v1/realtime: end-of-turn latency, first delta, 4 sessions at once, WER)."
     )
 
     def add_arguments(self, parser) -> None:

@@ -1,0 +1,356 @@
+"""One realtime transcription session: the client events it acts on and the server events it
+answers, over the domain services (transcriptions.services.live and .live_audio). It knows no
+websocket: the consumer hands it each parsed client event and gives it a `send` coroutine.
+
+Each committed turn runs as a task of its own: its job is submitted and waited for in threads
+(the database and the wake-ups are synchronous), while the session goes on taking audio, so a
+turn being transcribed never holds up the next one's detection.
+"""
+
+import asyncio
+import base64
+import binascii
+import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import close_old_connections
+
+from accounts.models import ApiKey
+from billing.errors import BillingError
+from transcriptions.engine.formats import usage
+from transcriptions.errors import TranscriptionError
+from transcriptions.models import SAMPLE_RATE, Job
+from transcriptions.services import job_outcome_error
+from transcriptions.services.live import (
+    live_transcription_check,
+    live_turn_abandon,
+    live_turn_refused,
+    live_turn_submit,
+    live_turn_wait,
+)
+from transcriptions.services.live_audio import (
+    BufferFull,
+    BufferTooSmall,
+    LiveAudioBuffer,
+    TurnStarted,
+    TurnStopped,
+)
+
+from ..errors import to_api_error
+from .protocol import (
+    ProtocolError,
+    SessionSettings,
+    beta_session_object,
+    error_event,
+    new_id,
+    session_object,
+    session_update,
+)
+
+MSG_UNKNOWN_EVENT = (
+    "Invalid value for 'type': '{type}'. A transcription session takes session.update, "
+    "transcription_session.update, input_audio_buffer.append, input_audio_buffer.commit and "
+    "input_audio_buffer.clear."
+)
+MSG_BAD_AUDIO = "Invalid 'audio': expected base64-encoded audio bytes."
+MSG_COMMIT_EMPTY = (
+    "Error committing input audio buffer: buffer too small. Expected at least 100ms of audio, "
+    "but buffer only has {ms:.2f}ms of audio."
+)
+MSG_BUFFER_FULL = (
+    "The input audio buffer holds {seconds:g} seconds, as much as one turn may: commit it "
+    "before appending more."
+)
+
+# An append bigger than this (half a second of 24 kHz PCM16) is decoded in a thread.
+LARGE_APPEND_BYTES = 24_000
+
+# The database and the job wake-ups are synchronous: sessions wait for their turns in these
+# threads (a waiting turn holds one until its job moves on), never in the event loop.
+_threads = ThreadPoolExecutor(max_workers=64, thread_name_prefix="realtime")
+
+
+def in_thread(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+    """`fn` in one of the sessions' threads. These threads serve no request, so nothing else
+    would drop a connection that broke or outlived CONN_MAX_AGE (as request_started and
+    request_finished do for requests): that is done around each call, as Channels'
+    database_sync_to_async does."""
+
+    def with_fresh_connections(*args: Any, **kwargs: Any) -> Any:
+        close_old_connections()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            close_old_connections()
+
+    return sync_to_async(with_fresh_connections, thread_sensitive=False, executor=_threads)
+
+
+class RealtimeSession:
+    def __init__(self, *, api_key: ApiKey, send: Callable[[dict], Awaitable[None]]) -> None:
+        self.api_key = api_key
+        self.id = new_id("sess")
+        self.settings = SessionSettings()
+        self.buffer = LiveAudioBuffer(
+            audio_format=self.settings.audio_format, vad=self.settings.vad
+        )
+        self._send = send
+        self._item_id: str | None = None  # the turn being spoken (server VAD)
+        self._previous_item_id: str | None = None
+        self._turns: set[asyncio.Task] = set()
+        self._jobs: dict[str, int] = {}  # item id -> its job, while the job runs
+        self._submits: set[asyncio.Future] = set()  # turns being queued right now
+        self._max_samples = int(settings.REALTIME_MAX_TURN_SECONDS * SAMPLE_RATE)
+        # When the last speech_stopped of each item was sent: the benchmark's latency origin.
+        self.stopped_at: dict[str, float] = {}
+
+    async def send(self, event: dict) -> None:
+        if "event_id" not in event:
+            event = {"event_id": new_id("event"), **event}
+        await self._send(event)
+
+    async def start(self) -> None:
+        await self.send(
+            {"type": "session.created", "session": session_object(self.id, self.settings)}
+        )
+
+    # --- client events ------------------------------------------------------------------------
+
+    async def handle(self, event: dict) -> None:
+        kind = event.get("type")
+        handler = {
+            "session.update": self._session_update,
+            "transcription_session.update": self._session_update,
+            "input_audio_buffer.append": self._append,
+            "input_audio_buffer.commit": self._commit,
+            "input_audio_buffer.clear": self._clear,
+        }.get(kind if isinstance(kind, str) else "")
+        try:
+            if handler is None:
+                raise ProtocolError(
+                    MSG_UNKNOWN_EVENT.format(type=kind), code="invalid_value", param="type"
+                )
+            await handler(event)
+        except ProtocolError as bad:
+            await self.send(
+                error_event(
+                    bad.message, code=bad.code, param=bad.param, event_id=event.get("event_id")
+                )
+            )
+
+    async def _session_update(self, event: dict) -> None:
+        updated = session_update(event, self.settings)
+        try:
+            await in_thread(live_transcription_check)(updated.transcription)
+        except (TranscriptionError, BillingError) as refused:
+            error = to_api_error(refused)
+            param = "session.audio.input.transcription." + (error.param or "model")
+            raise ProtocolError(
+                error.message, code=error.code or "invalid_value", param=param
+            ) from None
+        self.settings = updated
+        self.buffer.reconfigure(audio_format=updated.audio_format, vad=updated.vad)
+        if event.get("type") == "transcription_session.update":
+            await self.send(
+                {
+                    "type": "transcription_session.updated",
+                    "session": beta_session_object(self.id, self.settings),
+                }
+            )
+        else:
+            await self.send(
+                {"type": "session.updated", "session": session_object(self.id, self.settings)}
+            )
+
+    async def _append(self, event: dict) -> None:
+        audio = event.get("audio")
+        try:
+            data = base64.b64decode(audio, validate=True) if isinstance(audio, str) else None
+        except (binascii.Error, ValueError):
+            data = None
+        if data is None:
+            raise ProtocolError(MSG_BAD_AUDIO, param="audio")
+        try:
+            if len(data) > LARGE_APPEND_BYTES:
+                # Seconds of audio at once: resampled and scored by the VAD off the event loop,
+                # which the other sessions of this process share.
+                append = sync_to_async(
+                    self.buffer.append, thread_sensitive=False, executor=_threads
+                )
+                found = await append(data, max_samples=self._max_samples)
+            else:
+                found = self.buffer.append(data, max_samples=self._max_samples)
+        except BufferFull as full:
+            raise ProtocolError(
+                MSG_BUFFER_FULL.format(seconds=full.max_seconds),
+                code="input_audio_buffer_full",
+                param="audio",
+            ) from None
+        for boundary in found:
+            if isinstance(boundary, TurnStarted):
+                self._item_id = new_id("item")
+                await self.send(
+                    {
+                        "type": "input_audio_buffer.speech_started",
+                        "audio_start_ms": boundary.audio_start_ms,
+                        "item_id": self._item_id,
+                    }
+                )
+            elif isinstance(boundary, TurnStopped):
+                item_id = self._item_id or new_id("item")
+                self._item_id = None
+                await self.send(
+                    {
+                        "type": "input_audio_buffer.speech_stopped",
+                        "audio_end_ms": boundary.audio_end_ms,
+                        "item_id": item_id,
+                    }
+                )
+                self.stopped_at[item_id] = time.monotonic()
+                if boundary.samples is not None:
+                    await self._committed(item_id, boundary.samples)
+
+    async def _commit(self, event: dict) -> None:
+        try:
+            samples = self.buffer.commit()
+        except BufferTooSmall as small:
+            raise ProtocolError(
+                MSG_COMMIT_EMPTY.format(ms=small.buffered_ms),
+                code="input_audio_buffer_commit_empty",
+            ) from None
+        item_id = self._item_id or new_id("item")
+        self._item_id = None
+        await self._committed(item_id, samples)
+
+    async def _clear(self, event: dict) -> None:
+        self.buffer.clear()
+        self._item_id = None
+        await self.send({"type": "input_audio_buffer.cleared"})
+
+    # --- turns ----------------------------------------------------------------------------------
+
+    async def _committed(self, item_id: str, samples) -> None:
+        await self.send(
+            {
+                "type": "input_audio_buffer.committed",
+                "previous_item_id": self._previous_item_id,
+                "item_id": item_id,
+            }
+        )
+        self._previous_item_id = item_id
+        task = asyncio.create_task(self._transcribe(item_id, samples, self.settings))
+        self._turns.add(task)
+        task.add_done_callback(self._turns.discard)
+
+    async def _failed(self, item_id: str, error: dict) -> None:
+        await self.send(
+            {
+                "type": "conversation.item.input_audio_transcription.failed",
+                "item_id": item_id,
+                "content_index": 0,
+                "error": error,
+            }
+        )
+
+    async def _transcribe(self, item_id: str, samples, turn_settings: SessionSettings) -> None:
+        transcription = turn_settings.transcription
+        # Shielded: a submission under way when the session ends still ends in a job, which
+        # close() then cancels.
+        submit = asyncio.ensure_future(
+            in_thread(live_turn_submit)(
+                tenant=self.api_key.tenant,
+                api_key=self.api_key,
+                settings=transcription,
+                samples=samples,
+            )
+        )
+        self._submits.add(submit)
+        try:
+            job = await asyncio.shield(submit)
+            self._submits.discard(submit)
+        except (BillingError, TranscriptionError) as refused:
+            self._submits.discard(submit)
+            # Over quota (or too many jobs, a full queue): nothing stored, nothing billed.
+            error = to_api_error(refused)
+            await in_thread(live_turn_refused)(
+                tenant=self.api_key.tenant,
+                api_key=self.api_key,
+                settings=transcription,
+                samples=samples,
+                status_code=error.status_code,
+                error_code=error.code or "",
+            )
+            await self.send(error_event(error.message, type=error.type, code=error.code))
+            await self._failed(item_id, error.as_dict()["error"])
+            return
+        self._jobs[item_id] = job.pk
+        try:
+            await self._follow(item_id, job, logprobs=transcription.logprobs)
+        finally:
+            self._jobs.pop(item_id, None)
+
+    async def _follow(self, item_id: str, job: Job, *, logprobs: bool) -> None:
+        """Deltas as the worker decodes the turn's segments, then `completed` (or `failed`)."""
+        sent = sent_scores = 0
+        deadline = time.monotonic() + settings.SYNC_WAIT_TIMEOUT
+        while True:
+            remaining = max(0.0, deadline - time.monotonic())
+            try:
+                job = await in_thread(live_turn_wait)(job.pk, sent=sent, timeout=remaining)
+            except TranscriptionError as gone:  # deleted by its owner meanwhile
+                await self._failed(item_id, to_api_error(gone).as_dict()["error"])
+                return
+            text = job.partial_text
+            if job.status == Job.Status.SUCCEEDED:
+                # The whole text; a delta carries whatever of it the earlier ones did not.
+                text = job.text
+            if len(text) > sent:
+                delta: dict[str, Any] = {
+                    "type": "conversation.item.input_audio_transcription.delta",
+                    "item_id": item_id,
+                    "content_index": 0,
+                    "delta": text[sent:],
+                }
+                if logprobs:
+                    scores = job.partial_logprobs or []
+                    if job.status == Job.Status.SUCCEEDED:
+                        scores = (job.result or {}).get("logprobs") or scores
+                    delta["logprobs"] = scores[sent_scores:]
+                    sent_scores = len(scores)
+                await self.send(delta)
+                sent = len(text)
+            if job.status == Job.Status.SUCCEEDED:
+                completed: dict[str, Any] = {
+                    "type": "conversation.item.input_audio_transcription.completed",
+                    "item_id": item_id,
+                    "content_index": 0,
+                    "transcript": job.text,
+                    "usage": usage(job.duration or 0.0),
+                }
+                if logprobs:
+                    completed["logprobs"] = (job.result or {}).get("logprobs") or []
+                await self.send(completed)
+                return
+            if job.is_finished or time.monotonic() >= deadline:
+                error = to_api_error(job_outcome_error(job))
+                await self._failed(item_id, error.as_dict()["error"])
+                return
+
+    async def close(self) -> None:
+        """The client went away: its turns still running are cancelled (billed only what was
+        already transcribed), so no worker goes on for nobody."""
+        jobs = set(self._jobs.values())
+        submits = list(self._submits)
+        for task in list(self._turns):
+            task.cancel()
+        for submit in submits:
+            try:
+                jobs.add((await submit).pk)
+            except Exception:  # refused: nothing to cancel
+                continue
+        for job_pk in jobs:
+            await in_thread(live_turn_abandon)(job_pk)

@@ -1,0 +1,29 @@
+"""gunicorn's worker class for the web process: uvicorn serving the ASGI application
+(config/asgi.py), so that a websocket session (/v1/realtime) or a waiting request holds no
+thread of its own, under gunicorn's process management (restarts, graceful stops)."""
+
+import os
+
+from uvicorn_worker import UvicornWorker
+
+# A realtime client message carries at most this much (base64 audio in JSON): bigger frames are
+# refused by the server before they are read whole. The consumer checks its own, lower, limit
+# (REALTIME_MAX_MESSAGE_BYTES) so that the client gets an `error` event saying why.
+WS_MAX_SIZE = 16 * 1024 * 1024
+
+
+class WebWorker(UvicornWorker):
+    CONFIG_KWARGS = {
+        **UvicornWorker.CONFIG_KWARGS,
+        # Django has no lifespan events; "auto" would only log that at each start.
+        "lifespan": "off",
+        # The client address stays the socket's, as under gthread: X-Forwarded-For is read by
+        # the platform itself, TRUSTED_PROXY_COUNT entries from the right (ops, sign-in
+        # throttling), never rewritten by the server from a header anyone can send.
+        "proxy_headers": False,
+        "ws": "websockets",
+        "ws_max_size": int(os.environ.get("WS_MAX_SIZE", WS_MAX_SIZE)),
+        # Keeps idle realtime sessions' connections known alive through proxies.
+        "ws_ping_interval": 20.0,
+        "ws_ping_timeout": 20.0,
+    }

@@ -1,0 +1,73 @@
+"""The dashboard's live transcription page in a real browser: Debian's chromium, its
+microphone fed jfk.flac (chromium's fake capture device), the page streaming it to
+/v1/realtime with a pasted key, each turn's text appearing as it is transcribed."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.audio import JFK, encode, words
+from tools.realtime_client import load_samples
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = Path("/usr/bin/chromium")
+PASSWORD = "a long live-page passphrase 7"
+MEMBER = "lena"
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    if not CHROMIUM.exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Debian's chromium is not at {CHROMIUM}")
+        pytest.skip(f"Debian's chromium is not at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    microphone = tmp_path_factory.mktemp("microphone") / "jfk.wav"
+    # Chromium's fake microphone plays a 16-bit WAV (in a loop); two seconds of silence after
+    # the speech end its last turn.
+    samples = np.concatenate([load_samples(JFK, 48000), np.zeros(2 * 48000, dtype="<i2")])
+    microphone.write_bytes(encode(samples, rate=48000))
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--use-fake-ui-for-media-stream",
+                "--use-fake-device-for-media-stream",
+                f"--use-file-for-fake-audio-capture={microphone}",
+                "--autoplay-policy=no-user-gesture-required",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+def test_the_microphone_is_transcribed_live(browser, platform_server):
+    platform_server.manage(
+        "create_member", platform_server.tenant, MEMBER, "--role", "member", "--password-stdin",
+        input=PASSWORD + "\n",
+    )  # fmt: skip
+    page = browser.new_context().new_page()
+    page.goto(f"{platform_server.url}/live/")
+    page.fill("#id_username", MEMBER)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/live/")
+    page.fill("#live-key", platform_server.key)
+    page.select_option("#live-model", "tiny.en")
+    page.click("#live-start")
+    page.wait_for_selector("#live-turns li.done", timeout=60_000)
+    page.wait_for_function(
+        "document.querySelectorAll('#live-turns li.done').length >= 3", timeout=60_000
+    )
+    page.click("#live-stop")
+    heard = set(words(page.inner_text("#live-turns")))
+    assert {"americans", "country"} & heard, heard
+    assert page.inner_text("#live-status").startswith(("Connected", "Stopped"))

@@ -1,0 +1,137 @@
+"""Live transcription (the Realtime API's transcription sessions): each turn of a session's
+audio becomes a job like any other, queued as an interactive chunk (ahead of async work, in
+the fair order of dispatch.py) and run by the same workers. Nothing is decoded in the web
+process.
+
+A turn is billed as any synchronous request is: its seconds reserved against the month's
+quota when it is committed (refused with QuotaExceeded when they are not there), settled with
+the measured length when its job ends, refunded if it fails or is cancelled. Each turn leaves
+one row in the usage log (endpoint REALTIME_ENDPOINT), settled when its job ends, so a bill
+reads the same whether the audio came in a file or live. Audio never committed (cleared, or
+left in the buffer when the client went away) is never transcribed and never billed.
+"""
+
+import io
+import uuid
+import wave
+from dataclasses import dataclass
+
+import numpy as np
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from accounts.models import ApiKey, Tenant
+from billing.services import usage_record_create, usage_record_settle
+
+from ..models import SAMPLE_RATE, Job
+from .lifecycle import job_cancel
+from .submission import AudioRequest, audio_request_build, job_submit
+from .usage import job_usage
+from .waiting import job_wait
+
+REALTIME_ENDPOINT = "/v1/realtime"
+# A websocket has no HTTP method; the usage log's column says how the turn came.
+REALTIME_METHOD = "WS"
+
+
+@dataclass(frozen=True)
+class LiveTranscription:
+    """A session's transcription settings (OpenAI's `audio.input.transcription` + `include`)."""
+
+    model: str = "whisper-1"
+    language: str = ""
+    prompt: str = ""
+    logprobs: bool = False
+
+
+def live_transcription_check(settings: LiveTranscription) -> AudioRequest:
+    """The job parameters of the session's turns; refuses an unknown model, or a language the
+    model cannot transcribe, when the session is configured rather than at its first turn."""
+    return audio_request_build(
+        task=Job.Task.TRANSCRIBE,
+        data={
+            "model": settings.model,
+            "language": settings.language,
+            "prompt": settings.prompt,
+            "response_format": "json",
+            "stream": True,  # the worker publishes each segment's text: the turn's deltas
+            "include": ["logprobs"] if settings.logprobs else [],
+        },
+    )
+
+
+def wav_upload(samples: np.ndarray) -> SimpleUploadedFile:
+    """A turn's 16 kHz int16 samples as the WAV file its job stores."""
+    body = io.BytesIO()
+    with wave.open(body, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(SAMPLE_RATE)
+        out.writeframes(samples.astype("<i2").tobytes())
+    return SimpleUploadedFile("turn.wav", body.getvalue(), content_type="audio/wav")
+
+
+def _usage_row(
+    *, tenant: Tenant, api_key: ApiKey, settings: LiveTranscription, samples: np.ndarray
+) -> dict:
+    return {
+        "request_id": f"req_{uuid.uuid4().hex}",
+        "method": REALTIME_METHOD,
+        "endpoint": REALTIME_ENDPOINT,
+        "tenant": tenant,
+        "api_key": api_key,
+        "model": settings.model,
+        "request_bytes": int(samples.nbytes),
+        "audio_seconds": len(samples) / SAMPLE_RATE,
+    }
+
+
+def live_turn_submit(
+    *, tenant: Tenant, api_key: ApiKey, settings: LiveTranscription, samples: np.ndarray
+) -> Job:
+    """Queue one committed turn as an interactive job, with its usage row (pending until the
+    job's final transition settles it). Refusals (QuotaExceeded, TooManyJobs, QueueFull) are
+    raised with nothing stored; the caller logs them with live_turn_refused."""
+    row = _usage_row(tenant=tenant, api_key=api_key, settings=settings, samples=samples)
+    job = job_submit(
+        tenant=tenant,
+        api_key=api_key,
+        request_id=row["request_id"],
+        params=live_transcription_check(settings),
+        upload=wav_upload(samples),
+    )
+    usage_record_create(**row, status_code=200, job_id=job.public_id, billed_seconds=None)
+    job.refresh_from_db()
+    if job.is_finished:  # it ended before its row existed, and found nothing to settle
+        usage_record_settle(request_id=row["request_id"], usage=job_usage(job))
+    return job
+
+
+def live_turn_refused(
+    *,
+    tenant: Tenant,
+    api_key: ApiKey,
+    settings: LiveTranscription,
+    samples: np.ndarray,
+    status_code: int,
+    error_code: str,
+) -> None:
+    """The usage row of a turn that was refused (over quota, too many jobs): billed nothing."""
+    row = _usage_row(tenant=tenant, api_key=api_key, settings=settings, samples=samples)
+    usage_record_create(**row, status_code=status_code, error_code=error_code, billed_seconds=0)
+
+
+def live_turn_wait(job_pk: int, *, sent: int, timeout: float) -> Job:
+    """The turn's job once it has more text than `sent` characters, or has ended."""
+
+    def moved_on(job: Job) -> bool:
+        return job.is_finished or len(job.partial_text) > sent
+
+    return job_wait(job_pk, timeout=timeout, until=moved_on)
+
+
+def live_turn_abandon(job_pk: int) -> None:
+    """The session ended before its turn did: the worker stops at its next segment and the
+    turn is billed only what it had already transcribed (job_cancel)."""
+    job = Job.objects.filter(pk=job_pk).first()
+    if job is not None and not job.is_finished:
+        job_cancel(job=job)
