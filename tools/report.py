@@ -62,6 +62,7 @@ def report_build(
     if platform is not None:
         layout = {
             "workers": settings.Q_WORKERS,
+            "interactive_workers": settings.INTERACTIVE_WORKERS,
             "cpu_threads_per_worker": settings.WHISPER_CPU_THREADS,
             "preloaded_models": platform.preloaded.split(","),
         }
@@ -157,7 +158,8 @@ def short_lines(report: dict[str, Any]) -> list[str]:
     cpu = report["cpu"]
     where = "started here" if platform["started_here"] else "existing deployment"
     layout = (
-        f", {platform['workers']} workers x {platform['cpu_threads_per_worker']} threads, "
+        f", {platform['workers']} workers (and {platform['interactive_workers']} kept for "
+        f"clients) x {platform['cpu_threads_per_worker']} threads, "
         f"preloading {', '.join(platform['preloaded_models'])}"
         if platform["started_here"]
         else ""

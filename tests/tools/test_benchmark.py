@@ -71,7 +71,7 @@ def test_starts_its_own_platform_and_reports_every_figure(tmp_path):
     )
     assert report["cpu"]["platform_per_request"] > 0
     memory = report["memory"]
-    assert len(memory["workers"]) == platform["workers"]
+    assert len(memory["workers"]) == platform["workers"] + platform["interactive_workers"]
     assert memory["worker_rss_mb"] == max(w["rss_mb"] for w in memory["workers"].values())
     assert memory["worker_extra_mb"] == pytest.approx(
         memory["worker_rss_mb"] - memory["bare_process"]["rss_mb"]
