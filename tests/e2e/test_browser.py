@@ -224,6 +224,12 @@ def test_another_tenant_gets_a_404(browser, platform_server, people, transcript)
     screenshot(page, "not-found")
     response = page.goto(f"{platform_server.url}/transcripts/{transcript}/download.srt")
     assert response.status == 404
+    # An unknown URL keeps the navigation and the organization (served over ASGI, whose
+    # request.scope is the connection's: the dashboard's is request.tenant_scope).
+    response = page.goto(f"{platform_server.url}/no-such-page/")
+    assert response.status == 404
+    assert page.locator("nav >> text=Transcripts").count() == 1
+    assert "Other Org" in page.inner_text("header")
     page.context.close()
 
 
