@@ -156,6 +156,11 @@ class ImmutableRecord(Exception):
     pass
 
 
+# The `endpoint` of the row of a job submitted from the dashboard's upload page (no API key):
+# billed and reported as an API request's row, and telling where it came from.
+DASHBOARD_ENDPOINT = "dashboard"
+
+
 class UsageRecord(models.Model):
     """One API request, whatever its outcome. Written once when the response is done; the
     only later change is the settlement of a request whose job ended after its response

@@ -11,7 +11,15 @@ from django.utils import timezone
 
 from accounts.models import Tenant
 
-from .models import DEFAULT_PLAN, LIMIT_FIELDS, Plan, PlanOverride, QuotaPeriod, UsageRecord
+from .models import (
+    DASHBOARD_ENDPOINT,
+    DEFAULT_PLAN,
+    LIMIT_FIELDS,
+    Plan,
+    PlanOverride,
+    QuotaPeriod,
+    UsageRecord,
+)
 from .periods import month_end, month_start
 
 
@@ -115,9 +123,8 @@ SUCCESSFUL = Q(status_code__lt=400, error_code="")
 # dashboard's "New transcription" page, whose rows have the endpoint "dashboard"), whatever
 # their outcome. Job polls, job lists and deletions, /v1/models and /v1/usage are other
 # requests: they bill nothing and must not be counted as transcriptions.
-DASHBOARD_UPLOAD_ENDPOINT = "dashboard"
 TRANSCRIPTION_REQUEST = Q(method="POST") & (
-    Q(endpoint__startswith="/v1/audio/") | Q(endpoint=DASHBOARD_UPLOAD_ENDPOINT)
+    Q(endpoint__startswith="/v1/audio/") | Q(endpoint=DASHBOARD_ENDPOINT)
 )
 
 

@@ -17,9 +17,6 @@ from .counters import request_counter_add, request_counter_add_audio
 
 # Rows deleted per statement by the purge: a backlog of millions never holds one long lock.
 PURGE_BATCH = 5_000
-# The `endpoint` of the row of a job submitted from the dashboard's upload page (no API key):
-# billed and reported as an API request's row, and telling where it came from.
-DASHBOARD_ENDPOINT = "dashboard"
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,11 @@ import re
 import pytest
 from django.utils import timezone
 
-from billing.models import UsageRecord
+from billing.models import DASHBOARD_ENDPOINT, UsageRecord
 from billing.reports import billing_report
 from billing.selectors import quota_status
 from billing.services import plan_override_set
 from billing.services.quota import MSG_INSUFFICIENT_QUOTA
-from billing.services.usage import DASHBOARD_ENDPOINT
 from tests.audio import JFK, JFK_TEXT, words
 from transcriptions.models import Job
 from transcriptions.services.submission import MSG_NO_TRANSLATION

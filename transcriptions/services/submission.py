@@ -15,7 +15,7 @@ from django.db import transaction
 
 from accounts.models import ApiKey, Tenant
 from billing.errors import BillingError, QuotaExceeded, TooManyJobs
-from billing.models import IdempotencyRecord
+from billing.models import DASHBOARD_ENDPOINT, IdempotencyRecord
 from billing.rounding import billed_seconds
 from billing.selectors import tenant_limits
 from billing.services import (
@@ -29,7 +29,6 @@ from billing.services import (
     request_fingerprint,
     usage_record_create,
 )
-from billing.services.usage import DASHBOARD_ENDPOINT
 
 from .. import engine
 from ..engine import audio, diarization
