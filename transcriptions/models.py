@@ -65,6 +65,9 @@ class Job(models.Model):
     # gpt-4o-transcribe-diarize's `known_speaker_names[]` with their references' voices:
     # [{"name", "embedding": [256 floats]}] (the speaker encoder's, taken at submission).
     known_speakers = models.JSONField(default=list, blank=True)
+    # Live turns (the Realtime API) only: the seconds of Whisper's encoder window
+    # (engine.encoder_window; 0: its 30 s).
+    encoder_window = models.PositiveSmallIntegerField(default=0)
 
     audio = models.FileField(upload_to=audio_upload_to, blank=True)
     audio_filename = models.CharField(max_length=255, blank=True)
@@ -192,6 +195,32 @@ class Chunk(models.Model):
 
 
 SAMPLE_RATE = 16000
+
+
+class LivePreview(models.Model):
+    """A live turn's audio so far, to be decoded once for its interim text (the Realtime API's
+    deltas while a turn is spoken): a unit of work for the same workers as chunks, queued by a
+    session and deleted by it once read. Nothing is billed for it: the turn it previews is
+    billed once, when committed. Rows a session left behind are purged (retention)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    model = models.CharField(max_length=64)
+    language = models.CharField(max_length=8, blank=True)
+    prompt = models.TextField(blank=True)
+    prefix = models.TextField(blank=True)
+    # 16 kHz mono int16: at most a turn (REALTIME_MAX_TURN_SECONDS), so a row, not a file.
+    samples = models.BinaryField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    text = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return f"preview {self.pk}"
 
 
 class CallbackSecret(models.Model):

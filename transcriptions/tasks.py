@@ -3,6 +3,7 @@
 from billing.services import idempotency_records_purge, usage_records_purge
 
 from . import services
+from .services.live_preview import live_preview_run
 
 
 def run_chunk() -> str | None:
@@ -39,3 +40,8 @@ def housekeeping() -> dict[str, int]:
         "usage_records_settled": services.usage_records_settle_pending(),
         "usage_records_purged": usage_records_purge(),
     }
+
+
+def run_preview(preview_pk: int) -> str | None:
+    """A live turn's interim text (services.live_preview): one decode, no chunk, not billed."""
+    return live_preview_run(preview_pk)

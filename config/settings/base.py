@@ -245,6 +245,13 @@ REALTIME_MAX_MESSAGE_BYTES = env.int("REALTIME_MAX_MESSAGE_BYTES", default=4 * 1
 # Longest turn: with server VAD a longer one is committed at this length and the speech goes
 # on in the next turn; with client commits an append past it is refused.
 REALTIME_MAX_TURN_SECONDS = env.float("REALTIME_MAX_TURN_SECONDS", default=60.0)
+# Interim text while a turn is spoken (transcriptions/services/live_preview.py): the turn so far
+# is decoded again after this much more speech, and no sooner than twice the last preview's
+# round trip (a busy platform gets fewer). 0 turns previews off: deltas come at the turn's end.
+REALTIME_PREVIEW_SECONDS = env.float("REALTIME_PREVIEW_SECONDS", default=0.4)
+# A turn of at most 9 s is decoded in a 10 s encoder window rather than Whisper's 30 s
+# (services.live.turn_window): about three times less work. True: always the full 30 s.
+REALTIME_FULL_WINDOW = env.bool("REALTIME_FULL_WINDOW", default=False)
 
 # --- Speech models ------------------------------------------------------------------------------
 # id -> where the CTranslate2 files come from, and the SHA-256 each file must have.

@@ -57,8 +57,9 @@ def word_errors(hypothesis: str, reference: str) -> float:
 
 
 def test_sdk_streams_jfk_in_real_time_with_server_vad(platform_server):
-    """Turns found by server VAD, each: speech_started, speech_stopped, committed, deltas,
-    completed with its usage; the text is JFK's; each turn is one billed usage row."""
+    """Turns found by server VAD, each: speech_started, speech_stopped, committed, completed
+    with its usage, and deltas: interim text while it is spoken (previews), then the rest of
+    the transcript; the text is JFK's; each turn is one billed usage row."""
     customer = tenant_with_limits(platform_server, "live")
     run = stream(
         base_url=platform_server.api_base,
@@ -81,14 +82,28 @@ def test_sdk_streams_jfk_in_real_time_with_server_vad(platform_server):
                 "input_audio_buffer.speech_started",
                 "input_audio_buffer.speech_stopped",
                 "input_audio_buffer.committed",
-                DELTA,
                 COMPLETED,
             )
         ]
         assert None not in order and order == sorted(order), (item, order)
-        deltas = "".join(e["delta"] for e in run.of_type(DELTA) if e["item_id"] == item)
+        assert (run.at(DELTA, item) or order[0]) >= order[0], "no text before the speech"
         [done] = [e for e in completed if e["item_id"] == item]
-        assert deltas.strip() == done["transcript"].strip()
+        interim = "".join(
+            event["delta"]
+            for moment, event in run.events
+            if event["type"] == DELTA and event["item_id"] == item and moment < order[2]
+        )
+        rest = "".join(
+            event["delta"]
+            for moment, event in run.events
+            if event["type"] == DELTA and event["item_id"] == item and moment > order[2]
+        )
+        if done["transcript"].startswith(interim):
+            # The deltas add up to the transcript.
+            assert interim + rest == done["transcript"], (interim, rest, done["transcript"])
+        else:
+            # The transcript corrected the interim text: nothing was sent after it.
+            assert rest == "", (interim, rest, done["transcript"])
         assert done["usage"]["type"] == "duration" and done["usage"]["seconds"] >= 1
     assert word_errors(run.transcript, JFK_TEXT) <= 0.25, run.transcript
     assert {"americans", "country"} <= set(words(run.transcript))

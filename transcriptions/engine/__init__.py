@@ -7,6 +7,7 @@ test injects a fault into the engine.
 
 from .decoding import (
     BEAM_SIZE,
+    MIN_WINDOW_SECONDS,
     TEMPERATURE_LADDER,
     WARM_UP_CLIP,
     TranscriptionResult,
@@ -19,6 +20,7 @@ from .decoding import (
     preload,
     text_token_count,
     transcribe,
+    window_seconds_for,
 )
 from .registry import (
     MODEL_FILES,
@@ -32,6 +34,7 @@ from .registry import (
 
 __all__ = [
     "BEAM_SIZE",
+    "MIN_WINDOW_SECONDS",
     "MODEL_FILES",
     "TEMPERATURE_LADDER",
     "WARM_UP_CLIP",
@@ -51,4 +54,5 @@ __all__ = [
     "sha256_file",
     "text_token_count",
     "transcribe",
+    "window_seconds_for",
 ]

@@ -82,8 +82,57 @@ def get_model(model_id: str):
                 cpu_threads=settings.WHISPER_CPU_THREADS,
                 num_workers=1,
             )
+            _windowed(_models[model_id])
             logger.info("loaded model %s on %s (%s)", model_id, device, compute_type)
         return _models[model_id]
+
+
+# --- A shorter encoder window (live turns) ---------------------------------------------------
+#
+# faster-whisper pads every window to Whisper's 30 s (pad_or_trim to 3000 mel frames), so a 2 s
+# turn costs the encoder as much as 30 s of audio: on one CPU thread, 0.53 s of tiny.en's 0.70 s
+# for such a turn. CTranslate2's encoder takes fewer frames; the positions past the audio are
+# padding. A live turn's window is cut to its length plus a margin, never under
+# MIN_WINDOW_SECONDS: measured on the shipped English clips, under about 10 s the decoder no
+# longer finds the end of the audio and repeats itself, from 10 s on the text was the full
+# window's in most turns (punctuation aside). faster-whisper has no option for it (its
+# `chunk_length` still pads to 3000 frames), so the model's `encode` is wrapped once, at load,
+# and cuts only inside `encoder_window()`: every other decode is untouched.
+MIN_WINDOW_SECONDS = 10
+FULL_WINDOW_SECONDS = 30
+WINDOW_MARGIN_SECONDS = 1.0
+FRAMES_PER_SECOND = 100
+_window = threading.local()
+
+
+def window_seconds_for(duration: float) -> int:
+    """The encoder window for audio of `duration` seconds: its length and a margin, rounded up
+    to 5 s, at least MIN_WINDOW_SECONDS; 30 (Whisper's own) when it would be as long."""
+    seconds = int(-(-(duration + WINDOW_MARGIN_SECONDS) // 5) * 5)
+    return min(FULL_WINDOW_SECONDS, max(MIN_WINDOW_SECONDS, seconds))
+
+
+@contextlib.contextmanager
+def encoder_window(seconds: int | None):
+    """Decodes on this thread see only the first `seconds` of each 30 s window."""
+    previous = getattr(_window, "frames", None)
+    _window.frames = seconds * FRAMES_PER_SECOND if seconds else None
+    try:
+        yield
+    finally:
+        _window.frames = previous
+
+
+def _windowed(model) -> None:
+    encode = model.encode
+
+    def windowed_encode(features):
+        frames = getattr(_window, "frames", None)
+        if frames is not None and features.shape[-1] > frames:
+            features = features[..., :frames]
+        return encode(features)
+
+    model.encode = windowed_encode
 
 
 def loaded_models() -> list[str]:
@@ -223,9 +272,17 @@ def transcribe(
     keywords: Iterable[str] = (),
     logprobs: bool = False,
     on_segment: Callable[..., None] | None = None,
+    prefix: str | None = None,
+    window_seconds: int | None = None,
+    fallback: bool = True,
 ) -> TranscriptionResult:
     """Run Whisper on one file; `on_segment(segment, duration, logprobs)` sees each segment as
-    it comes (`logprobs`: its tokens' entries, or None when they were not asked for)."""
+    it comes (`logprobs`: its tokens' entries, or None when they were not asked for).
+
+    Live turns only: `prefix`, text the first window's transcript must start with (the words a
+    live turn already sent as deltas: faster-whisper's `prefix`, which the text includes);
+    `window_seconds`, the encoder window (encoder_window); `fallback=False`, one decode at
+    temperature 0 without Whisper's fallback ladder (a preview that is replaced anyway)."""
     model = get_model(model_id)
     options = decode_options(
         task=task,
@@ -235,7 +292,12 @@ def transcribe(
         word_timestamps=word_timestamps,
         keywords=keywords,
     )
+    if prefix:
+        options["prefix"] = prefix
+    if not fallback:
+        options["temperature"] = options["temperature"][:1]
     with contextlib.ExitStack() as stack:
+        stack.enter_context(encoder_window(window_seconds))
         recorder = stack.enter_context(token_scores.recording(model)) if logprobs else None
         segments_iter, info = model.transcribe(audio, **options)
         segments: list[dict[str, Any]] = []

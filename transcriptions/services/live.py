@@ -14,14 +14,16 @@ left in the buffer when the client went away) is never transcribed and never bil
 import io
 import uuid
 import wave
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
+from django.conf import settings as django_settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from accounts.models import ApiKey, Tenant
 from billing.services import usage_record_create, usage_record_settle
 
+from .. import engine
 from ..models import SAMPLE_RATE, Job
 from .lifecycle import job_cancel
 from .submission import AudioRequest, audio_request_build, job_submit
@@ -29,6 +31,9 @@ from .usage import job_usage
 from .waiting import job_wait
 
 REALTIME_ENDPOINT = "/v1/realtime"
+# The earlier turns' text given to the decoder with a turn (as Whisper conditions each window of
+# a file on the text before it): this many characters of it at most, cut at a word.
+CONTEXT_CHARS = 200
 # A websocket has no HTTP method; the usage log's column says how the turn came.
 REALTIME_METHOD = "WS"
 
@@ -59,6 +64,26 @@ def live_transcription_check(settings: LiveTranscription) -> AudioRequest:
     )
 
 
+def turn_prompt(settings: LiveTranscription, context: str) -> str:
+    """The decoder's prompt for a turn: the session's prompt, then the end of what the
+    session's earlier turns said."""
+    context = context.strip()
+    if len(context) > CONTEXT_CHARS:
+        context = context[-CONTEXT_CHARS:].partition(" ")[2]
+    return " ".join(part for part in (settings.prompt.strip(), context) if part)
+
+
+def turn_window(seconds: float) -> int:
+    """The encoder window of a turn's decode: engine.MIN_WINDOW_SECONDS for a turn that fits in
+    it (a third of the encoder's work), else Whisper's own 30 s (0). Longer windows cut less
+    and were not always as accurate (the 11 s jfk.flac over G.711 lost a word in 15 s), so only
+    the shortest is used; REALTIME_FULL_WINDOW turns it off."""
+    window = engine.window_seconds_for(seconds)
+    if django_settings.REALTIME_FULL_WINDOW or window > engine.MIN_WINDOW_SECONDS:
+        return 0
+    return window
+
+
 def wav_upload(samples: np.ndarray) -> SimpleUploadedFile:
     """A turn's 16 kHz int16 samples as the WAV file its job stores."""
     body = io.BytesIO()
@@ -86,17 +111,29 @@ def _usage_row(
 
 
 def live_turn_submit(
-    *, tenant: Tenant, api_key: ApiKey, settings: LiveTranscription, samples: np.ndarray
+    *,
+    tenant: Tenant,
+    api_key: ApiKey,
+    settings: LiveTranscription,
+    samples: np.ndarray,
+    context: str = "",
 ) -> Job:
     """Queue one committed turn as an interactive job, with its usage row (pending until the
     job's final transition settles it). Refusals (QuotaExceeded, TooManyJobs, QueueFull) are
-    raised with nothing stored; the caller logs them with live_turn_refused."""
+    raised with nothing stored; the caller logs them with live_turn_refused.
+
+    `context`: the session's earlier text (turn_prompt); the encoder window: turn_window."""
     row = _usage_row(tenant=tenant, api_key=api_key, settings=settings, samples=samples)
+    params = replace(
+        live_transcription_check(settings),
+        prompt=turn_prompt(settings, context),
+        encoder_window=turn_window(len(samples) / SAMPLE_RATE),
+    )
     job = job_submit(
         tenant=tenant,
         api_key=api_key,
         request_id=row["request_id"],
-        params=live_transcription_check(settings),
+        params=params,
         upload=wav_upload(samples),
     )
     usage_record_create(**row, status_code=200, job_id=job.public_id, billed_seconds=None)
@@ -121,10 +158,11 @@ def live_turn_refused(
 
 
 def live_turn_wait(job_pk: int, *, sent: int, timeout: float) -> Job:
-    """The turn's job once it has more text than `sent` characters, or has ended."""
+    """The turn's job once it has more text than `sent` characters (its leading space aside),
+    or has ended."""
 
     def moved_on(job: Job) -> bool:
-        return job.is_finished or len(job.partial_text) > sent
+        return job.is_finished or len(job.partial_text.lstrip()) > sent
 
     return job_wait(job_pk, timeout=timeout, until=moved_on)
 

@@ -80,6 +80,10 @@ class LiveAudioBuffer:
     def in_speech(self) -> bool:
         return self._detector is not None and self._detector.in_speech
 
+    def peek(self) -> np.ndarray:
+        """A copy of what the buffer holds (the turn so far, with server VAD), left in it."""
+        return np.concatenate(self._chunks) if self._chunks else np.zeros(0, dtype=np.int16)
+
     def _take(self, start: int, end: int) -> np.ndarray:
         """The samples [start, end) of the stream out of the buffer; what is before `end` is
         dropped from it."""

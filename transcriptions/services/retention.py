@@ -7,13 +7,16 @@ from django.utils import timezone
 from accounts.models import Tenant
 from billing.selectors import tenant_limits
 
-from ..models import Job
+from ..models import Job, LivePreview
 
 
 def retention_days(*, tenant: Tenant) -> int:
     """Days a tenant's transcripts (and retained audio) are kept, from its plan (with its
     override); 0 keeps them forever."""
     return tenant_limits(tenant=tenant).retention_days
+
+
+PREVIEW_RETENTION = timedelta(minutes=10)
 
 
 def purge_expired(*, now=None) -> dict[str, int]:
@@ -32,4 +35,9 @@ def purge_expired(*, now=None) -> dict[str, int]:
                 counts["audio_files"] += 1
             job.delete()
             counts["jobs"] += 1
+    # A live session that ended abruptly can leave its last preview behind (it deletes each
+    # one it reads): a preview is of use for seconds.
+    counts["live_previews"], _ = LivePreview.objects.filter(
+        created_at__lt=now - PREVIEW_RETENTION
+    ).delete()
     return counts

@@ -109,6 +109,7 @@ def chunk_run(*, chunk: Chunk) -> None:
             word_timestamps=wants_words(job),
             on_segment=progress_reporter(job, chunk),
             **_newer_options(job),
+            **_live_options(job),
         )
     except limits.AudioLimitExceeded as exc:
         logger.warning("job %s: audio longer than measured (%s)", job.public_id, exc)
@@ -128,6 +129,14 @@ def chunk_run(*, chunk: Chunk) -> None:
         _succeed(job, result, samples=samples)  # one chunk: its samples are the whole file
     else:
         _chunk_done(job, chunk, result)
+
+
+def _live_options(job: Job) -> dict[str, Any]:
+    """A live turn's shorter encoder window; nothing for any other job."""
+    options: dict[str, Any] = {}
+    if job.encoder_window:
+        options["window_seconds"] = job.encoder_window
+    return options
 
 
 def _newer_options(job: Job) -> dict[str, Any]:

@@ -93,12 +93,21 @@ class AudioRequest:
     languages: tuple[str, ...] = ()
     # gpt-4o-transcribe-diarize's known speakers: (name, the reference's embedding).
     known_speakers: tuple[tuple[str, tuple[float, ...]], ...] = ()
+    # Live turns only (services.live): the job's `encoder_window`.
+    encoder_window: int = 0
 
     def fingerprint_fields(self) -> dict[str, Any]:
         """The fields an Idempotency-Key's request is recognised by. The newer fields count
         only when set, so that a request without them has the fingerprint it always had."""
         fields = asdict(self)
-        for name in ("include", "keywords", "languages", "known_speakers"):
+        for name in (
+            "include",
+            "keywords",
+            "languages",
+            "known_speakers",
+            "prefix",
+            "encoder_window",
+        ):
             if not fields[name]:
                 del fields[name]
         return fields
@@ -299,6 +308,7 @@ def job_create(
             {"name": name, "embedding": list(embedding)}
             for name, embedding in params.known_speakers
         ],
+        encoder_window=params.encoder_window,
         audio_filename=(upload.name or "")[:255],
         audio_bytes=upload.size or 0,
         audio_format=info.container[:32],

@@ -34,22 +34,30 @@ def _redis():
     return redis.Redis.from_url(settings.REDIS_URL)
 
 
-def _channel(job_pk: int) -> str:
-    return f"{settings.Q_CLUSTER['name']}:job:{job_pk}"
+def _channel(topic: str) -> str:
+    return f"{settings.Q_CLUSTER['name']}:{topic.replace('/', ':')}"
+
+
+def topic_notify(topic: str) -> None:
+    """Wake whoever waits on `topic` ("job/<pk>", "preview/<pk>"): through Redis, else on
+    this machine."""
+    if settings.REDIS_URL:
+        _redis().publish(_channel(topic), b"1")
+    else:
+        wakeups.notify(topic)
 
 
 def job_notify(job_pk: int) -> None:
-    """Wake whoever waits on this job: through Redis, else on this machine."""
-    if settings.REDIS_URL:
-        _redis().publish(_channel(job_pk), b"1")
-    else:
-        wakeups.notify(f"job/{job_pk}")
+    """Wake whoever waits on this job."""
+    topic_notify(f"job/{job_pk}")
 
 
 @contextmanager
-def _wake_ups(job_pk: int) -> Iterator[Callable[[float], None]]:
+def wake_ups(topic: str) -> Iterator[Callable[[float], None]]:
+    """A `wait(limit)` that returns when `topic` is notified, or after at most `limit`
+    seconds (sooner now and then: callers re-read what they wait for)."""
     if not settings.REDIS_URL:
-        with wakeups.listen(f"job/{job_pk}") as listener:
+        with wakeups.listen(topic) as listener:
             if listener is not None:
                 yield lambda limit: listener.wait(min(limit, PUBSUB_RECHECK))
                 return
@@ -63,7 +71,7 @@ def _wake_ups(job_pk: int) -> Iterator[Callable[[float], None]]:
         yield sleep
         return
     pubsub = _redis().pubsub(ignore_subscribe_messages=True)
-    pubsub.subscribe(_channel(job_pk))
+    pubsub.subscribe(_channel(topic))
     try:
         yield lambda limit: pubsub.get_message(timeout=min(limit, PUBSUB_RECHECK))
     finally:
@@ -76,7 +84,7 @@ def job_wait(
     """Block until `until(job)` holds or the timeout passes; return the job as last read.
     JobNotFound when the job is deleted meanwhile (its owner's DELETE)."""
     deadline = time.monotonic() + timeout
-    with _wake_ups(job_pk) as wait:
+    with wake_ups(f"job/{job_pk}") as wait:
         while True:
             job = Job.objects.filter(pk=job_pk).first()
             if job is None:

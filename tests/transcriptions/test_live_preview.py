@@ -1,0 +1,181 @@
+"""A live turn's interim text: which words two previews agree on, a preview decoded by the
+worker's service with the real model (and given up when its session moved on), the shorter
+encoder window of live turns, and stale previews purged."""
+
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from django.utils import timezone
+from faster_whisper import decode_audio
+
+from tests.audio import JFK, words
+from transcriptions import engine
+from transcriptions.engine.decoding import encoder_window, window_seconds_for
+from transcriptions.models import SAMPLE_RATE, LivePreview
+from transcriptions.services import retention
+from transcriptions.services.live import LiveTranscription, turn_prompt
+from transcriptions.services.live_preview import (
+    live_preview_run,
+    live_preview_submit,
+    live_preview_take,
+    words_agreed,
+)
+
+# jfk.flac's turns as server VAD finds them (silence 500 ms), in seconds.
+JFK_TURNS = ((0.02, 2.72), (3.03, 4.83), (5.14, 8.10), (8.10, 10.98))
+
+
+@pytest.mark.parametrize(
+    "sent, previous, latest, agreed",
+    [
+        ("", "", "And so", ""),  # one preview: nothing to agree with yet
+        ("", "And so", "And so my", "And so"),
+        ("", "And so my", "And so my fellow", "And so my"),
+        ("And so", "And so my", "And so my fellow", " my"),
+        ("", "And so", "Ask not", ""),
+        ("", "And so, my", "And so my", "And"),  # punctuation is part of a word
+        ("And so", "And so", "And so", ""),  # nothing new
+        ("And so", "Ask not", "And so my", ""),  # a preview that does not start with it
+        ("", "ask not what", "ask not what", "ask not what"),
+    ],
+)
+def test_words_are_sent_once_two_previews_agree(sent, previous, latest, agreed):
+    assert words_agreed(sent, previous, latest) == agreed
+
+
+def test_window_for_a_turn_is_its_length_and_a_margin_at_least_ten_seconds():
+    assert window_seconds_for(0.5) == 10
+    assert window_seconds_for(9.0) == 10
+    assert window_seconds_for(9.5) == 15
+    assert window_seconds_for(17.0) == 20
+    assert window_seconds_for(29.5) == 30
+    assert window_seconds_for(300.0) == 30
+
+
+def test_the_encoder_sees_only_the_window():
+    """Inside encoder_window(10) the encoder gets 1000 mel frames of the padded 3000 (its
+    output: 500 positions instead of 1500); outside it, all of them."""
+    model = engine.get_model("tiny.en")
+    features = np.zeros((model.model.n_mels, 3000), dtype=np.float32)
+    with encoder_window(10):
+        short = model.encode(features)
+    full = model.encode(features)
+    assert np.asarray(short).shape[1] == 500
+    assert np.asarray(full).shape[1] == 1500
+
+
+def test_a_short_window_gives_the_full_windows_words_on_jfks_turns():
+    """The same words (punctuation may differ: the last turn loses its full stop)."""
+    audio = decode_audio(str(JFK))
+    for start, end in JFK_TURNS:
+        turn = audio[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
+        full = engine.transcribe(turn, model_id="tiny.en", language="en")
+        windowed = engine.transcribe(
+            turn, model_id="tiny.en", language="en", window_seconds=window_seconds_for(end - start)
+        )
+        assert words(windowed.text) == words(full.text), (start, end)
+        assert windowed.duration == full.duration
+
+
+def test_turn_prompt_is_the_sessions_prompt_then_the_end_of_what_was_said():
+    settings = LiveTranscription(model="tiny.en", prompt="ComfyUI")
+    assert turn_prompt(settings, "") == "ComfyUI"
+    assert turn_prompt(LiveTranscription(), " And so my fellow Americans. ") == (
+        "And so my fellow Americans."
+    )
+    long = " ".join(f"word{n}" for n in range(100))
+    prompt = turn_prompt(settings, long)
+    assert prompt.startswith("ComfyUI word") and prompt.endswith("word99")
+    assert len(prompt) <= len("ComfyUI ") + 200
+    assert all(part.startswith("word") for part in prompt.split()[1:])  # cut at a word
+
+
+@pytest.fixture
+def stalled_previews(monkeypatch):
+    """Previews are stored but no worker is given them (injected fault): the test runs them
+    with live_preview_run, as the worker's task does."""
+    monkeypatch.setattr("transcriptions.services.live_preview.async_task", lambda *a, **k: None)
+
+
+@pytest.mark.django_db
+def test_a_preview_is_decoded_by_the_worker_service_and_read_once(tenant_a, stalled_previews):
+    audio = decode_audio(str(JFK))[: int(2.72 * SAMPLE_RATE)]
+    pcm = np.round(audio * 32767).astype(np.int16)
+    pk = live_preview_submit(
+        tenant=tenant_a,
+        settings=LiveTranscription(model="tiny.en"),
+        samples=pcm,
+        prefix="",
+        prompt="",
+    )
+    preview = LivePreview.objects.get(pk=pk)
+    assert preview.status == LivePreview.Status.QUEUED and preview.model == "tiny.en"
+    text = live_preview_run(pk)
+    assert {"fellow", "americans"} <= set(words(text))
+    assert live_preview_run(pk) is None  # decoded once
+    assert live_preview_take(pk, timeout=1.0) == text
+    assert not LivePreview.objects.filter(pk=pk).exists()  # read once, then gone
+
+
+@pytest.mark.django_db
+def test_a_preview_is_queued_for_the_workers(tenant_a):
+    """Through django-q2 (run at once by the test settings' sync cluster)."""
+    audio = decode_audio(str(JFK))[: int(2.72 * SAMPLE_RATE)]
+    pk = live_preview_submit(
+        tenant=tenant_a,
+        settings=LiveTranscription(model="tiny.en"),
+        samples=np.round(audio * 32767).astype(np.int16),
+        prefix="",
+        prompt="",
+    )
+    assert "americans" in words(live_preview_take(pk, timeout=1.0))
+
+
+@pytest.mark.django_db
+def test_a_preview_starts_with_the_words_already_sent(tenant_a, stalled_previews):
+    audio = decode_audio(str(JFK))[: int(2.72 * SAMPLE_RATE)]
+    pk = live_preview_submit(
+        tenant=tenant_a,
+        settings=LiveTranscription(model="tiny.en"),
+        samples=np.round(audio * 32767).astype(np.int16),
+        prefix="And so my",
+        prompt="",
+    )
+    assert live_preview_run(pk).startswith("And so my")
+
+
+@pytest.mark.django_db
+def test_a_preview_its_session_gave_up_is_not_decoded(tenant_a, stalled_previews):
+    pk = live_preview_submit(
+        tenant=tenant_a,
+        settings=LiveTranscription(model="tiny.en"),
+        samples=np.zeros(SAMPLE_RATE, dtype=np.int16),
+        prefix="",
+        prompt="",
+    )
+    assert live_preview_take(pk, timeout=0.05) is None  # not decoded in time: given up
+    assert live_preview_run(pk) is None  # the worker finds nothing to do
+
+
+@pytest.mark.django_db
+def test_previews_left_behind_are_purged(tenant_a):
+    def preview(age: timedelta) -> int:
+        row = LivePreview.objects.create(tenant=tenant_a, model="tiny.en", samples=b"\0\0")
+        LivePreview.objects.filter(pk=row.pk).update(created_at=timezone.now() - age)
+        return row.pk
+
+    old, recent = preview(timedelta(minutes=11)), preview(timedelta(seconds=5))
+    assert retention.purge_expired()["live_previews"] == 1
+    assert list(LivePreview.objects.values_list("pk", flat=True)) == [recent]
+    assert old != recent
+
+
+def test_only_turns_that_fit_the_shortest_window_get_it(settings):
+    from transcriptions.services.live import turn_window
+
+    assert turn_window(2.7) == 10
+    assert turn_window(9.0) == 10
+    assert turn_window(11.0) == 0  # Whisper's own 30 s
+    settings.REALTIME_FULL_WINDOW = True
+    assert turn_window(2.7) == 0

@@ -1,0 +1,136 @@
+"""Interim text of a live turn while it is spoken (the Realtime API's deltas before the turn is
+committed).
+
+While a session's turn goes on, the session queues the turn's audio so far as a LivePreview,
+one at a time, and a worker decodes it once: the turn's model, a shorter encoder window
+(engine.window_seconds_for), no temperature fallback, and the words already sent as the
+transcript's forced start (faster-whisper's `prefix`). A preview is a django-q task of its own,
+run by whichever worker is free, ahead of nothing: the turns themselves stay chunks under the
+fair policy (dispatch.py), and a session that finds its previews slow asks for fewer (the
+session's pacing). Nothing of a preview is billed: the turn is, once, when committed.
+
+Which words are sent is decided here (`words_agreed`): a word is sent once two previews in a
+row agree on it and on everything before it (whisper_streaming's "local agreement"), so the
+last, half-heard word of a preview is never sent. What was sent becomes the forced start of
+the next previews and of the turn's final decode (Job.prefix), so the deltas of a turn always
+add up to its transcript.
+"""
+
+import logging
+import re
+import time
+
+import numpy as np
+from django_q.tasks import async_task
+
+from accounts.models import Tenant
+
+from .. import engine
+from ..models import SAMPLE_RATE, LivePreview
+from .live import LiveTranscription, live_transcription_check
+from .waiting import topic_notify, wake_ups
+
+logger = logging.getLogger(__name__)
+
+PREVIEW_TASK = "transcriptions.tasks.run_preview"
+_WORD = re.compile(r"\s*\S+")
+
+
+def _topic(preview_pk: int) -> str:
+    return f"preview/{preview_pk}"
+
+
+def words_agreed(sent: str, previous: str, latest: str) -> str:
+    """What to send now: the words after `sent` on which the two latest previews agree, word
+    for word from the start; "" when they do not. Both previews start with `sent` (their
+    forced start); one that does not (a decoder that rewrote it) agrees on nothing."""
+    if not (previous.startswith(sent) and latest.startswith(sent)):
+        return ""
+    agreed: list[str] = []
+    for before, now in zip(
+        _WORD.findall(previous[len(sent) :]), _WORD.findall(latest[len(sent) :]), strict=False
+    ):
+        if before != now:
+            break
+        agreed.append(now)
+    return "".join(agreed)
+
+
+def live_preview_submit(
+    *,
+    tenant: Tenant,
+    settings: LiveTranscription,
+    samples: np.ndarray,
+    prefix: str,
+    prompt: str,
+) -> int:
+    """Queue a decode of a turn's audio so far (16 kHz int16); its id, for live_preview_take."""
+    params = live_transcription_check(settings)
+    preview = LivePreview.objects.create(
+        tenant=tenant,
+        model=params.model_id,
+        language=params.language,
+        prompt=prompt,
+        prefix=prefix,
+        samples=samples.astype("<i2").tobytes(),
+    )
+    async_task(PREVIEW_TASK, preview.pk, task_name=f"preview-{preview.pk}")
+    return preview.pk
+
+
+def live_preview_run(preview_pk: int) -> str | None:
+    """The worker's side: decode the preview, unless its session already moved on (the row is
+    gone). Its text, or None."""
+    preview = LivePreview.objects.filter(pk=preview_pk, status=LivePreview.Status.QUEUED).first()
+    if preview is None:
+        return None
+    samples = np.frombuffer(bytes(preview.samples), dtype="<i2").astype(np.float32) / 32768.0
+    try:
+        result = engine.transcribe(
+            samples,
+            model_id=preview.model,
+            language=preview.language or None,
+            prompt=preview.prompt,
+            prefix=preview.prefix or None,
+            window_seconds=engine.window_seconds_for(len(samples) / SAMPLE_RATE),
+            fallback=False,
+        )
+    except Exception:
+        # Only a preview: the turn's own decode shows a real fault.
+        logger.exception("live preview %s failed", preview_pk)
+        LivePreview.objects.filter(pk=preview_pk).update(status=LivePreview.Status.FAILED)
+        topic_notify(_topic(preview_pk))
+        return None
+    LivePreview.objects.filter(pk=preview_pk).update(
+        status=LivePreview.Status.DONE, text=result.text
+    )
+    topic_notify(_topic(preview_pk))
+    return result.text
+
+
+def live_preview_take(preview_pk: int, *, timeout: float) -> str | None:
+    """The session's side: the preview's text once decoded (None if it failed, or did not come
+    within `timeout`); the row is deleted either way, so a worker that had not reached it yet
+    skips it."""
+    deadline = time.monotonic() + timeout
+    try:
+        with wake_ups(_topic(preview_pk)) as wait:
+            while True:
+                row = (
+                    LivePreview.objects.filter(pk=preview_pk).values_list("status", "text").first()
+                )
+                if row is None:
+                    return None
+                status, text = row
+                if status == LivePreview.Status.DONE:
+                    return text
+                remaining = deadline - time.monotonic()
+                if status == LivePreview.Status.FAILED or remaining <= 0:
+                    return None
+                wait(remaining)
+    finally:
+        LivePreview.objects.filter(pk=preview_pk).delete()
+
+
+def live_preview_drop(preview_pk: int) -> None:
+    LivePreview.objects.filter(pk=preview_pk).delete()
