@@ -328,7 +328,8 @@ class RealtimeSession:
             if self._item_id == item_id:
                 self._preview = None
                 self._preview_pk = None
-                # A busy platform decodes previews slowly: ask for fewer.
+                # A busy platform decodes previews slowly: ask for fewer (the next no sooner
+                # than this one's round trip after it).
                 self._preview_after = time.monotonic() + (time.monotonic() - started)
         if text is None or self._item_id != item_id or self._sent != sent:
             return

@@ -7,13 +7,14 @@ import base64
 import json
 import time
 
+import numpy as np
 import pytest
 import websockets.sync.client
 from websockets.exceptions import ConnectionClosed
 
-from tests.audio import JFK, JFK_TEXT, words
+from tests.audio import JFK, JFK_TEXT, MULTILINGUAL, words
 from tests.e2e.accounting import tenant_with_limits, usage_rows
-from tools.realtime_client import audio_bytes, session_config, stream
+from tools.realtime_client import audio_bytes, encode, load_samples, session_config, stream
 
 pytestmark = pytest.mark.e2e
 
@@ -112,6 +113,32 @@ def test_sdk_streams_jfk_in_real_time_with_server_vad(platform_server):
     rows = usage_rows(platform_server, customer.key)
     assert [row[:3] for row in rows] == [("/v1/realtime", 200, "")] * len(completed)
     assert sorted(row[3] for row in rows) == sorted(e["usage"]["seconds"] for e in completed)
+
+
+def test_interim_text_comes_while_the_turn_is_spoken(platform_server):
+    """10 s of the MIT licence read without a pause is one turn: its first words come as deltas
+    before the speech stops (previews), and they are the transcript's words."""
+    samples = load_samples(MULTILINGUAL, 24000)[: 24000 * 10]
+    audio = encode(np.concatenate([samples, np.zeros(24000 * 2, dtype=samples.dtype)]), "audio/pcm")
+    run = stream(
+        base_url=platform_server.api_base,
+        api_key=platform_server.key,
+        audio=audio,
+        session=session_config(model="tiny.en", vad={"silence_duration_ms": 500}),
+    )
+    [turn] = run.of_type("input_audio_buffer.committed")
+    item = turn["item_id"]
+    stopped = run.at("input_audio_buffer.speech_stopped", item)
+    interim = "".join(
+        event["delta"]
+        for moment, event in run.events
+        if event["type"] == DELTA and event["item_id"] == item and moment < stopped
+    )
+    [done] = run.of_type(COMPLETED)
+    assert "permission" in words(done["transcript"])
+    assert len(words(interim)) >= 3, interim
+    heard = set(words(done["transcript"]))
+    assert sum(word in heard for word in words(interim)) >= 0.6 * len(words(interim))
 
 
 def test_client_commits_in_g711_mu_law(platform_server):

@@ -179,3 +179,33 @@ def test_only_turns_that_fit_the_shortest_window_get_it(settings):
     assert turn_window(11.0) == 0  # Whisper's own 30 s
     settings.REALTIME_FULL_WINDOW = True
     assert turn_window(2.7) == 0
+
+
+@pytest.mark.django_db
+def test_a_preview_gives_way_to_a_clients_waiting_chunk(api_a, stalled_queue, stalled_previews):
+    """A committed turn (or a synchronous request) waits for a worker: the worker that meets a
+    preview skips it, and the session hears at once."""
+    from tests.transcriptions.test_jobs_api import submit
+    from transcriptions.models import Chunk
+
+    assert submit(api_a).status_code == 202
+    Chunk.objects.update(interactive=True)  # as a live turn's chunk is
+    pk = live_preview_submit(
+        tenant=api_a.tenant,
+        settings=LiveTranscription(model="tiny.en"),
+        samples=np.zeros(SAMPLE_RATE, dtype=np.int16),
+        prefix="",
+        prompt="",
+    )
+    assert live_preview_run(pk) is None
+    assert LivePreview.objects.get(pk=pk).status == LivePreview.Status.FAILED
+    assert live_preview_take(pk, timeout=5.0) is None
+    Chunk.objects.update(interactive=False)  # only a batch chunk waits: previews go first
+    pk = live_preview_submit(
+        tenant=api_a.tenant,
+        settings=LiveTranscription(model="tiny.en"),
+        samples=np.zeros(SAMPLE_RATE, dtype=np.int16),
+        prefix="",
+        prompt="",
+    )
+    assert live_preview_run(pk) is not None

@@ -274,15 +274,16 @@ def transcribe(
     on_segment: Callable[..., None] | None = None,
     prefix: str | None = None,
     window_seconds: int | None = None,
-    fallback: bool = True,
+    quick: bool = False,
 ) -> TranscriptionResult:
     """Run Whisper on one file; `on_segment(segment, duration, logprobs)` sees each segment as
     it comes (`logprobs`: its tokens' entries, or None when they were not asked for).
 
     Live turns only: `prefix`, text the first window's transcript must start with (the words a
     live turn already sent as deltas: faster-whisper's `prefix`, which the text includes);
-    `window_seconds`, the encoder window (encoder_window); `fallback=False`, one decode at
-    temperature 0 without Whisper's fallback ladder (a preview that is replaced anyway)."""
+    `window_seconds`, the encoder window (encoder_window); `quick`, one greedy decode at
+    temperature 0, without beam search or Whisper's fallback ladder (a preview, replaced by the
+    turn's own text anyway)."""
     model = get_model(model_id)
     options = decode_options(
         task=task,
@@ -294,8 +295,9 @@ def transcribe(
     )
     if prefix:
         options["prefix"] = prefix
-    if not fallback:
+    if quick:
         options["temperature"] = options["temperature"][:1]
+        options["beam_size"] = 1
     with contextlib.ExitStack() as stack:
         stack.enter_context(encoder_window(window_seconds))
         recorder = stack.enter_context(token_scores.recording(model)) if logprobs else None

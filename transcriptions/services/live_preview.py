@@ -3,17 +3,18 @@ committed).
 
 While a session's turn goes on, the session queues the turn's audio so far as a LivePreview,
 one at a time, and a worker decodes it once: the turn's model, a shorter encoder window
-(engine.window_seconds_for), no temperature fallback, and the words already sent as the
+(engine.window_seconds_for), greedy at temperature 0, and the words already sent as the
 transcript's forced start (faster-whisper's `prefix`). A preview is a django-q task of its own,
-run by whichever worker is free, ahead of nothing: the turns themselves stay chunks under the
-fair policy (dispatch.py), and a session that finds its previews slow asks for fewer (the
-session's pacing). Nothing of a preview is billed: the turn is, once, when committed.
+run by whichever worker is free; the turns themselves stay chunks under the fair policy
+(dispatch.py), and a preview gives way to them: a worker that finds a client's chunk waiting
+skips the preview. A session that finds its previews slow asks for fewer (the session's
+pacing). Nothing of a preview is billed: the turn is, once, when committed.
 
 Which words are sent is decided here (`words_agreed`): a word is sent once two previews in a
 row agree on it and on everything before it (whisper_streaming's "local agreement"), so the
 last, half-heard word of a preview is never sent. What was sent becomes the forced start of
-the next previews and of the turn's final decode (Job.prefix), so the deltas of a turn always
-add up to its transcript.
+the next previews, so the interim text only grows; the turn's own decode is free of it (see
+api/realtime/session.py).
 """
 
 import logging
@@ -26,7 +27,7 @@ from django_q.tasks import async_task
 from accounts.models import Tenant
 
 from .. import engine
-from ..models import SAMPLE_RATE, LivePreview
+from ..models import SAMPLE_RATE, Chunk, LivePreview
 from .live import LiveTranscription, live_transcription_check
 from .waiting import topic_notify, wake_ups
 
@@ -84,6 +85,12 @@ def live_preview_run(preview_pk: int) -> str | None:
     preview = LivePreview.objects.filter(pk=preview_pk, status=LivePreview.Status.QUEUED).first()
     if preview is None:
         return None
+    if Chunk.objects.filter(status=Chunk.Status.QUEUED, interactive=True).exists():
+        # A client waits for a chunk (a committed turn, a synchronous request): interim text
+        # gives way to it. The session hears at once and asks again later.
+        LivePreview.objects.filter(pk=preview_pk).update(status=LivePreview.Status.FAILED)
+        topic_notify(_topic(preview_pk))
+        return None
     samples = np.frombuffer(bytes(preview.samples), dtype="<i2").astype(np.float32) / 32768.0
     try:
         result = engine.transcribe(
@@ -93,7 +100,7 @@ def live_preview_run(preview_pk: int) -> str | None:
             prompt=preview.prompt,
             prefix=preview.prefix or None,
             window_seconds=engine.window_seconds_for(len(samples) / SAMPLE_RATE),
-            fallback=False,
+            quick=True,
         )
     except Exception:
         # Only a preview: the turn's own decode shows a real fault.
