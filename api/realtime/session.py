@@ -317,6 +317,8 @@ class RealtimeSession:
                 prefix=sent,
                 prompt=turn_prompt(turn_settings.transcription, " ".join(self._said)),
             )
+            if pk is None:  # the quota has not the turn's seconds: no interim text
+                return
             if self._item_id != item_id:
                 await in_thread(live_preview_drop)(pk)
                 return

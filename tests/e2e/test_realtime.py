@@ -161,7 +161,7 @@ def test_client_commits_in_g711_mu_law(platform_server):
 
 def test_quota_runs_out_mid_session(platform_server):
     """A tenant with 5 seconds a month: the first turns pass, then `error` with
-    insufficient_quota; the refused turn is logged and billed nothing."""
+    insufficient_quota; the refused turns are logged, billed nothing and got no text."""
     customer = tenant_with_limits(platform_server, "thrifty", monthly_audio_seconds=5)
     run = stream(
         base_url=platform_server.api_base,
@@ -175,6 +175,9 @@ def test_quota_runs_out_mid_session(platform_server):
     assert run.of_type(COMPLETED), "the turns within the quota were transcribed"
     failed = run.of_type(FAILED)
     assert len(failed) == len(errors)
+    # Spoken once the quota was gone: not even interim text (previews need the quota too).
+    refused = {event["item_id"] for event in failed}
+    assert not [e for e in run.of_type(DELTA) if e["item_id"] in refused]
     rows = usage_rows(platform_server, customer.key)
     billed = sum(row[3] for row in rows if row[1] == 200)
     assert billed <= 5

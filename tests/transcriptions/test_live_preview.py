@@ -209,3 +209,25 @@ def test_a_preview_gives_way_to_a_clients_waiting_chunk(api_a, stalled_queue, st
         prompt="",
     )
     assert live_preview_run(pk) is not None
+
+
+@pytest.mark.django_db
+def test_no_interim_text_without_the_quota_for_the_turn_so_far(tenant_a, stalled_previews):
+    """An attacker over its quota would get each turn's text from the previews while the turn
+    itself is refused at commit: previews need the seconds the turn has so far."""
+    from billing.services import plan_override_set
+
+    plan_override_set(tenant=tenant_a, monthly_audio_seconds=2)
+
+    def submit(seconds: float):
+        return live_preview_submit(
+            tenant=tenant_a,
+            settings=LiveTranscription(model="tiny.en"),
+            samples=np.zeros(int(seconds * SAMPLE_RATE), dtype=np.int16),
+            prefix="",
+            prompt="",
+        )
+
+    assert submit(2.7) is None
+    assert not LivePreview.objects.exists()
+    assert submit(1.5) is not None

@@ -18,6 +18,7 @@ api/realtime/session.py).
 """
 
 import logging
+import math
 import re
 import time
 
@@ -25,6 +26,7 @@ import numpy as np
 from django_q.tasks import async_task
 
 from accounts.models import Tenant
+from billing.selectors import quota_status
 
 from .. import engine
 from ..models import SAMPLE_RATE, Chunk, LivePreview
@@ -64,8 +66,12 @@ def live_preview_submit(
     samples: np.ndarray,
     prefix: str,
     prompt: str,
-) -> int:
-    """Queue a decode of a turn's audio so far (16 kHz int16); its id, for live_preview_take."""
+) -> int | None:
+    """Queue a decode of a turn's audio so far (16 kHz int16); its id, for live_preview_take.
+    None when the month's quota has not the seconds the turn has so far: its text would
+    otherwise reach a tenant whose turn is then refused at commit, transcribed for nothing."""
+    if quota_status(tenant=tenant).remaining_seconds < math.ceil(len(samples) / SAMPLE_RATE):
+        return None
     params = live_transcription_check(settings)
     preview = LivePreview.objects.create(
         tenant=tenant,
@@ -75,7 +81,9 @@ def live_preview_submit(
         prefix=prefix,
         samples=samples.astype("<i2").tobytes(),
     )
-    async_task(PREVIEW_TASK, preview.pk, task_name=f"preview-{preview.pk}")
+    # Not saved among the task monitor's results: previews come several a second and would
+    # push the turns' own results out of its history (Q_CLUSTER save_limit).
+    async_task(PREVIEW_TASK, preview.pk, task_name=f"preview-{preview.pk}", save=False)
     return preview.pk
 
 
