@@ -215,6 +215,14 @@ def short_lines(report: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _runs(figures: dict[str, Any]) -> str:
+    """Each run's WER, when there were several (the figure shown is their median)."""
+    wers = figures.get("wers") or []
+    if len(wers) < 2:
+        return ""
+    return " (median of " + ", ".join(f"{w * 100:.2f}" for w in wers) + ")"
+
+
 def long_lines(long: dict[str, Any]) -> list[str]:
     """The long scenario: the bare engine, then one row per platform layout."""
     bare = long["bare"]
@@ -224,7 +232,7 @@ def long_lines(long: dict[str, Any]) -> list[str]:
         f"file               {audio['audio_seconds']:.1f} s of English, {len(audio['clips'])} clips "
         f"with 1-3 s pauses, {audio['reference_words']} reference words; model {long['model']}",
         f"bare engine        {_spread(bare['seconds'], 's', 1)}  [cpu_threads=default], "
-        f"WER {bare['wer'] * 100:.2f} %",
+        f"WER {bare['wer'] * 100:.2f} %{_runs(bare)}",
         f"platform           {where}, one synchronous request at a time",
         "workers  cpu threads/worker  latency s  latency/bare  WER %  |WER - bare| points  "
         "text = bare",
@@ -242,6 +250,10 @@ def long_lines(long: dict[str, Any]) -> list[str]:
             f"{'yes' if row['text_identical_to_bare'] else 'no':>11}"
             f"{'  (overhead only)' if more else ''}"
         )
+    for row in long["rows"]:
+        if len(row.get("wers", [])) > 1:
+            workers = "deployment" if row["workers"] is None else f"{row['workers']} workers"
+            lines.append(f"WER per run        {workers}:{_runs(row)}")
     if overhead_only:
         lines.append(
             f"note               more workers than the {long['cpus']} cores (e.g. 4 workers on 2 "
