@@ -22,6 +22,28 @@ from transcriptions.services.live_preview import (
     words_agreed,
 )
 
+
+def preview(tenant, samples, prefix: str = "") -> int | None:
+    """live_preview_submit of tiny.en with no prompt: the preview's id (None: refused)."""
+    return live_preview_submit(
+        tenant=tenant,
+        settings=LiveTranscription(model="tiny.en"),
+        samples=samples,
+        prefix=prefix,
+        prompt="",
+    )
+
+
+def jfk_start() -> np.ndarray:
+    """jfk.flac's first turn (2.72 s) as the session keeps it: 16 kHz int16."""
+    audio = decode_audio(str(JFK))[: int(2.72 * SAMPLE_RATE)]
+    return np.round(audio * 32767).astype(np.int16)
+
+
+def silence(seconds: float) -> np.ndarray:
+    return np.zeros(int(seconds * SAMPLE_RATE), dtype=np.int16)
+
+
 # jfk.flac's turns as server VAD finds them (silence 500 ms), in seconds.
 JFK_TURNS = ((0.02, 2.72), (3.03, 4.83), (5.14, 8.10), (8.10, 10.98))
 
@@ -100,17 +122,9 @@ def stalled_previews(monkeypatch):
 
 @pytest.mark.django_db
 def test_a_preview_is_decoded_by_the_worker_service_and_read_once(tenant_a, stalled_previews):
-    audio = decode_audio(str(JFK))[: int(2.72 * SAMPLE_RATE)]
-    pcm = np.round(audio * 32767).astype(np.int16)
-    pk = live_preview_submit(
-        tenant=tenant_a,
-        settings=LiveTranscription(model="tiny.en"),
-        samples=pcm,
-        prefix="",
-        prompt="",
-    )
-    preview = LivePreview.objects.get(pk=pk)
-    assert preview.status == LivePreview.Status.QUEUED and preview.model == "tiny.en"
+    pk = preview(tenant_a, jfk_start())
+    row = LivePreview.objects.get(pk=pk)
+    assert row.status == LivePreview.Status.QUEUED and row.model == "tiny.en"
     text = live_preview_run(pk)
     assert {"fellow", "americans"} <= set(words(text))
     assert live_preview_run(pk) is None  # decoded once
@@ -121,51 +135,31 @@ def test_a_preview_is_decoded_by_the_worker_service_and_read_once(tenant_a, stal
 @pytest.mark.django_db
 def test_a_preview_is_queued_for_the_workers(tenant_a):
     """Through django-q2 (run at once by the test settings' sync cluster)."""
-    audio = decode_audio(str(JFK))[: int(2.72 * SAMPLE_RATE)]
-    pk = live_preview_submit(
-        tenant=tenant_a,
-        settings=LiveTranscription(model="tiny.en"),
-        samples=np.round(audio * 32767).astype(np.int16),
-        prefix="",
-        prompt="",
-    )
+    pk = preview(tenant_a, jfk_start())
     assert "americans" in words(live_preview_take(pk, timeout=1.0))
 
 
 @pytest.mark.django_db
 def test_a_preview_starts_with_the_words_already_sent(tenant_a, stalled_previews):
-    audio = decode_audio(str(JFK))[: int(2.72 * SAMPLE_RATE)]
-    pk = live_preview_submit(
-        tenant=tenant_a,
-        settings=LiveTranscription(model="tiny.en"),
-        samples=np.round(audio * 32767).astype(np.int16),
-        prefix="And so my",
-        prompt="",
-    )
+    pk = preview(tenant_a, jfk_start(), prefix="And so my")
     assert live_preview_run(pk).startswith("And so my")
 
 
 @pytest.mark.django_db
 def test_a_preview_its_session_gave_up_is_not_decoded(tenant_a, stalled_previews):
-    pk = live_preview_submit(
-        tenant=tenant_a,
-        settings=LiveTranscription(model="tiny.en"),
-        samples=np.zeros(SAMPLE_RATE, dtype=np.int16),
-        prefix="",
-        prompt="",
-    )
+    pk = preview(tenant_a, silence(1.0))
     assert live_preview_take(pk, timeout=0.05) is None  # not decoded in time: given up
     assert live_preview_run(pk) is None  # the worker finds nothing to do
 
 
 @pytest.mark.django_db
 def test_previews_left_behind_are_purged(tenant_a):
-    def preview(age: timedelta) -> int:
+    def stored(age: timedelta) -> int:
         row = LivePreview.objects.create(tenant=tenant_a, model="tiny.en", samples=b"\0\0")
         LivePreview.objects.filter(pk=row.pk).update(created_at=timezone.now() - age)
         return row.pk
 
-    old, recent = preview(timedelta(minutes=11)), preview(timedelta(seconds=5))
+    old, recent = stored(timedelta(minutes=11)), stored(timedelta(seconds=5))
     assert retention.purge_expired()["live_previews"] == 1
     assert list(LivePreview.objects.values_list("pk", flat=True)) == [recent]
     assert old != recent
@@ -190,24 +184,12 @@ def test_a_preview_gives_way_to_a_clients_waiting_chunk(api_a, stalled_queue, st
 
     assert submit(api_a).status_code == 202
     Chunk.objects.update(interactive=True)  # as a live turn's chunk is
-    pk = live_preview_submit(
-        tenant=api_a.tenant,
-        settings=LiveTranscription(model="tiny.en"),
-        samples=np.zeros(SAMPLE_RATE, dtype=np.int16),
-        prefix="",
-        prompt="",
-    )
+    pk = preview(api_a.tenant, silence(1.0))
     assert live_preview_run(pk) is None
     assert LivePreview.objects.get(pk=pk).status == LivePreview.Status.FAILED
     assert live_preview_take(pk, timeout=5.0) is None
     Chunk.objects.update(interactive=False)  # only a batch chunk waits: previews go first
-    pk = live_preview_submit(
-        tenant=api_a.tenant,
-        settings=LiveTranscription(model="tiny.en"),
-        samples=np.zeros(SAMPLE_RATE, dtype=np.int16),
-        prefix="",
-        prompt="",
-    )
+    pk = preview(api_a.tenant, silence(1.0))
     assert live_preview_run(pk) is not None
 
 
@@ -219,15 +201,6 @@ def test_no_interim_text_without_the_quota_for_the_turn_so_far(tenant_a, stalled
 
     plan_override_set(tenant=tenant_a, monthly_audio_seconds=2)
 
-    def submit(seconds: float):
-        return live_preview_submit(
-            tenant=tenant_a,
-            settings=LiveTranscription(model="tiny.en"),
-            samples=np.zeros(int(seconds * SAMPLE_RATE), dtype=np.int16),
-            prefix="",
-            prompt="",
-        )
-
-    assert submit(2.7) is None
+    assert preview(tenant_a, silence(2.7)) is None
     assert not LivePreview.objects.exists()
-    assert submit(1.5) is not None
+    assert preview(tenant_a, silence(1.5)) is not None
