@@ -100,14 +100,7 @@ class AudioRequest:
         """The fields an Idempotency-Key's request is recognised by. The newer fields count
         only when set, so that a request without them has the fingerprint it always had."""
         fields = asdict(self)
-        for name in (
-            "include",
-            "keywords",
-            "languages",
-            "known_speakers",
-            "prefix",
-            "encoder_window",
-        ):
+        for name in ("include", "keywords", "languages", "known_speakers", "encoder_window"):
             if not fields[name]:
                 del fields[name]
         return fields
