@@ -7,7 +7,7 @@ from django.utils.html import format_html
 
 from billing.errors import QuotaExceeded, TooManyJobs
 
-from .models import CallbackAttempt, CallbackSecret, Chunk, Job
+from .models import CallbackAttempt, CallbackSecret, Chunk, Job, LivePreview
 from .services import job_delete, job_retry
 
 MSG_RETRIED = "Queued {count} job(s) again."
@@ -237,3 +237,22 @@ class ChunkAdmin(admin.ModelAdmin):
     def get_actions(self, request):
         # Chunks go with their job (its delete cascades to them), never one by one.
         return {}
+
+
+@admin.register(LivePreview)
+class LivePreviewAdmin(admin.ModelAdmin):
+    """Live sessions' interim decodes in flight: a row lives for a second or two (its session
+    deletes it once read); rows left by sessions that ended abruptly are purged after ten
+    minutes. The audio and its text are not shown."""
+
+    list_display = ["pk", "tenant", "model", "status", "created_at"]
+    list_filter = ["status", "tenant"]
+    fields = ["tenant", "model", "language", "status", "created_at"]
+    readonly_fields = fields
+    list_select_related = ["tenant"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
