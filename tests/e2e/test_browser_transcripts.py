@@ -144,23 +144,32 @@ def test_the_progress_bar_moves_and_the_page_updates_when_it_lands(browser, live
     public_id = submit_upload(page, live, LONG_AUDIO, model=LONG_MODEL)
     bar = page.locator(f'[data-job-progress="{public_id}"]')
     assert bar.count() == 1, "the job landed before its page was shown"
-    # Every value the bar takes, as the page's polling sets them.
+    # Every value the bar takes, as the page's polling sets them, with the width its fill is
+    # given then (read in the same callback: once the job lands the page replaces the bar, and
+    # the rendered width lags behind by the fill's 0.4 s transition).
     page.evaluate(
         """(bar) => {
-            window.progressSeen = [Number(bar.getAttribute("aria-valuenow"))];
-            new MutationObserver(() => {
-                window.progressSeen.push(Number(bar.getAttribute("aria-valuenow")));
-            }).observe(bar, { attributes: true, attributeFilter: ["aria-valuenow"] });
+            const fill = bar.querySelector(".progress-fill");
+            const look = () => ({
+                value: Number(bar.getAttribute("aria-valuenow")),
+                width: fill.style.width,
+            });
+            window.progressSeen = [look()];
+            new MutationObserver(() => window.progressSeen.push(look())).observe(bar, {
+                attributes: true,
+                attributeFilter: ["aria-valuenow"],
+            });
         }""",
         bar.element_handle(),
     )
     page.wait_for_function(
-        "window.progressSeen.some((v) => v > 0 && v < 100)", timeout=LANDING_TIMEOUT_MS
+        "window.progressSeen.some((s) => s.value > 0 && s.value < 100)",
+        timeout=LANDING_TIMEOUT_MS,
     )
-    width = bar.locator(".progress-fill").evaluate("(fill) => fill.getBoundingClientRect().width")
-    assert width > 0
+    moving = [s for s in page.evaluate("window.progressSeen") if 0 < s["value"] < 100]
+    assert moving and all(s["width"] == f"{s['value']}%" for s in moving), moving
     screenshot(page, "transcript-running")
-    seen = page.evaluate("window.progressSeen")
+    seen = [s["value"] for s in page.evaluate("window.progressSeen")]
     assert seen == sorted(seen)  # it only moves forward
     # The list shows the running job with its bar too.
     listing = page.context.new_page()
