@@ -226,6 +226,9 @@ class RealtimeSession:
         for boundary in found:
             if isinstance(boundary, TurnStarted):
                 self._item_id = new_id("item")
+                # The first preview once REALTIME_PREVIEW_SECONDS of speech follow what the
+                # buffer holds now (the prefix padding): one of the padding alone hears nothing.
+                self._preview_samples = self.buffer.buffered_samples
                 await self.send(
                     {
                         "type": "input_audio_buffer.speech_started",
