@@ -10,7 +10,7 @@ While a turn is spoken (server VAD), its audio so far is previewed (services.liv
 preview at a time, and the words two previews in a row agree on go out as deltas at once: the
 interim text. The turn's own decode, of all its audio, is its `completed` transcript, and is
 not bound to the interim text: forcing it to start with the previews' words (tried) locked their
-mistakes in, and the live word error rate rose from 5 % to 24 % on the benchmark's clip. When the
+mistakes in, and the live word error rate rose from 4 % to 24 % on the benchmark's clip. When the
 transcript starts with what the deltas sent, a last delta carries the rest, so the deltas add
 up to it; when it corrects them, no delta follows and `completed` has the corrected text, as a
 client showing interim text replaces it with the transcript. With `include: logprobs` there are

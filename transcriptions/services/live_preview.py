@@ -20,7 +20,6 @@ api/realtime/session.py).
 import logging
 import math
 import re
-import time
 
 import numpy as np
 from django_q.tasks import async_task
@@ -31,7 +30,7 @@ from billing.selectors import quota_status
 from .. import engine
 from ..models import SAMPLE_RATE, Chunk, LivePreview
 from .live import LiveTranscription, live_transcription_check
-from .waiting import topic_notify, wake_ups
+from .waiting import topic_notify, topic_wait
 
 logger = logging.getLogger(__name__)
 
@@ -127,24 +126,22 @@ def live_preview_take(preview_pk: int, *, timeout: float) -> str | None:
     """The session's side: the preview's text once decoded (None if it failed, or did not come
     within `timeout`); the row is deleted either way, so a worker that had not reached it yet
     skips it."""
-    deadline = time.monotonic() + timeout
+
+    def read() -> tuple[str, str] | None:
+        return LivePreview.objects.filter(pk=preview_pk).values_list("status", "text").first()
+
     try:
-        with wake_ups(_topic(preview_pk)) as wait:
-            while True:
-                row = (
-                    LivePreview.objects.filter(pk=preview_pk).values_list("status", "text").first()
-                )
-                if row is None:
-                    return None
-                status, text = row
-                if status == LivePreview.Status.DONE:
-                    return text
-                remaining = deadline - time.monotonic()
-                if status == LivePreview.Status.FAILED or remaining <= 0:
-                    return None
-                wait(remaining)
+        row = topic_wait(
+            _topic(preview_pk),
+            timeout=timeout,
+            read=read,
+            until=lambda row: row is None or row[0] != LivePreview.Status.QUEUED,
+        )
     finally:
         LivePreview.objects.filter(pk=preview_pk).delete()
+    if row is None or row[0] != LivePreview.Status.DONE:
+        return None  # gone, failed, or not decoded in time
+    return row[1]
 
 
 def live_preview_drop(preview_pk: int) -> None:

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
+from typing import TypeVar
 
 from django.conf import settings
 
@@ -20,6 +21,8 @@ from ..errors import JobNotFound
 from ..models import Job
 
 MSG_JOB_GONE = "The job was deleted while this request waited for it."
+
+T = TypeVar("T")
 
 POLL_MIN = 0.005
 POLL_MAX = 0.05
@@ -78,18 +81,31 @@ def wake_ups(topic: str) -> Iterator[Callable[[float], None]]:
         pubsub.close()
 
 
+def topic_wait(
+    topic: str, *, timeout: float, read: Callable[[], T], until: Callable[[T], bool]
+) -> T:
+    """Block until `until(read())` holds or the timeout passes, re-reading whenever `topic` is
+    notified (topic_notify) and now and then besides; return the value as last read."""
+    deadline = time.monotonic() + timeout
+    with wake_ups(topic) as wait:
+        while True:
+            value = read()
+            remaining = deadline - time.monotonic()
+            if until(value) or remaining <= 0:
+                return value
+            wait(remaining)
+
+
 def job_wait(
     job_pk: int, *, timeout: float, until: Callable[[Job], bool] = lambda job: job.is_finished
 ) -> Job:
     """Block until `until(job)` holds or the timeout passes; return the job as last read.
     JobNotFound when the job is deleted meanwhile (its owner's DELETE)."""
-    deadline = time.monotonic() + timeout
-    with wake_ups(f"job/{job_pk}") as wait:
-        while True:
-            job = Job.objects.filter(pk=job_pk).first()
-            if job is None:
-                raise JobNotFound(MSG_JOB_GONE)
-            remaining = deadline - time.monotonic()
-            if until(job) or remaining <= 0:
-                return job
-            wait(remaining)
+
+    def read() -> Job:
+        job = Job.objects.filter(pk=job_pk).first()
+        if job is None:
+            raise JobNotFound(MSG_JOB_GONE)
+        return job
+
+    return topic_wait(f"job/{job_pk}", timeout=timeout, read=read, until=until)
