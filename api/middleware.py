@@ -20,6 +20,7 @@ What a view knows that this cannot see, it leaves on the Django request:
 `request.usage_api_key` (a key that was found but refused: revoked, expired).
 """
 
+import asyncio
 import json
 import logging
 import time
@@ -27,6 +28,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.core.exceptions import ObjectDoesNotExist
 from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, resolve
@@ -39,8 +41,11 @@ from billing.services import (
     usage_record_create,
     usage_record_settle,
 )
+from ops.middleware import CLIENT_CLOSED_REQUEST, BothWaysMiddleware
+from ops.streams import ClosingStream
 from transcriptions.services import job_usage
 
+from .errors import ApiError, error_response
 from .throttling import rate_limit_headers
 
 logger = logging.getLogger(__name__)
@@ -54,23 +59,32 @@ def is_api_request(request: HttpRequest) -> bool:
     return request.path.startswith(API_PREFIX)
 
 
-class ApiRequestMiddleware:
+class ApiRequestMiddleware(BothWaysMiddleware):
     """Tags every API request with an id and answers with `x-request-id` and
     `openai-processing-ms`, as OpenAI does (clients log both when they report a problem)."""
 
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def call(self, request: HttpRequest) -> HttpResponse:
         if not is_api_request(request):
             return self.get_response(request)
-        started = time.perf_counter()
+        self._tag(request)
+        return self._stamped(request, self.get_response(request))
+
+    async def acall(self, request: HttpRequest) -> HttpResponse:
+        if not is_api_request(request):
+            return await self.get_response(request)
+        self._tag(request)
+        return self._stamped(request, await self.get_response(request))
+
+    @staticmethod
+    def _tag(request: HttpRequest) -> None:
         request.request_id = f"req_{uuid.uuid4().hex}"
-        request.started_at = started
-        response = self.get_response(request)
+        request.started_at = time.perf_counter()
+
+    @staticmethod
+    def _stamped(request: HttpRequest, response: HttpResponse) -> HttpResponse:
         response["x-request-id"] = request.request_id
         # A streamed body is still being produced: its header tells the time to first byte.
-        response["openai-processing-ms"] = str(round((time.perf_counter() - started) * 1000))
+        response["openai-processing-ms"] = str(_processing_ms(request))
         return response
 
 
@@ -207,24 +221,51 @@ def _write(request: HttpRequest, response: HttpResponse, created_at) -> None:
         usage_record_settle(request_id=request.request_id, usage=job_usage(job))
 
 
-class UsageLogMiddleware:
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
+def _client_closed() -> HttpResponse:
+    """What the row records of a request whose client went away before its answer existed (a
+    synchronous transcription's wait): its job goes on, and is billed through this row when it
+    ends (the row is written pending, like a timed-out wait's)."""
+    return error_response(
+        ApiError(
+            "The client closed the connection before the answer was ready.",
+            status_code=CLIENT_CLOSED_REQUEST,
+            code="client_closed_request",
+        )
+    )
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+
+class UsageLogMiddleware(BothWaysMiddleware):
+    def call(self, request: HttpRequest) -> HttpResponse:
         if not is_api_request(request):
             return self.get_response(request)
         created_at = timezone.now()
-        response = self.get_response(request)
+        return self._logged(request, self.get_response(request), created_at)
+
+    async def acall(self, request: HttpRequest) -> HttpResponse:
+        if not is_api_request(request):
+            return await self.get_response(request)
+        created_at = timezone.now()
+        try:
+            response = await self.get_response(request)
+        except asyncio.CancelledError:
+            await sync_to_async(usage_log_write)(request, _client_closed(), created_at)
+            raise
+        return await sync_to_async(self._logged)(request, response, created_at)
+
+    @staticmethod
+    def _logged(request: HttpRequest, response: HttpResponse, created_at) -> HttpResponse:
         state = getattr(request, "rate_limit", None)
         if state is not None:
             for name, value in rate_limit_headers(state).items():
                 response[name] = value
-        if response.streaming and not response.is_async:
-            response.streaming_content = _LoggedStream(
-                response.streaming_content,
-                lambda: usage_log_write(request, response, created_at),
-            )
-        else:
+
+        def write() -> None:
             usage_log_write(request, response, created_at)
+
+        if not response.streaming:
+            write()
+        elif response.is_async:
+            response.streaming_content = ClosingStream(response.streaming_content, write)
+        else:
+            response.streaming_content = _LoggedStream(response.streaming_content, write)
         return response

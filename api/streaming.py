@@ -1,15 +1,19 @@
-"""Server-Sent Events for `stream=true`: text deltas as segments are decoded, then the total."""
+"""Server-Sent Events for `stream=true`: text deltas as segments are decoded, then the total.
+
+An async generator: between two events it sleeps in the event loop (job_wait_async), so a
+stream waiting for its next segment holds no thread."""
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 
 from django.conf import settings
 
+from ops.threads import request_thread_release
 from transcriptions.engine.formats import diarized_json, usage_of
 from transcriptions.errors import TranscriptionError
 from transcriptions.models import Job
-from transcriptions.services import job_outcome_error, job_wait
+from transcriptions.services import job_outcome_error, job_wait_async
 
 from .errors import to_api_error
 
@@ -30,10 +34,11 @@ def _rest_of_text(job: Job, sent: int) -> str:
     return "".join(segment["text"] for segment in segments)[sent:]
 
 
-def sse_events(job: Job) -> Iterator[str]:
+async def sse_events(job: Job) -> AsyncIterator[str]:
     """With include=["logprobs"], each delta carries its tokens' log probabilities and the
     done event all of them (OpenAI's `logprobs` on both events)."""
     yield STREAM_OPENED
+    await request_thread_release()  # given back until the stream ends (ops.threads)
     sent = sent_scores = 0
     scored = "logprobs" in (job.include or [])
     deadline = time.monotonic() + settings.SYNC_WAIT_TIMEOUT
@@ -44,7 +49,7 @@ def sse_events(job: Job) -> Iterator[str]:
     while True:
         remaining = deadline - time.monotonic()
         try:
-            job = job_wait(job.pk, timeout=max(0.0, remaining), until=moved_on)
+            job = await job_wait_async(job.pk, timeout=max(0.0, remaining), until=moved_on)
         except TranscriptionError as gone:  # deleted mid-stream: say so, and end the stream
             yield _event({"type": "error", **to_api_error(gone).as_dict()})
             return

@@ -1,15 +1,16 @@
-"""A per-tenant cap on the requests that hold a web thread while their job runs.
+"""A per-tenant cap on the requests that wait in a web process while their job runs.
 
-A synchronous or streaming transcription keeps its thread until the job ends (up to
-SYNC_WAIT_TIMEOUT). Without a cap, one tenant's burst of such requests takes every thread of a
-web process, and every other tenant's requests (even `GET /v1/models`) queue behind them. So
-each web process lets one tenant hold at most SYNC_WAITS_PER_TENANT threads (by default a
-quarter of its threads); past that the request is refused at once with 429 and Retry-After,
-before anything is stored or billed. Async jobs (`POST /v1/audio/jobs`) hold no thread and are
-not counted.
+A synchronous or streaming transcription stays open until its job ends (up to
+SYNC_WAIT_TIMEOUT). It waits as a coroutine and holds no thread (api.views.audio), but it
+still holds the client's connection, a subscription to Redis (or a wake-up socket) and its
+request's memory. Without a cap, one tenant could open them by the thousand in one process;
+with it, each web process lets one tenant hold at most SYNC_WAITS_PER_TENANT such requests
+(default 32); past that the request is refused at once with 429 and Retry-After, before
+anything is stored or billed. Async jobs (`POST /v1/audio/jobs`) do not wait and are not
+counted.
 
-The count lives in the process, not in the database or Redis, on purpose: what it protects are
-this process's threads, and a count in memory cannot leak when a process dies mid-request.
+The count lives in the process, not in the database or Redis, on purpose: what it protects is
+this process, and a count in memory cannot leak when a process dies mid-request.
 """
 
 import threading

@@ -11,6 +11,7 @@ hint: sleepers still re-read the database now and then, so a lost one (another m
 OS: `listen` gives None there and the caller polls) costs latency, never correctness.
 """
 
+import asyncio
 import contextlib
 import hashlib
 import select
@@ -55,8 +56,22 @@ class Listener:
     def wait(self, timeout: float) -> bool:
         """Sleep until notified or `timeout` seconds pass; True when notified."""
         readable, _, _ = select.select([self._sock], [], [], max(0.0, timeout))
-        if not readable:
+        return self._drained() if readable else False
+
+    async def wait_async(self, timeout: float) -> bool:
+        """`wait` for a coroutine: the event loop watches the socket, no thread sleeps."""
+        loop = asyncio.get_running_loop()
+        readable = loop.create_future()
+        loop.add_reader(self._sock, lambda: readable.done() or readable.set_result(True))
+        try:
+            await asyncio.wait_for(readable, max(0.0, timeout))
+        except TimeoutError:
             return False
+        finally:
+            loop.remove_reader(self._sock)
+        return self._drained()
+
+    def _drained(self) -> bool:
         try:
             while True:  # several notifications since the last wait wake it once
                 self._sock.recv(16)

@@ -1,6 +1,7 @@
 """gunicorn's worker class for the web process: uvicorn serving the ASGI application
-(config/asgi.py), so that a websocket session (/v1/realtime) or a waiting request holds no
-thread of its own, under gunicorn's process management (restarts, graceful stops)."""
+(config/asgi.py), so that a websocket session (/v1/realtime) or a request waiting for its
+transcription holds no thread of its own (api.views.audio), under gunicorn's process management
+(restarts, graceful stops)."""
 
 import os
 

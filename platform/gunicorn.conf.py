@@ -2,13 +2,14 @@
 
 Each process is uvicorn serving the ASGI application (config/asgi.py): Django for HTTP, the
 realtime consumer for `/v1/realtime` websockets. Django runs each synchronous view in a thread
-of its own request, so a synchronous /v1/audio request still holds a thread while its job runs
-on a worker (the per-tenant cap of api/waits.py counts them); a websocket session holds none.
+of its own request; a synchronous or streaming /v1/audio request gives its thread back while its
+job runs on a worker and waits as a coroutine (api.views.audio, ops.threads).
 """
 
 import os
 
-# Under ASGI every request runs in a thread of its own, so a connection kept for the next
+# Under ASGI every request runs in a thread of its own (and a waiting one reads in a shared
+# pool, ops.threads), so a connection kept for the next
 # request of its thread (CONN_MAX_AGE) never serves one and stays open until its thread is
 # collected: Django's documentation says to disable persistent connections under ASGI. The web
 # process opens one per request; the workers (qcluster), which keep theirs, are not affected.

@@ -28,10 +28,10 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import close_old_connections
 
 from accounts.models import ApiKey
 from billing.errors import BillingError
+from ops import threads
 from transcriptions.engine.formats import usage
 from transcriptions.errors import TranscriptionError
 from transcriptions.models import SAMPLE_RATE, Job
@@ -98,19 +98,8 @@ _threads = ThreadPoolExecutor(max_workers=64, thread_name_prefix="realtime")
 
 
 def in_thread(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
-    """`fn` in one of the sessions' threads. These threads serve no request, so nothing else
-    would drop a connection that broke or outlived CONN_MAX_AGE (as request_started and
-    request_finished do for requests): that is done around each call, as Channels'
-    database_sync_to_async does."""
-
-    def with_fresh_connections(*args: Any, **kwargs: Any) -> Any:
-        close_old_connections()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            close_old_connections()
-
-    return sync_to_async(with_fresh_connections, thread_sensitive=False, executor=_threads)
+    """`fn` in one of the sessions' threads, with fresh database connections (ops.threads)."""
+    return threads.in_thread(fn, _threads)
 
 
 class RealtimeSession:

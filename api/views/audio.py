@@ -1,28 +1,45 @@
 """POST /v1/audio/transcriptions and /v1/audio/translations: OpenAI's synchronous endpoints
-(or Server-Sent Events with stream=true), thin views over the job services."""
+(or Server-Sent Events with stream=true), thin views over the job services.
 
-from collections.abc import Iterator
+The request is read, checked and submitted as a job by a DRF view (authentication, throttles,
+parsing, validation and errors as every other endpoint), in a thread; the wait for the job is a
+coroutine (`job_wait_async`, or the stream's async generator), so a request waiting for its
+transcription holds no thread of the web process, and a client that goes away ends its wait at
+once (its job goes on, and is billed once, when it ends).
+"""
 
+import json
+
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import transaction
 from django.http import HttpResponse, StreamingHttpResponse
 from django.utils.decorators import method_decorator
 from rest_framework.views import APIView
 
+from ops.streams import ClosingStream
+from ops.threads import request_thread_release
 from transcriptions.engine.formats import render
 from transcriptions.models import Job
-from transcriptions.services import audio_request_build, job_outcome_error, job_submit, job_wait
+from transcriptions.services import (
+    audio_request_build,
+    job_outcome_error,
+    job_submit,
+    job_wait_async,
+)
 
+from ..errors import to_api_error
 from ..parsers import SizeLimitedMultiPartParser
 from ..serializers.requests import AudioRequestSerializer, TranscriptionRequestSerializer
 from ..streaming import sse_events
 from ..waits import wait_slot_free, wait_slot_take
 
 
-def job_response(job: Job) -> HttpResponse:
+def job_answer(job: Job) -> tuple[bytes | str, str]:
+    """The finished job's body and content type, in the format it asked for."""
     if job.status != Job.Status.SUCCEEDED:
         raise job_outcome_error(job)
-    body, content_type = render(
+    return render(
         job.result,
         response_format=job.response_format,
         task=job.task,
@@ -30,16 +47,34 @@ def job_response(job: Job) -> HttpResponse:
         include=job.include,
         requested_model=job.requested_model,
     )
-    return HttpResponse(body, content_type=content_type)
 
 
-def _freeing(events: Iterator[str], tenant_id: int) -> Iterator[str]:
-    """The stream's events; its wait slot is freed when the stream ends or is closed (the
-    client went away: the server closes the response, which closes this generator)."""
-    try:
-        yield from events
-    finally:
-        wait_slot_free(tenant_id)
+class PendingAnswer(HttpResponse):
+    """What the DRF view returns for a synchronous request: the job is submitted, its answer
+    is not there yet. The asynchronous view (TranscriptionCreateApi.as_view) waits for the job
+    without a thread, then fills this response in: the transcript, or OpenAI's error."""
+
+    def __init__(self, job: Job, tenant_id: int) -> None:
+        super().__init__()
+        self.job_pk = job.pk
+        self.tenant_id = tenant_id
+
+    async def complete(self) -> None:
+        try:
+            await request_thread_release()
+            job = await job_wait_async(self.job_pk, timeout=settings.SYNC_WAIT_TIMEOUT)
+            body, content_type = await sync_to_async(job_answer)(job)  # render: CPU, not the loop
+            self["Content-Type"] = content_type
+        except Exception as exc:  # every failure leaves in OpenAI's envelope
+            error = to_api_error(exc)
+            self.status_code = error.status_code
+            self["Content-Type"] = "application/json"
+            for name, value in error.headers.items():
+                self[name] = value
+            body = json.dumps(error.as_dict())
+        finally:
+            wait_slot_free(self.tenant_id)  # a cancelled wait (client gone) frees it too
+        self.content = body
 
 
 def submit(request, *, task: str, data: dict, is_async: bool = False) -> Job:
@@ -64,26 +99,43 @@ class TranscriptionCreateApi(APIView):
     serializer_class: type[AudioRequestSerializer] = TranscriptionRequestSerializer
     parser_classes = [SizeLimitedMultiPartParser]
 
+    @classmethod
+    def as_view(cls, **initkwargs):
+        """DRF's view (in a thread), then the wait for its job (in the event loop)."""
+        answer = super().as_view(**initkwargs)
+        answer_in_thread = sync_to_async(answer)
+
+        async def view(request, *args, **kwargs):
+            response = await answer_in_thread(request, *args, **kwargs)
+            if isinstance(response, PendingAnswer):
+                await response.complete()
+            return response
+
+        # DRF's and Django's marks (cls, csrf_exempt, the non-atomic requests), which
+        # drf-spectacular and the request handler read from the URL's callback.
+        view.__dict__.update({k: v for k, v in answer.__dict__.items() if k != "__wrapped__"})
+        view.__doc__ = answer.__doc__
+        return view
+
     def post(self, request):
         serializer = self.serializer_class(data=request.data)
         serializer.is_valid(raise_exception=True)
         tenant_id = request.user.tenant.pk
-        # This request will hold a thread until its job ends: counted before anything is
-        # stored, freed when the answer (or the stream) is over.
+        # This request will wait until its job ends: counted before anything is stored, freed
+        # when the answer (or the stream) is over.
         wait_slot_take(tenant_id)
         try:
             job = submit(request, task=self.task, data=serializer.validated_data)
-            if job.stream:
-                events = _freeing(sse_events(job), tenant_id)
-                tenant_id = None  # the stream frees it when it is closed
-                response = StreamingHttpResponse(events, content_type="text/event-stream")
-                response["Cache-Control"] = "no-cache"
-                response["X-Accel-Buffering"] = "no"
-            else:
-                response = job_response(job_wait(job.pk, timeout=settings.SYNC_WAIT_TIMEOUT))
-        finally:
-            if tenant_id is not None:
-                wait_slot_free(tenant_id)
+        except BaseException:
+            wait_slot_free(tenant_id)
+            raise
+        if job.stream:
+            events = ClosingStream(sse_events(job), lambda: wait_slot_free(tenant_id))
+            response = StreamingHttpResponse(events, content_type="text/event-stream")
+            response["Cache-Control"] = "no-cache"
+            response["X-Accel-Buffering"] = "no"
+        else:
+            response = PendingAnswer(job, tenant_id)
         response["x-job-id"] = job.public_id  # e.g. to cancel a stream: DELETE /v1/audio/jobs/{id}
         return response
 

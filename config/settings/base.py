@@ -61,7 +61,7 @@ MIDDLEWARE = [
     # One usage row per /v1 request (refused ones too) and the x-ratelimit-* headers.
     "api.middleware.UsageLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "ops.static_files.StaticFilesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -230,10 +230,8 @@ RETAIN_AUDIO = env_bool("RETAIN_AUDIO", False)
 # How long a synchronous /v1/audio request waits for its job before answering 504.
 SYNC_WAIT_TIMEOUT = env.float("SYNC_WAIT_TIMEOUT", default=600.0)
 # Synchronous and streaming requests of one tenant that may wait at once in one web process
-# (each holds a thread, api/waits.py): by default a quarter of the process's threads.
-SYNC_WAITS_PER_TENANT = env.int(
-    "SYNC_WAITS_PER_TENANT", default=max(1, env.int("WEB_THREADS", default=16) // 4)
-)
+# (each holds no thread, but a connection, a Redis subscription and its memory: api/waits.py).
+SYNC_WAITS_PER_TENANT = env.int("SYNC_WAITS_PER_TENANT", default=32)
 
 # --- Live transcription (/v1/realtime, api/realtime/) -------------------------------------------
 # Open realtime sessions one tenant may hold at once in one web process (each holds a socket

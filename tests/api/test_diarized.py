@@ -20,6 +20,7 @@ from openai.types.audio import TranscriptionDiarized
 from api.serializers import requests as messages
 from tests.audio import AUDIO_DIR, JFK, encode, long_silence_flac
 from tests.conftest import assert_error
+from tests.streams import streamed
 from transcriptions.models import Job
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -370,7 +371,7 @@ def nothing_stored():
 
 
 def sse(response) -> list[dict]:
-    text = b"".join(response.streaming_content).decode()
+    text = streamed(response).decode()
     return [
         json.loads(line[len("data: ") :]) for line in text.splitlines() if line.startswith("data: ")
     ]
@@ -468,7 +469,7 @@ def sdk_client(api) -> OpenAI:
             content_type=request.headers["content-type"],
             HTTP_AUTHORIZATION=f"Bearer {api.key}",
         )
-        content = b"".join(response.streaming_content) if response.streaming else response.content
+        content = streamed(response) if response.streaming else response.content
         return httpx.Response(
             response.status_code,
             headers={"content-type": response["Content-Type"]},

@@ -20,6 +20,7 @@ from api.serializers import requests as messages
 from tests.audio import HOTWORDS, JFK, JFK_TEXT, german_wav, long_speech_flac, words
 from tests.conftest import assert_error
 from tests.sdk import replay, sdk_request
+from tests.streams import streamed
 from transcriptions import engine
 from transcriptions.models import Job
 from transcriptions.services import AudioRequest
@@ -384,7 +385,7 @@ def test_gpt_4o_answers_text(api_a, gpt_4o_on_tiny):
 
 
 def sse(response) -> list[dict]:
-    text = b"".join(response.streaming_content).decode()
+    text = streamed(response).decode()
     return [json.loads(line[6:]) for line in text.splitlines() if line.startswith("data: ")]
 
 

@@ -9,6 +9,7 @@ import re
 import pytest
 
 from tests.audio import HOTWORDS, JFK, JFK_TEXT, german_wav, words
+from tests.streams import streamed
 from transcriptions.models import Job
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -195,7 +196,7 @@ def test_streaming_sends_deltas_then_done_with_usage(api_a):
     assert response["Content-Type"] == "text/event-stream"
     events = [
         json.loads(line[len("data: ") :])
-        for line in b"".join(response.streaming_content).decode().splitlines()
+        for line in streamed(response).decode().splitlines()
         if line.startswith("data: ")
     ]
     deltas = [e for e in events if e["type"] == "transcript.text.delta"]

@@ -4,6 +4,7 @@ decoding and inference, and what it gets now: refused, or billed for what it use
 import time
 
 import pytest
+from asgiref.sync import async_to_sync
 from django_q.exceptions import TimeoutException
 
 from api import waits
@@ -11,6 +12,7 @@ from billing.models import UsageRecord
 from billing.services import MSG_AUDIO_TOO_LONG, MSG_AUDIO_TOO_LONG_MEASURED
 from tests.audio import JFK, MULTILINGUAL, long_silence_flac, lying_flac
 from tests.conftest import assert_error
+from tests.streams import streamed
 from transcriptions import services
 from transcriptions.engine import audio as engine_audio
 from transcriptions.models import Job
@@ -109,7 +111,7 @@ def stream_job(api, monkeypatch, *, after_segments: int, fault) -> Job:
     monkeypatch.setattr(progress, "job_notify", notify_then_fault)
     response = transcribe(api, audio=MULTILINGUAL, model="base", language="en", stream="true")
     assert response.status_code == 200
-    body = b"".join(response.streaming_content).decode()
+    body = streamed(response).decode()
     response.close()
     assert "transcript.text.delta" in body
     return Job.objects.get()
@@ -147,7 +149,11 @@ def test_a_job_deleted_mid_stream_ends_the_stream_with_an_error_event(api_a, cap
     job = Job.objects.create(tenant=api_a.tenant, model="tiny.en", stream=True)
     events = sse_events(job)
     Job.objects.filter(pk=job.pk).delete()
-    opened, event = list(events)
+
+    async def read() -> list[str]:
+        return [event async for event in events]
+
+    opened, event = async_to_sync(read)()
     assert opened.startswith(":"), "an SSE comment first, which clients ignore"
     assert '"type": "error"' in event and '"code": "job_not_found"' in event
     assert MSG_JOB_GONE in event

@@ -16,6 +16,7 @@ from billing.services import usage as usage_service
 from billing.services import usage_record_settle, usage_records_purge
 from tests.billing.conftest import JFK_SECONDS, counters, transcribe
 from tests.conftest import keyed_client
+from tests.streams import streamed
 from transcriptions import engine, services, tasks
 from transcriptions.models import Job
 from transcriptions.services import lifecycle, usage_records_settle_pending
@@ -139,7 +140,7 @@ def test_a_stream_gets_its_row_when_it_ends(api_a):
     response = transcribe(api_a, stream="true")
     assert response.status_code == 200 and response.streaming
     assert not UsageRecord.objects.exists(), "written when the stream is done, not before"
-    body = b"".join(response.streaming_content).decode()
+    body = streamed(response).decode()
     assert '"transcript.text.done"' in body
     row = row_of(response)
     assert (row.status_code, row.error_code, row.billed_seconds) == (200, "", JFK_SECONDS)
@@ -151,7 +152,7 @@ def test_a_stream_that_ends_in_an_error_event_logs_the_jobs_error(api_a, monkeyp
 
     monkeypatch.setattr(engine, "transcribe", broken)
     response = transcribe(api_a, stream="true")
-    body = b"".join(response.streaming_content).decode()
+    body = streamed(response).decode()
     assert '"type": "error"' in body
     row = row_of(response)
     assert (row.status_code, row.error_code, row.billed_seconds) == (200, "engine_error", 0)

@@ -1,9 +1,11 @@
 """Hostile tenants against a real server with tight limits: the official SDK's retries after a
-504, one tenant holding the web threads, a job deleted under its own stream."""
+504, one tenant holding many waits, a job deleted under its own stream, clients that go away;
+and waiting requests hold no thread."""
 
 import concurrent.futures
 import json
 import time
+from pathlib import Path
 
 import httpx
 import openai
@@ -11,7 +13,7 @@ import pytest
 from openai import OpenAI
 
 from tests.audio import MULTILINGUAL
-from tests.e2e.accounting import tenant_with_limits
+from tests.e2e.accounting import tenant_with_limits, usage_rows
 from tests.live import make_platform
 
 pytestmark = pytest.mark.e2e
@@ -21,10 +23,9 @@ WAITS_PER_TENANT = 2
 
 @pytest.fixture(scope="module")
 def tight(tmp_path_factory):
-    """Four web threads in one process, a 3 s synchronous wait, two waits per tenant."""
+    """One web process, a 3 s synchronous wait, two waits per tenant."""
     platform = make_platform(
         tmp_path_factory.mktemp("tight"),
-        WEB_THREADS="4",
         SYNC_WAIT_TIMEOUT="3",
         SYNC_WAITS_PER_TENANT=str(WAITS_PER_TENANT),
         Q_WORKERS="2",
@@ -74,9 +75,10 @@ def test_the_sdk_does_not_retry_a_504_into_three_jobs(tight):
     assert rows == [(60,)]
 
 
-def test_one_tenant_cannot_hold_every_web_thread(tight):
-    """Tenant B's waiting requests once took all 4 threads: tenant C's `GET /v1/models` took
-    31.8 s. Now B gets at most its share and 429 past it; C is answered at once."""
+def test_one_tenant_cannot_hold_unbounded_waits(tight):
+    """Tenant B's waiting requests once took all 4 threads of a web process (under gthread):
+    tenant C's `GET /v1/models` took 31.8 s. Now B gets at most its SYNC_WAITS_PER_TENANT and
+    429 past it; C is answered at once."""
     b = tenant_with_limits(tight, "greedy")
     c = tenant_with_limits(tight, "bystander")
     audio = MULTILINGUAL.read_bytes()
@@ -140,3 +142,99 @@ def test_deleting_a_job_under_its_own_stream_ends_the_stream_cleanly(tight):
 
 
 _BUSY = "SELECT 1 FROM transcriptions_job WHERE status IN ('queued', 'running')"
+
+
+def _web_worker_pid(platform) -> int:
+    """The gunicorn worker serving the requests (WEB_CONCURRENCY=1): the one process of the
+    platform whose parent is the gunicorn master."""
+    mine = set(platform.pids())
+    commands = {pid: Path(f"/proc/{pid}/cmdline").read_bytes() for pid in mine}
+    parents = {
+        pid: int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]) for pid in mine
+    }
+    [worker] = [
+        pid
+        for pid in mine
+        if b"gunicorn" in commands[pid] and b"gunicorn" in commands.get(parents[pid], b"")
+    ]
+    return worker
+
+
+def _threads(pid: int) -> int:
+    return len(list(Path(f"/proc/{pid}/task").iterdir()))
+
+
+def test_waiting_requests_hold_no_thread_of_the_web_process(tight):
+    """Each synchronous request once held a thread of the web process while its job ran;
+    now the wait is a coroutine: 8 requests waiting at once add no thread."""
+    wait_for(lambda: not tight.query(_BUSY), timeout=180)
+    web = _web_worker_pid(tight)
+    customers = [tenant_with_limits(tight, f"waiter{i}") for i in range(4)]
+    audio = MULTILINGUAL.read_bytes()
+    idle = _threads(web)
+
+    def wait(customer) -> httpx.Response:
+        return httpx.post(
+            f"{tight.api_base}/audio/transcriptions",
+            headers={"Authorization": f"Bearer {customer.key}"},
+            files={"file": ("licence.mp3", audio, "audio/mpeg")},
+            data={"model": "tiny.en"},
+            timeout=60,
+        )
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        held = [pool.submit(wait, c) for c in customers for _ in range(WAITS_PER_TENANT)]
+        wait_for(
+            lambda: (
+                len(
+                    tight.query(
+                        "SELECT 1 FROM transcriptions_job WHERE status IN ('queued', 'running')"
+                    )
+                )
+                >= 8
+            ),
+            timeout=30,
+        )
+        time.sleep(0.5)
+        during = _threads(web)
+        statuses = [f.result().status_code for f in held]
+    assert statuses == [504] * 8  # SYNC_WAIT_TIMEOUT: they were all still waiting
+    # At most the waits' read pool (ops.threads, 4 threads), however many requests wait:
+    # before, it was one more thread per waiting request (idle + 8).
+    assert during <= idle + 4, (idle, during)
+
+
+def test_a_client_that_goes_away_ends_its_wait_and_is_billed_once(tight):
+    """A synchronous request whose client went away kept waiting (and kept its share of
+    SYNC_WAITS_PER_TENANT) until its job ended or the wait timed out. Now the wait ends with
+    the connection; the job goes on and is billed once, through the request's row (499)."""
+    wait_for(lambda: not tight.query(_BUSY), timeout=180)
+    customer = tenant_with_limits(tight, "leaver")
+    audio = MULTILINGUAL.read_bytes()
+
+    def post(read_timeout: float) -> httpx.Response:
+        return httpx.post(
+            f"{tight.api_base}/audio/transcriptions",
+            headers={"Authorization": f"Bearer {customer.key}"},
+            files={"file": ("licence.mp3", audio, "audio/mpeg")},
+            data={"model": "tiny.en"},
+            timeout=httpx.Timeout(60, read=read_timeout),
+        )
+
+    def leave() -> None:
+        with pytest.raises(httpx.ReadTimeout):  # httpx closes the connection
+            post(read_timeout=1.0)
+
+    with concurrent.futures.ThreadPoolExecutor(WAITS_PER_TENANT) as pool:
+        for left in [pool.submit(leave) for _ in range(WAITS_PER_TENANT)]:
+            left.result()
+    time.sleep(0.3)
+    # Still inside the others' 3 s wait: their slots would be taken, and this refused (429).
+    third = post(read_timeout=60)
+    assert third.status_code == 504, third.text
+    assert len(jobs_of(tight, customer.slug)) == WAITS_PER_TENANT + 1
+    wait_for(lambda: all(s == "succeeded" for _, s in jobs_of(tight, customer.slug)), 180)
+    endpoint = "/v1/audio/transcriptions"
+    expected = [(endpoint, 499, "client_closed_request", 60)] * WAITS_PER_TENANT
+    expected.append((endpoint, 504, "timeout", 60))
+    wait_for(lambda: sorted(usage_rows(tight, customer.key)) == sorted(expected), 30)

@@ -4,6 +4,7 @@ import pytest
 
 from tests.audio import JFK
 from tests.conftest import assert_error, transcribe_jfk
+from tests.streams import streamed
 from transcriptions import engine, services
 from transcriptions.models import Job
 
@@ -37,7 +38,7 @@ def test_engine_exception_in_a_stream_ends_with_an_error_event(api_a, monkeypatc
             {"file": f, "model": "tiny.en", "stream": "true"},
             format="multipart",
         )
-    body = b"".join(response.streaming_content).decode()
+    body = streamed(response).decode()
     assert '"type": "error"' in body and '"code": "engine_error"' in body
     assert Job.objects.get().status == Job.Status.FAILED
 

@@ -39,7 +39,7 @@ from .submission import (
     job_submit_recorded,
 )
 from .usage import job_usage, usage_records_settle_pending
-from .waiting import job_notify, job_wait
+from .waiting import job_notify, job_wait, job_wait_async
 
 __all__ = [
     "DASHBOARD_ENDPOINT",
@@ -70,6 +70,7 @@ __all__ = [
     "job_succeed",
     "job_usage",
     "job_wait",
+    "job_wait_async",
     "jobs_recover",
     "purge_expired",
     "recover_orphaned_jobs",

@@ -5,17 +5,26 @@ Without Redis the worker wakes the waiter through a local socket (ops/wakeups.py
 on this machine, as in the embedded setup. Either way the waiter re-reads the row now and then;
 where no wake-up is possible at all it re-reads it at a short, growing interval, which costs one
 indexed SELECT per tick and up to POLL_MAX of latency.
+
+Each wait comes twice: blocking (`job_wait`: workers, realtime turns, tests) and as a coroutine
+(`job_wait_async`: the web process's transcription views). The coroutine sleeps in the event
+loop (Redis's asyncio client, or the loop watching the wake-up socket) and re-reads the row,
+when woken, in a small shared pool of threads (ops.threads), so a request waiting for its job
+occupies no thread, and a client that goes away ends its wait at once (the request is
+cancelled, which a blocked thread would not notice until the job ended).
 """
 
+import asyncio
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from functools import cache
 from typing import TypeVar
 
 from django.conf import settings
 
-from ops import wakeups
+from ops import threads, wakeups
 
 from ..errors import JobNotFound
 from ..models import Job
@@ -35,6 +44,23 @@ def _redis():
     import redis
 
     return redis.Redis.from_url(settings.REDIS_URL)
+
+
+# redis.asyncio connections belong to the event loop that opened them: one client per loop (the
+# web process has one; tests and async_to_sync make others, which are dropped with them).
+_async_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, object]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _redis_async():
+    import redis.asyncio
+
+    loop = asyncio.get_running_loop()
+    client = _async_clients.get(loop)
+    if client is None:
+        client = _async_clients[loop] = redis.asyncio.Redis.from_url(settings.REDIS_URL)
+    return client
 
 
 def _channel(topic: str) -> str:
@@ -96,16 +122,72 @@ def topic_wait(
             wait(remaining)
 
 
-def job_wait(
-    job_pk: int, *, timeout: float, until: Callable[[Job], bool] = lambda job: job.is_finished
-) -> Job:
-    """Block until `until(job)` holds or the timeout passes; return the job as last read.
-    JobNotFound when the job is deleted meanwhile (its owner's DELETE)."""
+@asynccontextmanager
+async def wake_ups_async(topic: str) -> AsyncIterator[Callable[[float], Awaitable[object]]]:
+    """`wake_ups` for a coroutine: the returned `wait(limit)` is awaited, and no thread sleeps."""
+    if not settings.REDIS_URL:
+        with wakeups.listen(topic) as listener:
+            if listener is not None:
+                yield lambda limit: listener.wait_async(min(limit, PUBSUB_RECHECK))
+                return
+        interval = POLL_MIN
 
+        async def sleep(limit: float) -> None:
+            nonlocal interval
+            await asyncio.sleep(min(interval, limit))
+            interval = min(interval * 1.5, POLL_MAX)
+
+        yield sleep
+        return
+    pubsub = _redis_async().pubsub(ignore_subscribe_messages=True)
+    await pubsub.subscribe(_channel(topic))
+    try:
+        yield lambda limit: pubsub.get_message(timeout=min(limit, PUBSUB_RECHECK))
+    finally:
+        await pubsub.aclose()
+
+
+async def topic_wait_async(
+    topic: str, *, timeout: float, read: Callable[[], T], until: Callable[[T], bool]
+) -> T:
+    """`topic_wait` for a coroutine: `read` (blocking, the ORM) runs in a pooled thread once
+    per wake-up; between reads the coroutine sleeps in the event loop."""
+    deadline = time.monotonic() + timeout
+    read_async = threads.in_thread(read)
+    async with wake_ups_async(topic) as wait:
+        while True:
+            value = await read_async()
+            remaining = deadline - time.monotonic()
+            if until(value) or remaining <= 0:
+                return value
+            await wait(remaining)
+
+
+def _job_reader(job_pk: int) -> Callable[[], Job]:
     def read() -> Job:
         job = Job.objects.filter(pk=job_pk).first()
         if job is None:
             raise JobNotFound(MSG_JOB_GONE)
         return job
 
-    return topic_wait(f"job/{job_pk}", timeout=timeout, read=read, until=until)
+    return read
+
+
+def _is_finished(job: Job) -> bool:
+    return job.is_finished
+
+
+def job_wait(job_pk: int, *, timeout: float, until: Callable[[Job], bool] = _is_finished) -> Job:
+    """Block until `until(job)` holds or the timeout passes; return the job as last read.
+    JobNotFound when the job is deleted meanwhile (its owner's DELETE)."""
+
+    return topic_wait(f"job/{job_pk}", timeout=timeout, read=_job_reader(job_pk), until=until)
+
+
+async def job_wait_async(
+    job_pk: int, *, timeout: float, until: Callable[[Job], bool] = _is_finished
+) -> Job:
+    """`job_wait` for a coroutine (the web process's views): no thread is held meanwhile."""
+    return await topic_wait_async(
+        f"job/{job_pk}", timeout=timeout, read=_job_reader(job_pk), until=until
+    )

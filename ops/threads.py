@@ -1,0 +1,57 @@
+"""Blocking (database) work for coroutines, in threads that serve no request.
+
+Django's ASGI handler gives each request a thread of its own for its synchronous parts
+(`sync_to_async(thread_sensitive=True)`: signals, middleware, synchronous views), kept until the
+request ends, idle or not. A request that waits long for something else (its transcription)
+lets that thread go (`request_thread_release`) and does its few reads meanwhile in a small
+shared pool (`in_thread`); Django gives it a new thread if it needs one afterwards.
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from asgiref.sync import SyncToAsync, sync_to_async
+from django.db import close_old_connections, connections
+
+# Short reads of waiting requests (a row when woken): never a wait in them, so a few suffice.
+_reads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="wait-reads")
+
+
+def in_thread(
+    fn: Callable[..., Any], executor: ThreadPoolExecutor | None = None
+) -> Callable[..., Awaitable[Any]]:
+    """`fn` in one of `executor`'s threads (by default the waits' read pool). These threads
+    serve no request, so nothing else would drop a connection that broke or outlived
+    CONN_MAX_AGE (as request_started and request_finished do for requests): that is done around
+    each call, as Channels' database_sync_to_async does."""
+
+    def with_fresh_connections(*args: Any, **kwargs: Any) -> Any:
+        close_old_connections()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            close_old_connections()
+
+    return sync_to_async(
+        with_fresh_connections, thread_sensitive=False, executor=executor or _reads
+    )
+
+
+async def request_thread_release() -> None:
+    """Let the current request's own thread go (its database connections closed first).
+
+    asgiref keeps one single-thread executor per request context (`ThreadSensitiveContext`,
+    which Django's ASGI handler opens around each request) in
+    `SyncToAsync.context_to_thread_executor`, and makes a new one when the context has none:
+    there is no public call to give the thread back early, hence this one. Outside such a
+    context (the test client, a management command) it does nothing."""
+    context = SyncToAsync.thread_sensitive_context.get(None)
+    if context is None:
+        return
+    executor = SyncToAsync.context_to_thread_executor.pop(context, None)
+    if executor is None:
+        return
+    await asyncio.get_running_loop().run_in_executor(executor, connections.close_all)
+    executor.shutdown(wait=False)
