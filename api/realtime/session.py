@@ -92,9 +92,10 @@ PREVIEW_TIMEOUT = 5.0
 # the turn's own decode (the rest of its text comes with `completed`).
 PREVIEW_MAX_SECONDS = 28.0
 
-# The database and the job wake-ups are synchronous: sessions wait for their turns in these
-# threads (a waiting turn holds one until its job moves on), never in the event loop.
-_threads = ThreadPoolExecutor(max_workers=64, thread_name_prefix="realtime")
+# The database is synchronous: sessions submit their turns and previews, and write their rows,
+# in these threads, never in the event loop. Their waits (live_turn_wait, live_preview_take) are
+# coroutines and hold none.
+_threads = ThreadPoolExecutor(max_workers=16, thread_name_prefix="realtime")
 
 
 def in_thread(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
@@ -315,7 +316,7 @@ class RealtimeSession:
                 await in_thread(live_preview_drop)(pk)
                 return
             self._preview_pk = pk
-            text = await in_thread(live_preview_take)(pk, timeout=PREVIEW_TIMEOUT)
+            text = await live_preview_take(pk, timeout=PREVIEW_TIMEOUT)
         except (BillingError, TranscriptionError):
             return
         finally:
@@ -415,7 +416,7 @@ class RealtimeSession:
         while True:
             remaining = max(0.0, deadline - time.monotonic())
             try:
-                job = await in_thread(live_turn_wait)(job.pk, sent=seen, timeout=remaining)
+                job = await live_turn_wait(job.pk, sent=seen, timeout=remaining)
             except TranscriptionError as gone:  # deleted by its owner meanwhile
                 await self._failed(item_id, to_api_error(gone).as_dict()["error"])
                 return

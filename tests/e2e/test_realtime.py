@@ -155,7 +155,10 @@ def test_client_commits_in_g711_mu_law(platform_server):
     )
     assert "input_audio_buffer.speech_started" not in run.types()
     [done] = run.of_type(COMPLETED)
-    assert words(done["transcript"]) == words(JFK_TEXT)
+    # At most one word of 22 off: 8 kHz G.711 leaves tiny.en's "Americans" on the edge (the
+    # same code says "American" on an AMD EPYC, "Americans" elsewhere: int8 kernels differ).
+    # A codec decoded wrong would give noise, not JFK's sentence.
+    assert word_errors(done["transcript"], JFK_TEXT) <= 1 / len(words(JFK_TEXT)), done
     assert done["usage"]["seconds"] == 11
 
 

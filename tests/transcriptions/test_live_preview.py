@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
+from asgiref.sync import async_to_sync
 from django.utils import timezone
 from faster_whisper import decode_audio
 
@@ -21,6 +22,8 @@ from transcriptions.services.live_preview import (
     live_preview_take,
     words_agreed,
 )
+
+take = async_to_sync(live_preview_take)  # a coroutine: the session awaits it
 
 
 def preview(tenant, samples, prefix: str = "") -> int | None:
@@ -120,7 +123,7 @@ def stalled_previews(monkeypatch):
     monkeypatch.setattr("transcriptions.services.live_preview.async_task", lambda *a, **k: None)
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_a_preview_is_decoded_by_the_worker_service_and_read_once(tenant_a, stalled_previews):
     pk = preview(tenant_a, jfk_start())
     row = LivePreview.objects.get(pk=pk)
@@ -128,31 +131,31 @@ def test_a_preview_is_decoded_by_the_worker_service_and_read_once(tenant_a, stal
     text = live_preview_run(pk)
     assert {"fellow", "americans"} <= set(words(text))
     assert live_preview_run(pk) is None  # decoded once
-    assert live_preview_take(pk, timeout=1.0) == text
+    assert take(pk, timeout=1.0) == text
     assert not LivePreview.objects.filter(pk=pk).exists()  # read once, then gone
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_a_preview_is_queued_for_the_workers(tenant_a):
     """Through django-q2 (run at once by the test settings' sync cluster)."""
     pk = preview(tenant_a, jfk_start())
-    assert "americans" in words(live_preview_take(pk, timeout=1.0))
+    assert "americans" in words(take(pk, timeout=1.0))
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_a_preview_starts_with_the_words_already_sent(tenant_a, stalled_previews):
     pk = preview(tenant_a, jfk_start(), prefix="And so my")
     assert live_preview_run(pk).startswith("And so my")
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_a_preview_its_session_gave_up_is_not_decoded(tenant_a, stalled_previews):
     pk = preview(tenant_a, silence(1.0))
-    assert live_preview_take(pk, timeout=0.05) is None  # not decoded in time: given up
+    assert take(pk, timeout=0.05) is None  # not decoded in time: given up
     assert live_preview_run(pk) is None  # the worker finds nothing to do
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_previews_left_behind_are_purged(tenant_a):
     def stored(age: timedelta) -> int:
         row = LivePreview.objects.create(tenant=tenant_a, model="tiny.en", samples=b"\0\0")
@@ -175,7 +178,7 @@ def test_only_turns_that_fit_the_shortest_window_get_it(settings):
     assert turn_window(2.7) == 0
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_a_preview_gives_way_to_a_clients_waiting_chunk(api_a, stalled_queue, stalled_previews):
     """A committed turn (or a synchronous request) waits for a worker: the worker that meets a
     preview skips it, and the session hears at once."""
@@ -187,13 +190,13 @@ def test_a_preview_gives_way_to_a_clients_waiting_chunk(api_a, stalled_queue, st
     pk = preview(api_a.tenant, silence(1.0))
     assert live_preview_run(pk) is None
     assert LivePreview.objects.get(pk=pk).status == LivePreview.Status.FAILED
-    assert live_preview_take(pk, timeout=5.0) is None
+    assert take(pk, timeout=5.0) is None
     Chunk.objects.update(interactive=False)  # only a batch chunk waits: previews go first
     pk = preview(api_a.tenant, silence(1.0))
     assert live_preview_run(pk) is not None
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_no_interim_text_without_the_quota_for_the_turn_so_far(tenant_a, stalled_previews):
     """An attacker over its quota would get each turn's text from the previews while the turn
     itself is refused at commit: previews need the seconds the turn has so far."""

@@ -28,7 +28,7 @@ from ..models import SAMPLE_RATE, Job
 from .lifecycle import job_cancel
 from .submission import AudioRequest, audio_request_build, job_submit
 from .usage import job_usage
-from .waiting import job_wait
+from .waiting import job_wait_async
 
 REALTIME_ENDPOINT = "/v1/realtime"
 # The earlier turns' text given to the decoder with a turn (as Whisper conditions each window of
@@ -157,14 +157,14 @@ def live_turn_refused(
     usage_record_create(**row, status_code=status_code, error_code=error_code, billed_seconds=0)
 
 
-def live_turn_wait(job_pk: int, *, sent: int, timeout: float) -> Job:
+async def live_turn_wait(job_pk: int, *, sent: int, timeout: float) -> Job:
     """The turn's job once it has more text than `sent` characters (its leading space aside),
-    or has ended."""
+    or has ended. A coroutine: the session waits in the event loop, not in a thread."""
 
     def moved_on(job: Job) -> bool:
         return job.is_finished or len(job.partial_text.lstrip()) > sent
 
-    return job_wait(job_pk, timeout=timeout, until=moved_on)
+    return await job_wait_async(job_pk, timeout=timeout, until=moved_on)
 
 
 def live_turn_abandon(job_pk: int) -> None:

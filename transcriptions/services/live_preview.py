@@ -26,11 +26,12 @@ from django_q.tasks import async_task
 
 from accounts.models import Tenant
 from billing.selectors import quota_status
+from ops import threads
 
 from .. import engine
 from ..models import SAMPLE_RATE, Chunk, LivePreview
 from .live import LiveTranscription, live_transcription_check
-from .waiting import topic_notify, topic_wait
+from .waiting import topic_notify, topic_wait_async
 
 logger = logging.getLogger(__name__)
 
@@ -122,23 +123,23 @@ def live_preview_run(preview_pk: int) -> str | None:
     return result.text
 
 
-def live_preview_take(preview_pk: int, *, timeout: float) -> str | None:
+async def live_preview_take(preview_pk: int, *, timeout: float) -> str | None:
     """The session's side: the preview's text once decoded (None if it failed, or did not come
     within `timeout`); the row is deleted either way, so a worker that had not reached it yet
-    skips it."""
+    skips it. A coroutine: the session waits in the event loop, not in a thread."""
 
     def read() -> tuple[str, str] | None:
         return LivePreview.objects.filter(pk=preview_pk).values_list("status", "text").first()
 
     try:
-        row = topic_wait(
+        row = await topic_wait_async(
             _topic(preview_pk),
             timeout=timeout,
             read=read,
             until=lambda row: row is None or row[0] != LivePreview.Status.QUEUED,
         )
     finally:
-        LivePreview.objects.filter(pk=preview_pk).delete()
+        await threads.in_thread(live_preview_drop)(preview_pk)
     if row is None or row[0] != LivePreview.Status.DONE:
         return None  # gone, failed, or not decoded in time
     return row[1]
