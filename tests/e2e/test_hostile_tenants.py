@@ -45,6 +45,17 @@ def jobs_of(platform, slug: str) -> list[tuple]:
     )
 
 
+def post_licence(platform, key: str, *, model: str, read_timeout: float = 60) -> httpx.Response:
+    """A synchronous transcription of the 60 s licence recording."""
+    return httpx.post(
+        f"{platform.api_base}/audio/transcriptions",
+        headers={"Authorization": f"Bearer {key}"},
+        files={"file": ("licence.mp3", MULTILINGUAL.read_bytes(), "audio/mpeg")},
+        data={"model": model},
+        timeout=httpx.Timeout(60, read=read_timeout),
+    )
+
+
 def wait_for(predicate, timeout: float):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -81,16 +92,9 @@ def test_one_tenant_cannot_hold_unbounded_waits(tight):
     429 past it; C is answered at once."""
     b = tenant_with_limits(tight, "greedy")
     c = tenant_with_limits(tight, "bystander")
-    audio = MULTILINGUAL.read_bytes()
 
     def hold() -> httpx.Response:
-        return httpx.post(
-            f"{tight.api_base}/audio/transcriptions",
-            headers={"Authorization": f"Bearer {b.key}"},
-            files={"file": ("licence.mp3", audio, "audio/mpeg")},
-            data={"model": "whisper-1"},
-            timeout=60,
-        )
+        return post_licence(tight, b.key, model="whisper-1")
 
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
         held = [pool.submit(hold) for _ in range(4)]
@@ -170,17 +174,10 @@ def test_waiting_requests_hold_no_thread_of_the_web_process(tight):
     wait_for(lambda: not tight.query(_BUSY), timeout=180)
     web = _web_worker_pid(tight)
     customers = [tenant_with_limits(tight, f"waiter{i}") for i in range(4)]
-    audio = MULTILINGUAL.read_bytes()
     idle = _threads(web)
 
     def wait(customer) -> httpx.Response:
-        return httpx.post(
-            f"{tight.api_base}/audio/transcriptions",
-            headers={"Authorization": f"Bearer {customer.key}"},
-            files={"file": ("licence.mp3", audio, "audio/mpeg")},
-            data={"model": "tiny.en"},
-            timeout=60,
-        )
+        return post_licence(tight, customer.key, model="tiny.en")
 
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         held = [pool.submit(wait, c) for c in customers for _ in range(WAITS_PER_TENANT)]
@@ -210,16 +207,9 @@ def test_a_client_that_goes_away_ends_its_wait_and_is_billed_once(tight):
     the connection; the job goes on and is billed once, through the request's row (499)."""
     wait_for(lambda: not tight.query(_BUSY), timeout=180)
     customer = tenant_with_limits(tight, "leaver")
-    audio = MULTILINGUAL.read_bytes()
 
     def post(read_timeout: float) -> httpx.Response:
-        return httpx.post(
-            f"{tight.api_base}/audio/transcriptions",
-            headers={"Authorization": f"Bearer {customer.key}"},
-            files={"file": ("licence.mp3", audio, "audio/mpeg")},
-            data={"model": "tiny.en"},
-            timeout=httpx.Timeout(60, read=read_timeout),
-        )
+        return post_licence(tight, customer.key, model="tiny.en", read_timeout=read_timeout)
 
     def leave() -> None:
         with pytest.raises(httpx.ReadTimeout):  # httpx closes the connection

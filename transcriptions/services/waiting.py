@@ -81,6 +81,18 @@ def job_notify(job_pk: int) -> None:
     topic_notify(f"job/{job_pk}")
 
 
+class _Backoff:
+    """Where no wake-up is possible: re-read at POLL_MIN, then less and less often."""
+
+    def __init__(self) -> None:
+        self.interval = POLL_MIN
+
+    def next(self, limit: float) -> float:
+        sleep = min(self.interval, limit)
+        self.interval = min(self.interval * 1.5, POLL_MAX)
+        return sleep
+
+
 @contextmanager
 def wake_ups(topic: str) -> Iterator[Callable[[float], None]]:
     """A `wait(limit)` that returns when `topic` is notified, or after at most `limit`
@@ -90,14 +102,8 @@ def wake_ups(topic: str) -> Iterator[Callable[[float], None]]:
             if listener is not None:
                 yield lambda limit: listener.wait(min(limit, PUBSUB_RECHECK))
                 return
-        interval = POLL_MIN
-
-        def sleep(limit: float) -> None:
-            nonlocal interval
-            time.sleep(min(interval, limit))
-            interval = min(interval * 1.5, POLL_MAX)
-
-        yield sleep
+        backoff = _Backoff()
+        yield lambda limit: time.sleep(backoff.next(limit))
         return
     pubsub = _redis().pubsub(ignore_subscribe_messages=True)
     pubsub.subscribe(_channel(topic))
@@ -130,14 +136,8 @@ async def wake_ups_async(topic: str) -> AsyncIterator[Callable[[float], Awaitabl
             if listener is not None:
                 yield lambda limit: listener.wait_async(min(limit, PUBSUB_RECHECK))
                 return
-        interval = POLL_MIN
-
-        async def sleep(limit: float) -> None:
-            nonlocal interval
-            await asyncio.sleep(min(interval, limit))
-            interval = min(interval * 1.5, POLL_MAX)
-
-        yield sleep
+        backoff = _Backoff()
+        yield lambda limit: asyncio.sleep(backoff.next(limit))
         return
     pubsub = _redis_async().pubsub(ignore_subscribe_messages=True)
     await pubsub.subscribe(_channel(topic))
