@@ -223,6 +223,24 @@ class LivePreview(models.Model):
         return f"preview {self.pk}"
 
 
+class LiveSession(models.Model):
+    """An open realtime session, counted against its tenant's cap (REALTIME_SESSIONS_PER_TENANT)
+    across every web process and machine. Its web process refreshes `seen_at` while it is open
+    and deletes the row when it closes; the row of a process that died stops counting once
+    `seen_at` is stale (services.live_sessions), and is purged later (retention)."""
+
+    public_id = models.CharField(max_length=40, unique=True)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    opened_at = models.DateTimeField(default=timezone.now)
+    seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "seen_at"])]
+
+    def __str__(self) -> str:
+        return self.public_id
+
+
 class CallbackSecret(models.Model):
     """The per-tenant secret that signs job callbacks (HMAC-SHA256 over the body)."""
 

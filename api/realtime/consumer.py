@@ -8,6 +8,7 @@ gets OpenAI's `error` event and the connection is closed with code 3000
 (`invalid_request_error`), as OpenAI closes it.
 """
 
+import asyncio
 import contextlib
 import json
 from urllib.parse import parse_qs
@@ -16,10 +17,15 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from accounts.authentication import KeyRefused, api_key_check
+from transcriptions.services.live_sessions import (
+    LIVE_SESSION_HEARTBEAT,
+    live_session_close,
+    live_session_open,
+    live_session_seen,
+)
 
 from .protocol import error_event
 from .session import RealtimeSession, in_thread
-from .slots import session_slot_free, session_slot_take
 
 KEY_SUBPROTOCOL = "openai-insecure-api-key."
 # OpenAI's close code for a refused connection (its reason is the error's type).
@@ -39,6 +45,10 @@ MSG_TOO_BIG = "The message is {size} bytes; at most {limit} bytes are accepted."
 MSG_BAD_JSON = "The message is not valid JSON: {problem}."
 MSG_NOT_EVENT = "The message is not a JSON object with a 'type'."
 MSG_BINARY = "Binary messages are not supported: send JSON events as text."
+MSG_TOO_MANY_SESSIONS = (
+    "Too many realtime sessions of this organization are open (at most {limit} at once). "
+    "Close one, or retry shortly."
+)
 
 
 def _key(scope: dict) -> str | None:
@@ -55,7 +65,8 @@ def _key(scope: dict) -> str | None:
 
 class RealtimeConsumer(AsyncWebsocketConsumer):
     session: RealtimeSession | None = None
-    tenant_id: int | None = None
+    counted: str | None = None  # the session's id while it counts against its tenant's cap
+    heartbeat: asyncio.Task | None = None
 
     async def connect(self) -> None:
         offered = self.scope.get("subprotocols", [])
@@ -73,12 +84,29 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             return await self._refuse(
                 MSG_INTENT.format(intent=intent), code="unsupported_value", param="intent"
             )
-        refusal = session_slot_take(api_key.tenant_id)
-        if refusal is not None:
-            return await self._refuse(refusal, code="rate_limit_exceeded", type="requests")
-        self.tenant_id = api_key.tenant_id
-        self.session = RealtimeSession(api_key=api_key, send=self._send_event)
+        session = RealtimeSession(api_key=api_key, send=self._send_event)
+        limit = settings.REALTIME_SESSIONS_PER_TENANT
+        opened = await in_thread(live_session_open)(
+            tenant_id=api_key.tenant_id, session_id=session.id, limit=limit
+        )
+        if not opened:
+            return await self._refuse(
+                MSG_TOO_MANY_SESSIONS.format(limit=limit),
+                code="rate_limit_exceeded",
+                type="requests",
+            )
+        self.counted = session.id
+        self.heartbeat = asyncio.create_task(self._beat(session.id))
+        self.session = session
         await self.session.start()
+
+    @staticmethod
+    async def _beat(session_id: str) -> None:
+        """Keeps the session counted (services.live_sessions) while it is open."""
+        while True:
+            await asyncio.sleep(LIVE_SESSION_HEARTBEAT)
+            with contextlib.suppress(Exception):  # a missed beat: the next one counts
+                await in_thread(live_session_seen)(session_id)
 
     async def _refuse(
         self, message: str, *, code: str, type: str = "invalid_request_error", param=None
@@ -123,6 +151,9 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         session, self.session = self.session, None
         if session is not None:
             await session.close()
-        if self.tenant_id is not None:
-            session_slot_free(self.tenant_id)
-            self.tenant_id = None
+        if self.heartbeat is not None:
+            self.heartbeat.cancel()
+            self.heartbeat = None
+        if self.counted is not None:
+            counted, self.counted = self.counted, None
+            await in_thread(live_session_close)(counted)

@@ -234,8 +234,8 @@ SYNC_WAIT_TIMEOUT = env.float("SYNC_WAIT_TIMEOUT", default=600.0)
 SYNC_WAITS_PER_TENANT = env.int("SYNC_WAITS_PER_TENANT", default=32)
 
 # --- Live transcription (/v1/realtime, api/realtime/) -------------------------------------------
-# Open realtime sessions one tenant may hold at once in one web process (each holds a socket
-# and a turn detector, not a thread); past it the connection gets an `error` event and closes.
+# Open realtime sessions one tenant may hold at once, on every web process and machine together
+# (transcriptions/services/live_sessions.py); past it the connection gets an `error` event.
 REALTIME_SESSIONS_PER_TENANT = env.int("REALTIME_SESSIONS_PER_TENANT", default=8)
 # Largest client message (JSON text, audio as base64): bigger ones end the session with an
 # `error` event (OpenAI allows 15 MiB; 4 MiB is about 90 s of 24 kHz PCM16).

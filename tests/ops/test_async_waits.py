@@ -96,7 +96,9 @@ def test_a_cancelled_wait_ends_at_once_and_leaves_nothing_subscribed(backend, mo
         return took
 
     assert asyncio.run(hang_up()) < WAIT / 2
-    if backend == "wake-up socket":  # the socket was let go: every slot of the name can be bound again
+    if (
+        backend == "wake-up socket"
+    ):  # the socket was let go: every slot of the name can be bound again
         from contextlib import ExitStack
 
         with ExitStack() as stack:

@@ -7,7 +7,7 @@ from django.utils import timezone
 from accounts.models import Tenant
 from billing.selectors import tenant_limits
 
-from ..models import Job, LivePreview
+from ..models import Job, LivePreview, LiveSession
 
 
 def retention_days(*, tenant: Tenant) -> int:
@@ -17,6 +17,9 @@ def retention_days(*, tenant: Tenant) -> int:
 
 
 PREVIEW_RETENTION = timedelta(minutes=10)
+# A live session's row outlives its session only when its web process died: it stopped
+# counting a minute after (services.live_sessions); gone after this.
+LIVE_SESSION_RETENTION = timedelta(minutes=10)
 
 
 def purge_expired(*, now=None) -> dict[str, int]:
@@ -39,5 +42,8 @@ def purge_expired(*, now=None) -> dict[str, int]:
     # one it reads): a preview is of use for seconds.
     counts["live_previews"], _ = LivePreview.objects.filter(
         created_at__lt=now - PREVIEW_RETENTION
+    ).delete()
+    counts["live_sessions"], _ = LiveSession.objects.filter(
+        seen_at__lt=now - LIVE_SESSION_RETENTION
     ).delete()
     return counts
