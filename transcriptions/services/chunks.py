@@ -24,11 +24,10 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from ..dispatch import TENANT_CHUNK_ORDER, Waiting, next_tenant
-from ..models import SAMPLE_RATE, Chunk, Job
+from ..engine import chunking
+from ..models import Chunk, Job
 
 TURN_TASK = "transcriptions.tasks.run_chunk"
-# Whisper's mel frames are 10 ms (160 samples): a segment's `seek` counts them.
-SAMPLES_PER_FRAME = 160
 # Claims are serialized on PostgreSQL by this transaction-scoped advisory lock (SQLite's
 # IMMEDIATE transactions serialize them already): the policy then sees every earlier claim.
 CLAIM_LOCK_KEY = 0x57C4_0001
@@ -244,32 +243,7 @@ def in_file_time(
     segments: list[dict], words: list[dict] | None, *, chunk: Chunk
 ) -> tuple[list[dict], list[dict] | None]:
     """A chunk's segments and words, their times moved by the chunk's start."""
-    if chunk.start_sample == 0:
-        return segments, words
-    offset = chunk.start_sample / SAMPLE_RATE
-    frames = chunk.start_sample // SAMPLES_PER_FRAME
-    moved = [
-        {
-            **segment,
-            "seek": segment["seek"] + frames,
-            "start": round(segment["start"] + offset, 3),
-            "end": round(segment["end"] + offset, 3),
-        }
-        for segment in segments
-    ]
-    moved_words = (
-        [
-            {
-                **word,
-                "start": round(word["start"] + offset, 3),
-                "end": round(word["end"] + offset, 3),
-            }
-            for word in words
-        ]
-        if words is not None
-        else None
-    )
-    return moved, moved_words
+    return chunking.times_moved(segments, words, chunk.start_sample)
 
 
 def chunk_max_seconds() -> float:

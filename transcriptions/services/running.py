@@ -98,19 +98,21 @@ def chunk_run(*, chunk: Chunk) -> None:
         language = job.language or job.detected_language or None
         if language is None and job.languages:  # a file of one chunk: decided here
             language = engine.detect_language(samples, model_id=job.model, candidates=job.languages)
-        result = engine.transcribe(
-            samples,
-            model_id=job.model,
-            task=job.task,
-            language=language,
-            prompt=job.prompt,
-            temperature=job.temperature,
+        options = {
+            "model_id": job.model,
+            "task": job.task,
+            "language": language,
+            "temperature": job.temperature,
             # A diarizing job cuts segments where the speaker changes, between words.
-            word_timestamps=wants_words(job),
-            on_segment=progress_reporter(job, chunk),
+            "word_timestamps": wants_words(job),
             **_newer_options(job),
             **_live_options(job),
+        }
+        result = engine.transcribe(
+            samples, prompt=job.prompt, on_segment=progress_reporter(job, chunk), **options
         )
+        if job.chunk_count > 1:
+            result = _to_the_end(job, samples, result, options)
     except limits.AudioLimitExceeded as exc:
         logger.warning("job %s: audio longer than measured (%s)", job.public_id, exc)
         Job.objects.filter(pk=job.pk).update(covered_seconds=job.reserved_seconds)
@@ -129,6 +131,32 @@ def chunk_run(*, chunk: Chunk) -> None:
         _succeed(job, result, samples=samples)  # one chunk: its samples are the whole file
     else:
         _chunk_done(job, chunk, result)
+
+
+# A chunk's speech left out at its end is decoded again at most this many times.
+MAX_RETAKES = 2
+
+
+def _to_the_end(
+    job: Job, samples: np.ndarray, result: engine.TranscriptionResult, options: dict[str, Any]
+) -> engine.TranscriptionResult:
+    """A chunk's transcript with the speech Whisper left out at its end transcribed too
+    (chunking.unheard_speech_start), from where that speech starts, the text before it as the
+    prompt: as a long-form pass over the file would have gone on. Files of one chunk are left
+    as Whisper decodes them, so that their text is the bare engine's."""
+    vad = chunking.VadSettings.from_strategy(job.chunking_strategy or {"type": "auto"})
+    for _ in range(MAX_RETAKES):
+        end = result.segments[-1]["end"] if result.segments else 0.0
+        start = chunking.unheard_speech_start(samples, end, vad=vad)
+        if start is None:
+            break
+        logger.info("job %s: chunk speech after %.1f s left out, decoded again", job.public_id, end)
+        prompt = " ".join(part for part in (job.prompt, result.text) if part)
+        rest = engine.transcribe(samples[start:], prompt=prompt, **options)
+        if not rest.segments:
+            break
+        result = chunking.results_joined(result, rest, rest_start=start)
+    return result
 
 
 def _live_options(job: Job) -> dict[str, Any]:
