@@ -210,7 +210,8 @@ def test_expired_transcripts_are_purged_by_the_tenants_retention(api_a, api_b):
     Job.objects.filter(public_id__in=[old, forever]).update(
         finished_at=timezone.now() - timedelta(days=8)
     )
-    assert retention.purge_expired() == {"jobs": 1, "audio_files": 0, "live_previews": 0}
+    counts = {"jobs": 1, "audio_files": 0, "live_previews": 0, "live_sessions": 0}
+    assert retention.purge_expired() == counts
     assert set(Job.objects.values_list("public_id", flat=True)) == {new, forever}
 
 
