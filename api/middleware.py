@@ -28,7 +28,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.core.exceptions import ObjectDoesNotExist
 from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, resolve
@@ -43,6 +42,7 @@ from billing.services import (
 )
 from ops.middleware import CLIENT_CLOSED_REQUEST, BothWaysMiddleware
 from ops.streams import ClosingStream
+from ops.threads import in_write_thread
 from transcriptions.services import job_usage
 
 from .errors import ApiError, error_response
@@ -189,7 +189,8 @@ def _write(request: HttpRequest, response: HttpResponse, created_at) -> None:
     error_code = _error_code(response)
     usage = JobUsage(audio_seconds=None, billed_seconds=0, error_code="")
     replayed = False
-    if job is not None and not _refreshed(job):
+    # A job read once it had ended (a synchronous answer's) is final: it is not read again.
+    if job is not None and not job.is_finished and not _refreshed(job):
         job = None  # deleted meanwhile (DELETE /v1/audio/jobs/{id}): its id is all there is
     if job is not None:
         replayed = job.request_id != request.request_id
@@ -245,12 +246,16 @@ class UsageLogMiddleware(BothWaysMiddleware):
         if not is_api_request(request):
             return await self.get_response(request)
         created_at = timezone.now()
+        # The row is written in a shared pool (ops.threads), whose connections stay open, rather
+        # than in the request's own thread: a synchronous transcription gave that thread up
+        # while it waited, and a new one (with a new connection) cost its client 10 ms.
         try:
             response = await self.get_response(request)
         except asyncio.CancelledError:
-            await sync_to_async(usage_log_write)(request, _client_closed(), created_at)
+            await in_write_thread(usage_log_write)(request, _client_closed(), created_at)
             raise
-        return await sync_to_async(self._logged)(request, response, created_at)
+        r = await in_write_thread(self._logged)(request, response, created_at)
+        return r
 
     @staticmethod
     def _logged(request: HttpRequest, response: HttpResponse, created_at) -> HttpResponse:

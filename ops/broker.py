@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_q.brokers.orm import ORM
 from django_q.conf import Conf
+from django_q.models import OrmQ
 
 from . import wakeups
 
@@ -23,7 +24,16 @@ class WakingOrmBroker(ORM):
         return f"queue/{self.list_key}"
 
     def enqueue(self, task):
-        task_id = super().enqueue(task)
+        # ORM.enqueue first closes the thread's "obsolete" connections (get_connection): in the
+        # web process, whose connections live for one request (CONN_MAX_AGE 0), that is the
+        # request's own, reopened at once for the insert, inside the request that queues a job.
+        # The request's life already closes it; a worker's queue operations still go through
+        # get_connection (dequeue, delete).
+        task_id = (
+            OrmQ.objects.using(Conf.ORM)
+            .create(key=self.list_key or Conf.CLUSTER_NAME, payload=task, lock=timezone.now())
+            .pk
+        )
         channel = self._channel()
         # After the commit, or the pusher could wake before it can see the row.
         transaction.on_commit(lambda: wakeups.notify(channel), using=Conf.ORM)

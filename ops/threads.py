@@ -8,6 +8,7 @@ shared pool (`in_thread`); Django gives it a new thread if it needs one afterwar
 """
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -17,6 +18,9 @@ from django.db import close_old_connections, connections
 
 # Short reads of waiting requests (a row when woken): never a wait in them, so a few suffice.
 _reads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="wait-reads")
+# What the request middleware writes after a response exists (the usage log's row): its own
+# pool, so that a write waiting for SQLite's lock never delays a waiting request's read.
+_writes = ThreadPoolExecutor(max_workers=8, thread_name_prefix="request-writes")
 
 
 def in_thread(
@@ -32,11 +36,34 @@ def in_thread(
         try:
             return fn(*args, **kwargs)
         finally:
+            _connections_kept()
             close_old_connections()
 
     return sync_to_async(
         with_fresh_connections, thread_sensitive=False, executor=executor or _reads
     )
+
+
+# How long a connection opened in one of these threads is kept for the next call.
+KEPT_CONNECTION_SECONDS = 60.0
+
+
+def _connections_kept() -> None:
+    """Keep the connections this thread opened for KEPT_CONNECTION_SECONDS, whatever
+    CONN_MAX_AGE says. The web process sets it to 0 because its requests' threads come and go
+    (platform/gunicorn.conf.py), but these threads live as long as the process: reopening a
+    connection for every read cost a waiting request 2-3 ms after its job ended. Broken
+    connections are still closed (close_old_connections, with CONN_HEALTH_CHECKS)."""
+    for conn in connections.all(initialized_only=True):
+        raw = conn.connection
+        if raw is not None and getattr(conn, "_kept_since", None) is not raw:
+            conn._kept_since = raw
+            conn.close_at = time.monotonic() + KEPT_CONNECTION_SECONDS
+
+
+def in_write_thread(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+    """`in_thread` in the pool of the request middleware's writes."""
+    return in_thread(fn, _writes)
 
 
 async def request_thread_release() -> None:

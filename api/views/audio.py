@@ -54,8 +54,9 @@ class PendingAnswer(HttpResponse):
     is not there yet. The asynchronous view (TranscriptionCreateApi.as_view) waits for the job
     without a thread, then fills this response in: the transcript, or OpenAI's error."""
 
-    def __init__(self, job: Job, tenant_id: int) -> None:
+    def __init__(self, request, job: Job, tenant_id: int) -> None:
         super().__init__()
+        self.request = request
         self.job_pk = job.pk
         self.tenant_id = tenant_id
 
@@ -63,6 +64,7 @@ class PendingAnswer(HttpResponse):
         try:
             await request_thread_release()
             job = await job_wait_async(self.job_pk, timeout=settings.SYNC_WAIT_TIMEOUT)
+            self.request.usage_job = job  # as it ended: the usage log need not read it again
             body, content_type = await sync_to_async(job_answer)(job)  # render: CPU, not the loop
             self["Content-Type"] = content_type
         except Exception as exc:  # every failure leaves in OpenAI's envelope
@@ -135,7 +137,7 @@ class TranscriptionCreateApi(APIView):
             response["Cache-Control"] = "no-cache"
             response["X-Accel-Buffering"] = "no"
         else:
-            response = PendingAnswer(job, tenant_id)
+            response = PendingAnswer(request._request, job, tenant_id)
         response["x-job-id"] = job.public_id  # e.g. to cancel a stream: DELETE /v1/audio/jobs/{id}
         return response
 

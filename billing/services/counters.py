@@ -20,13 +20,22 @@ def _bump(*, endpoint: str, status_code: int, increments: dict[str, int | float]
     counter.update(**changes)
 
 
-def request_counter_add(*, endpoint: str, status_code: int, processing_ms: int) -> None:
-    """Count one request and its latency (one UPDATE of one small row)."""
+def request_counter_add(
+    *,
+    endpoint: str,
+    status_code: int,
+    processing_ms: int,
+    audio_seconds: float | None = None,
+    billed_seconds: int | None = None,
+) -> None:
+    """Count one request and its latency, with what its job measured and billed when that is
+    known already (one UPDATE of one small row)."""
     processing_ms = max(0, processing_ms)
     increments: dict[str, int | float] = {"requests": 1, "processing_ms": processing_ms}
     for ms in LATENCY_BUCKETS_MS:
         if processing_ms <= ms:
             increments[latency_bucket_field(ms)] = 1
+    increments.update(_audio_increments(audio_seconds, billed_seconds))
     _bump(endpoint=endpoint[:200], status_code=status_code, increments=increments)
 
 
@@ -34,9 +43,16 @@ def request_counter_add_audio(
     *, endpoint: str, status_code: int, audio_seconds: float | None, billed_seconds: int | None
 ) -> None:
     """Add what a request's job measured and billed, once, when its cost is known."""
+    increments = _audio_increments(audio_seconds, billed_seconds)
+    _bump(endpoint=endpoint[:200], status_code=status_code, increments=increments)
+
+
+def _audio_increments(
+    audio_seconds: float | None, billed_seconds: int | None
+) -> dict[str, int | float]:
     increments: dict[str, int | float] = {}
     if audio_seconds:
         increments["audio_seconds"] = audio_seconds
     if billed_seconds:
         increments["billed_seconds"] = billed_seconds
-    _bump(endpoint=endpoint[:200], status_code=status_code, increments=increments)
+    return increments

@@ -66,16 +66,14 @@ def usage_record_create(
             replayed=replayed,
             created_at=created_at or timezone.now(),
         )
+        known = billed_seconds is not None  # else added when the job ends (settle below)
         request_counter_add(
-            endpoint=record.endpoint, status_code=status_code, processing_ms=record.processing_ms
+            endpoint=record.endpoint,
+            status_code=status_code,
+            processing_ms=record.processing_ms,
+            audio_seconds=audio_seconds if known else None,
+            billed_seconds=billed_seconds if known else None,
         )
-        if billed_seconds is not None:
-            request_counter_add_audio(
-                endpoint=record.endpoint,
-                status_code=status_code,
-                audio_seconds=audio_seconds,
-                billed_seconds=billed_seconds,
-            )
     return record
 
 
@@ -89,6 +87,10 @@ def usage_record_settle(*, request_id: str, usage: JobUsage) -> bool:
         "billed_seconds": usage.billed_seconds,
     }
     pending = UsageRecord.objects.filter(request_id=request_id, billed_seconds__isnull=True)
+    # Usually there is none (a synchronous answer's row is written after its job ended): a read
+    # then, and no write transaction, which on SQLite would hold the one write lock.
+    if not pending.exists():
+        return False
     with transaction.atomic():
         settled = pending.filter(error_code="").update(**fields, error_code=usage.error_code)
         settled += pending.exclude(error_code="").update(**fields)

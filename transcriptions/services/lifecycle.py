@@ -48,6 +48,9 @@ def _finish(
     with transaction.atomic():
         finished = Job.objects.filter(pk=job.pk, status__in=from_statuses).update(**fields)
         if finished:
+            # A waiting client is woken as soon as the end is committed, first of what runs
+            # then: its answer does not wait for the usage row's settling or the clean-up below.
+            transaction.on_commit(lambda: job_notify(job.pk))
             job_chunks_release(job_pk=job.pk, succeeded=fields["status"] == Job.Status.SUCCEEDED)
             _settle(job, fields)
     if finished:
@@ -57,7 +60,7 @@ def _finish(
         Job.objects.filter(pk=job.pk).update(audio="")
     if finished and job.callback_url:
         callback_enqueue(job_pk=job.pk)
-    job_notify(job.pk)
+    job_notify(job.pk)  # and once the clean-up is done, as before (harmless: waiters re-read)
     return bool(finished)
 
 
