@@ -42,7 +42,7 @@ from billing.services import (
 )
 from ops.middleware import CLIENT_CLOSED_REQUEST, BothWaysMiddleware
 from ops.streams import ClosingStream
-from ops.threads import in_write_thread
+from ops.threads import in_request_pool
 from transcriptions.services import job_usage
 
 from .errors import ApiError, error_response
@@ -252,9 +252,9 @@ class UsageLogMiddleware(BothWaysMiddleware):
         try:
             response = await self.get_response(request)
         except asyncio.CancelledError:
-            await in_write_thread(usage_log_write)(request, _client_closed(), created_at)
+            await in_request_pool(usage_log_write)(request, _client_closed(), created_at)
             raise
-        r = await in_write_thread(self._logged)(request, response, created_at)
+        r = await in_request_pool(self._logged)(request, response, created_at)
         return r
 
     @staticmethod

@@ -18,9 +18,10 @@ from django.db import close_old_connections, connections
 
 # Short reads of waiting requests (a row when woken): never a wait in them, so a few suffice.
 _reads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="wait-reads")
-# What the request middleware writes after a response exists (the usage log's row): its own
-# pool, so that a write waiting for SQLite's lock never delays a waiting request's read.
-_writes = ThreadPoolExecutor(max_workers=8, thread_name_prefix="request-writes")
+# What the request middleware writes once a response exists (the usage log's row), on
+# connections kept open: its own pool, so that a write waiting for SQLite's lock never delays a
+# waiting request's read.
+_requests = ThreadPoolExecutor(max_workers=8, thread_name_prefix="request-work")
 
 
 def in_thread(
@@ -61,9 +62,9 @@ def _connections_kept() -> None:
             conn.close_at = time.monotonic() + KEPT_CONNECTION_SECONDS
 
 
-def in_write_thread(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+def in_request_pool(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
     """`in_thread` in the pool of the request middleware's writes."""
-    return in_thread(fn, _writes)
+    return in_thread(fn, _requests)
 
 
 async def request_thread_release() -> None:

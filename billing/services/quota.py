@@ -113,7 +113,8 @@ def quota_settle(*, tenant_id: int, period: date, reserved_seconds: int, used_se
     """A job ended: its reservation becomes `used_seconds` (0 when it failed or was
     cancelled: a refund) and its slot is freed. The caller makes sure this runs once per
     job (transcriptions' _finish does it in the transaction that ends the job)."""
-    with transaction.atomic():
+    # Within that transaction, no savepoint of its own (two statements less per job).
+    with transaction.atomic(savepoint=False):
         # Floors at 0 keep a bookkeeping slip from failing the job's final transition.
         QuotaPeriod.objects.filter(tenant_id=tenant_id, period=period).update(
             reserved_seconds=Greatest(F("reserved_seconds") - reserved_seconds, Value(0)),

@@ -62,11 +62,12 @@ MIDDLEWARE = [
     "api.middleware.UsageLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "ops.static_files.StaticFilesMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    # Some of Django's own are fitted to the asynchronous chain (ops/django_middleware.py).
+    "ops.django_middleware.SessionMiddleware",
+    "ops.django_middleware.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "ops.django_middleware.AuthenticationMiddleware",
+    "ops.django_middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Turns a locked-out sign-in into the locked-out page (last, as django-axes asks).
     "axes.middleware.AxesMiddleware",

@@ -75,6 +75,12 @@ def chunk_claim(*, worker: str, interactive_only: bool = False) -> Chunk | None:
     queued = Chunk.objects.filter(status=Chunk.Status.QUEUED)
     if interactive_only:
         queued = queued.filter(interactive=True)
+    # A turn that finds nothing (a worker's last look after its chunk, a spare turn) does not
+    # open the claim's transaction: on SQLite that takes the one write lock, just when the job
+    # that ended is being answered and its usage written. A chunk queued after this look has a
+    # turn of its own.
+    if not queued.exists():
+        return None
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:

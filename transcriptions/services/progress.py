@@ -1,6 +1,7 @@
 """A running job's progress as its worker decodes it: the percentage, and the text (and token
 log probabilities) a stream may already send, whole-file or gathered in order from its chunks."""
 
+import time
 from typing import Any
 
 from django.db import transaction
@@ -39,19 +40,35 @@ def progress_reporter(job: Job, chunk: Chunk):
     return on_segment
 
 
+# A job that nobody streams writes its progress at most this often, the first time after this
+# long: a short file's decode (in the worker's own thread) is not slowed by writes that nobody
+# reads. A stream writes at every segment: its text goes to the client at once.
+PROGRESS_INTERVAL = 1.0
+
+
 def _whole_file_progress(job: Job):
     scores: list[dict[str, Any]] = []  # the file's tokens so far (with include=logprobs)
+    unwritten: list[str] = []  # text decoded since the last write
+    written_at = time.monotonic()
 
     def on_segment(
         segment: dict[str, Any], duration: float, logprobs: list[dict] | None = None
     ) -> None:
+        nonlocal written_at
+        unwritten.append(segment["text"])
+        if logprobs is not None:
+            scores.extend(logprobs)
+        now = time.monotonic()
+        if not job.stream and now - written_at < PROGRESS_INTERVAL:
+            return
+        written_at = now
         progress = min(99, int(100 * segment["end"] / duration)) if duration else 0
         fields: dict[str, Any] = {
             "progress": progress,
-            "partial_text": Concat(F("partial_text"), Value(segment["text"])),
+            "partial_text": Concat(F("partial_text"), Value("".join(unwritten))),
         }
+        unwritten.clear()
         if logprobs is not None:  # written with the text, so that a stream sees both at once
-            scores.extend(logprobs)
             fields["partial_logprobs"] = scores
         if job.stream:  # its text goes to the client now: billed even if the job ends badly
             fields["covered_seconds"] = segment["end"]

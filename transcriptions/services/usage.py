@@ -14,16 +14,20 @@ def job_usage(job: Job) -> JobUsage:
     if not job.is_finished:
         return JobUsage(audio_seconds=job.probed_duration, billed_seconds=None, error_code="")
     if job.status == Job.Status.SUCCEEDED:
-        duration = job.duration if job.duration is not None else job.probed_duration
-        return JobUsage(
-            audio_seconds=duration, billed_seconds=billed_seconds(duration), error_code=""
-        )
+        return success_usage(job, duration=job.duration)
     billed = min(billed_seconds(job.covered_seconds), job.reserved_seconds)
     return JobUsage(
         audio_seconds=job.covered_seconds if billed else job.probed_duration,
         billed_seconds=billed,
         error_code=job.error_code or str(job.status),
     )
+
+
+def success_usage(job: Job, *, duration: float | None) -> JobUsage:
+    """What the job costs having succeeded with this measured `duration` (None: unknown, the
+    probed one counts)."""
+    audio = duration if duration is not None else job.probed_duration
+    return JobUsage(audio_seconds=audio, billed_seconds=billed_seconds(audio), error_code="")
 
 
 def usage_records_settle_pending() -> int:
