@@ -90,6 +90,12 @@ def report_build(
         "bare": {"cpu_threads": bare_threads, "seconds": summary(f.bare_times)},
         "api_sync": {"seconds": summary(f.api_times)},
         "api_over_bare": api_over_bare,
+        # Each API request less the bare run just before it, in ms: the platform's own cost per
+        # request, steadier than the ratio of medians when the machine's speed drifts (both
+        # runs of a pair see the same machine).
+        "api_minus_bare_ms": summary(
+            [(api - bare) * 1000 for api, bare in zip(f.api_times, f.bare_times, strict=True)]
+        ),
         # CPU seconds per transcription: the bare engine's, and all the platform's processes'
         # per synchronous request (their idle work while the bare engine ran included).
         "cpu": {
@@ -174,6 +180,14 @@ def short_lines(report: dict[str, Any]) -> list[str]:
         f"[cpu_threads={report['bare']['cpu_threads'] or 'default'}]",
         f"api warm sync      {_spread(report['api_sync']['seconds'], 's')}",
         f"api / bare         {report['api_over_bare']:.3f}  {_verdict(targets['api_over_bare'])}",
+        *(
+            [
+                f"api - bare         {_spread(report['api_minus_bare_ms'], 'ms', digits=0)}  "
+                "(each request less the bare run before it; not a target)"
+            ]
+            if "api_minus_bare_ms" in report
+            else []
+        ),
         *(
             [
                 f"cpu per request    platform {cpu['platform_per_request']:.3f} s, bare "

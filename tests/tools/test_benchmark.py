@@ -37,6 +37,9 @@ def assert_common_figures(report: dict) -> None:
     assert report["api_over_bare"] == pytest.approx(
         report["api_sync"]["seconds"]["median"] / report["bare"]["seconds"]["median"]
     )
+    # The pair's difference, in ms: each API request less the bare run just before it.
+    [api], [bare] = report["api_sync"]["seconds"]["values"], report["bare"]["seconds"]["values"]
+    assert report["api_minus_bare_ms"]["values"] == [pytest.approx((api - bare) * 1000, abs=0.2)]
     concurrent = report["concurrent"]
     assert concurrent["requests"] == 2 and concurrent["rounds"] == 1
     assert_spread(concurrent["audio_seconds_per_second"], 1)
@@ -81,6 +84,7 @@ def test_starts_its_own_platform_and_reports_every_figure(tmp_path):
     for label in ("api / bare", "concurrent / bare", "first request", "worker RSS"):
         line = next(line for line in out.splitlines() if line.startswith(label))
         assert "(target " in line and (": met)" in line or ": MISSED)" in line)
+    assert any(line.startswith("api - bare ") and " ms " in line for line in out.splitlines())
     # The platform it started is gone.
     with pytest.raises(httpx.TransportError):
         httpx.get(f"{platform['url']}/healthz", timeout=2)
