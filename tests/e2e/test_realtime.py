@@ -371,7 +371,10 @@ def test_the_operators_command_streams_a_file(platform_server):
     assert kinds[:2] == ["session.created", "session.updated"]
     assert kinds[-1] == COMPLETED and "input_audio_buffer.committed" in kinds
     assert lines[-1].startswith("transcript: ")
-    assert words(lines[-1].removeprefix("transcript: ")) == words(JFK_TEXT)
+    # At most one word of 22 off, as with G.711 mu-law above: on an Intel Xeon, A-law at 8 kHz
+    # leaves tiny.en saying "American" (the code before this change does the same there).
+    transcript = lines[-1].removeprefix("transcript: ")
+    assert word_errors(transcript, JFK_TEXT) <= 1 / len(words(JFK_TEXT)), transcript
 
 
 def test_logprobs_come_with_the_deltas_and_the_completed_turn(platform_server):
