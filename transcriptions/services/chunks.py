@@ -18,9 +18,10 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
-from django.db.models import Count, F, Min
+from django.db.models import Count, F, Min, Q
 from django.db.models.functions import Greatest
 from django.utils import timezone
+from django_q.conf import Conf
 from django_q.tasks import async_task
 
 from ..dispatch import TENANT_CHUNK_ORDER, Waiting, next_tenant
@@ -43,8 +44,14 @@ def turns_enqueue(names: list[str]) -> None:
     names = names + [f"{names[-1]}+spare{n}" for n in range(1, settings.SPARE_TURNS + 1)]
 
     def enqueue() -> None:
-        for name in names:
-            async_task(TURN_TASK, task_name=name)
+        # The ORM broker's inserts in one transaction (one commit). Not saved once they
+        # succeed (save=False): a turn's result is only the chunks it ran, which their rows
+        # keep, and saving one under SAVE_LIMIT reads every kept success (up to 1000 rows)
+        # inside a write transaction, at the end of every job. Failures are still saved.
+        together = transaction.atomic(using=Conf.ORM) if Conf.ORM else contextlib.nullcontext()
+        with together:
+            for name in names:
+                async_task(TURN_TASK, task_name=name, save=False)
 
     transaction.on_commit(enqueue)
 
@@ -85,20 +92,27 @@ def chunk_claim(*, worker: str, interactive_only: bool = False) -> Chunk | None:
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CLAIM_LOCK_KEY])
-        waiting = [
-            Waiting(tenant_id, oldest)
-            for tenant_id, oldest in queued.values_list("tenant_id")
-            .annotate(Min("arrived_at"))
-            .order_by()
-        ]
-        if not waiting:
-            return None
-        running = dict(
-            Chunk.objects.filter(status=Chunk.Status.RUNNING)
+        # Each tenant's oldest chunk that may be taken and its chunks running, in one read.
+        takeable = Q(status=Chunk.Status.QUEUED)
+        if interactive_only:
+            takeable &= Q(interactive=True)
+        per_tenant = (
+            Chunk.objects.filter(status__in=(Chunk.Status.QUEUED, Chunk.Status.RUNNING))
             .values_list("tenant_id")
-            .annotate(Count("id"))
+            .annotate(
+                oldest=Min("arrived_at", filter=takeable),
+                running=Count("id", filter=Q(status=Chunk.Status.RUNNING)),
+            )
             .order_by()
         )
+        waiting, running = [], {}
+        for tenant_id, oldest, count in per_tenant:
+            if oldest is not None:
+                waiting.append(Waiting(tenant_id, oldest))
+            if count:
+                running[tenant_id] = count
+        if not waiting:
+            return None
         tenant_id = next_tenant(waiting, running)
         chunk = (
             queued.filter(tenant_id=tenant_id)

@@ -81,6 +81,11 @@ class Command(BaseCommand):
     def handle(self, *args, port: int, host: str, clusters: int, **options) -> None:
         site = settings.Q_CLUSTER["name"]
         env = {**os.environ, "BIND": f"{host}:{port}", "Q_SITE_NAME": site}
+        if clusters == 1:
+            # Spare turns are for another cluster's free workers (settings.SPARE_TURNS): with
+            # one cluster they only cost each job a second queue insert, take and task run,
+            # beside its first chunk's start. An operator's explicit value is kept.
+            env.setdefault("SPARE_TURNS", "0")
         config = settings.BASE_DIR / "platform" / "gunicorn.conf.py"
         qcluster = [sys.executable, str(settings.BASE_DIR / "manage.py"), "qcluster"]
         # (command, the cluster it runs): the web server, the site's clusters, then one
