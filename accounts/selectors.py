@@ -13,7 +13,13 @@ def api_key_find(*, key: str) -> ApiKey | None:
     """The key row whose hash matches `key`, revoked or not; None when nothing matches."""
     if not key.startswith(KEY_PREFIX) or len(key) <= PREFIX_LENGTH:
         return None
-    api_key = ApiKey.objects.select_related("tenant").filter(prefix=key[:PREFIX_LENGTH]).first()
+    # With the tenant's plan and overrides: every API request reads its limits next
+    # (billing.selectors.tenant_limits), two queries fewer this way.
+    api_key = (
+        ApiKey.objects.select_related("tenant__plan", "tenant__plan_override")
+        .filter(prefix=key[:PREFIX_LENGTH])
+        .first()
+    )
     if api_key is None or not api_key.matches(key):
         return None
     return api_key

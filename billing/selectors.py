@@ -80,13 +80,24 @@ def tenant_limits(*, tenant: Tenant) -> Limits:
 
 def tenant_limits_forget(*, tenant: Tenant) -> None:
     tenant.__dict__.pop(_LIMITS_MEMO, None)
+    # And the plan and override the instance may hold (loaded with it, or set by the change).
+    tenant._state.fields_cache.pop("plan", None)
+    tenant._state.fields_cache.pop("plan_override", None)
 
 
 def _tenant_limits(tenant: Tenant) -> Limits:
-    plan = Plan.objects.filter(pk=tenant.plan_id).first() if tenant.plan_id else None
+    # The API key's lookup brings the plan and the override with the tenant (one query for
+    # the three, accounts.selectors.api_key_find); a tenant loaded otherwise reads them here.
+    if Tenant.plan.field.is_cached(tenant):
+        plan = tenant.plan
+    else:
+        plan = Plan.objects.filter(pk=tenant.plan_id).first() if tenant.plan_id else None
     plan = plan or plan_default()
     values = {name: getattr(plan, name) for name in LIMIT_FIELDS}
-    override = PlanOverride.objects.filter(tenant_id=tenant.pk).first()
+    if Tenant.plan_override.related.is_cached(tenant):
+        override = Tenant.plan_override.related.get_cached_value(tenant)
+    else:
+        override = PlanOverride.objects.filter(tenant_id=tenant.pk).first()
     if override is not None:
         for name in LIMIT_FIELDS:
             if getattr(override, name) is not None:

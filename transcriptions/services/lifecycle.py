@@ -45,6 +45,12 @@ def _finish(
     """The one way into a final state, taken once: False when someone else got there first
     (a cancel racing the worker's success, or the reverse)."""
     fields.setdefault("finished_at", timezone.now())
+    # The row lets go of its audio in the same UPDATE (the file is deleted once that is
+    # committed): a write of its own just after the end was committed took SQLite's one write
+    # lock while the waiting client's usage row was being written.
+    audio = job.audio.name if not settings.RETAIN_AUDIO else ""
+    if audio:
+        fields["audio"] = ""
     with transaction.atomic():
         finished = Job.objects.filter(pk=job.pk, status__in=from_statuses).update(**fields)
         if finished:
@@ -55,9 +61,8 @@ def _finish(
             _settle(job, fields)
     if finished:
         job_chunks_files_delete(job_pk=job.pk)
-    if finished and not settings.RETAIN_AUDIO and job.audio:
+    if finished and audio:
         job.audio.delete(save=False)
-        Job.objects.filter(pk=job.pk).update(audio="")
     if finished and job.callback_url:
         callback_enqueue(job_pk=job.pk)
     job_notify(job.pk)  # and once the clean-up is done, as before (harmless: waiters re-read)

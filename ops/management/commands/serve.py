@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Mapping
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
@@ -65,6 +66,16 @@ def children_stop(children: list[subprocess.Popen]) -> None:
         child.wait()
 
 
+def cluster_environment(base: Mapping[str, str], *, clusters: int) -> dict[str, str]:
+    """The children's environment. Spare turns are for another cluster's free workers
+    (settings.SPARE_TURNS): with one cluster they only cost each job a second queue insert,
+    take and task, beside its first chunk's start. An operator's own value is kept."""
+    env = dict(base)
+    if clusters == 1:
+        env.setdefault("SPARE_TURNS", "0")
+    return env
+
+
 class Command(BaseCommand):
     help = "Start gunicorn and the django-q2 clusters; stop them all on Ctrl-C."
 
@@ -80,12 +91,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, port: int, host: str, clusters: int, **options) -> None:
         site = settings.Q_CLUSTER["name"]
-        env = {**os.environ, "BIND": f"{host}:{port}", "Q_SITE_NAME": site}
-        if clusters == 1:
-            # Spare turns are for another cluster's free workers (settings.SPARE_TURNS): with
-            # one cluster they only cost each job a second queue insert, take and task run,
-            # beside its first chunk's start. An operator's explicit value is kept.
-            env.setdefault("SPARE_TURNS", "0")
+        env = cluster_environment(os.environ, clusters=clusters)
+        env.update(BIND=f"{host}:{port}", Q_SITE_NAME=site)
         config = settings.BASE_DIR / "platform" / "gunicorn.conf.py"
         qcluster = [sys.executable, str(settings.BASE_DIR / "manage.py"), "qcluster"]
         # (command, the cluster it runs): the web server, the site's clusters, then one

@@ -1,0 +1,138 @@
+"""What a short synchronous request costs the platform besides the engine, item by item: each
+test fails on the code before its change (checked).
+
+- the turns of a job are put on the queue without being kept as successes (django-q2's
+  SAVE_LIMIT pruning reads every kept success inside a write transaction, at every job's end);
+- `manage.py serve` with one cluster queues no spare turn (one is for another cluster's workers);
+- an upload held in memory is stored in 64 KB writes (one write of a megabyte is 4 times slower);
+- a job's end lets go of its audio in the UPDATE that ends it, not in a write of its own;
+- the API key's lookup brings the tenant's plan and override: its limits cost no more queries.
+"""
+
+import io
+import os
+from decimal import Decimal
+
+import pytest
+from django.core.files.uploadedfile import InMemoryUploadedFile, TemporaryUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django_q.conf import Conf
+from django_q.models import OrmQ
+from django_q.signing import SignedPackage
+
+from accounts.selectors import api_key_find
+from billing.models import Plan
+from billing.selectors import tenant_limits
+from billing.services import plan_override_set, tenant_plan_set
+from ops.management.commands.serve import cluster_environment
+from tests.audio import JFK
+from transcriptions import services
+from transcriptions.models import Job
+from transcriptions.services import lifecycle
+from transcriptions.services.chunks import TURN_TASK, turns_enqueue
+from transcriptions.services.submission import _in_pieces
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_turns_are_queued_as_not_kept_once_they_succeed(monkeypatch, settings):
+    # The test settings run tasks at once (sync); here they go on the ORM queue, as served.
+    monkeypatch.setattr(Conf, "SYNC", False)
+    settings.SPARE_TURNS = 1
+    turns_enqueue(["job_x#0"])
+    payloads = [SignedPackage.loads(row.payload) for row in OrmQ.objects.order_by("id")]
+    assert [(p["name"], p["func"]) for p in payloads] == [
+        ("job_x#0", TURN_TASK),
+        ("job_x#0+spare1", TURN_TASK),
+    ]
+    assert all(p["save"] is False for p in payloads)
+
+
+def test_serve_queues_no_spare_turn_with_one_cluster():
+    assert cluster_environment({}, clusters=1)["SPARE_TURNS"] == "0"
+    assert "SPARE_TURNS" not in cluster_environment({}, clusters=2)
+    # An operator's own value is kept.
+    assert cluster_environment({"SPARE_TURNS": "2"}, clusters=1)["SPARE_TURNS"] == "2"
+
+
+def test_an_upload_in_memory_is_stored_in_pieces_of_64_kb():
+    data = JFK.read_bytes()
+    upload = InMemoryUploadedFile(io.BytesIO(data), "file", "jfk.flac", None, len(data), None)
+    pieces = list(_in_pieces(upload).chunks())
+    assert len(data) > 1_000_000 and max(len(p) for p in pieces) == 64 * 1024
+    assert b"".join(pieces) == data
+    # A file spooled to disk is the storage's to move, whole.
+    spooled = TemporaryUploadedFile("jfk.flac", None, len(data), None)
+    assert _in_pieces(spooled) is spooled
+    spooled.close()
+
+
+def test_a_stored_upload_is_the_file_sent(api_a, stalled_queue):
+    with JFK.open("rb") as f:
+        response = api_a.client.post(
+            "/v1/audio/jobs", {"file": f, "model": "tiny.en"}, format="multipart"
+        )
+    job = Job.objects.get(public_id=response.json()["id"])
+    with job.audio.open("rb") as stored:
+        assert stored.read() == JFK.read_bytes()
+
+
+def _running_job_with_audio(api_a) -> Job:
+    with JFK.open("rb") as f:
+        response = api_a.client.post(
+            "/v1/audio/jobs", {"file": f, "model": "tiny.en"}, format="multipart"
+        )
+    job = Job.objects.get(public_id=response.json()["id"])
+    Job.objects.filter(pk=job.pk).update(status=Job.Status.RUNNING)
+    job.refresh_from_db()
+    return job
+
+
+def test_a_job_lets_go_of_its_audio_in_the_update_that_ends_it(api_a, stalled_queue, settings):
+    settings.RETAIN_AUDIO = False
+    job = _running_job_with_audio(api_a)
+    path = job.audio.path
+    with CaptureQueriesContext(connection) as queries:
+        assert services.job_fail(job=job, code="engine_error", message="failed")
+    updates = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].startswith('UPDATE "transcriptions_job"') and '"audio"' in q["sql"]
+    ]
+    assert len(updates) == 1 and '"status"' in updates[0], updates
+    job.refresh_from_db()
+    assert job.status == Job.Status.FAILED and not job.audio
+    assert not os.path.exists(path)
+
+
+def test_a_job_ended_by_someone_else_keeps_its_audio_for_them(api_a, stalled_queue, settings):
+    """The end is taken once: the loser of a race deletes nothing."""
+    settings.RETAIN_AUDIO = False
+    job = _running_job_with_audio(api_a)
+    Job.objects.filter(pk=job.pk).update(status=Job.Status.CANCELLED)
+    assert not lifecycle.job_fail(job=job, code="engine_error", message="late")
+    job.refresh_from_db()
+    assert job.status == Job.Status.CANCELLED and job.audio
+    assert job.audio.storage.exists(job.audio.name)
+
+
+def test_the_key_lookup_brings_the_limits_of_its_tenant(api_a, django_assert_num_queries):
+    pro = Plan.objects.create(
+        slug="pro-short",
+        name="Pro",
+        monthly_audio_seconds=1000,
+        requests_per_minute=100,
+        concurrent_jobs=4,
+        max_file_bytes=1_000_000,
+        max_audio_seconds=600,
+        price_per_minute=Decimal("0.0040"),
+        currency="EUR",
+        retention_days=7,
+    )
+    tenant_plan_set(tenant=api_a.tenant, plan=pro)
+    plan_override_set(tenant=api_a.tenant, requests_per_minute=7)
+    api_key = api_key_find(key=api_a.key)
+    with django_assert_num_queries(0):
+        limits = tenant_limits(tenant=api_key.tenant)
+    assert (limits.plan, limits.requests_per_minute, limits.concurrent_jobs) == ("pro-short", 7, 4)
