@@ -11,7 +11,6 @@ test fails on the code before its change (checked).
 
 import io
 import os
-from decimal import Decimal
 
 import pytest
 from django.core.files.uploadedfile import InMemoryUploadedFile, TemporaryUploadedFile
@@ -22,8 +21,8 @@ from django_q.models import OrmQ
 from django_q.signing import SignedPackage
 
 from accounts.selectors import api_key_find
-from billing.models import Plan
-from billing.selectors import tenant_limits
+from billing.models import LIMIT_FIELDS, Plan
+from billing.selectors import plan_default, tenant_limits
 from billing.services import plan_override_set, tenant_plan_set
 from ops.management.commands.serve import cluster_environment
 from tests.audio import JFK
@@ -118,18 +117,8 @@ def test_a_job_ended_by_someone_else_keeps_its_audio_for_them(api_a, stalled_que
 
 
 def test_the_key_lookup_brings_the_limits_of_its_tenant(api_a, django_assert_num_queries):
-    pro = Plan.objects.create(
-        slug="pro-short",
-        name="Pro",
-        monthly_audio_seconds=1000,
-        requests_per_minute=100,
-        concurrent_jobs=4,
-        max_file_bytes=1_000_000,
-        max_audio_seconds=600,
-        price_per_minute=Decimal("0.0040"),
-        currency="EUR",
-        retention_days=7,
-    )
+    values = {name: getattr(plan_default(), name) for name in LIMIT_FIELDS}
+    pro = Plan.objects.create(slug="pro-short", name="Pro", **{**values, "concurrent_jobs": 4})
     tenant_plan_set(tenant=api_a.tenant, plan=pro)
     plan_override_set(tenant=api_a.tenant, requests_per_minute=7)
     api_key = api_key_find(key=api_a.key)
