@@ -1,8 +1,7 @@
-"""What a short synchronous request costs the platform besides the engine, item by item: each
-test fails on the code before its change (checked).
+"""What a short synchronous request costs the platform besides the engine, item by item (the
+audio's UPDATE and the key's lookup fail on the code before their change: checked; the others
+test the new helpers and what must stay as it was: the stored file, a lost race's audio).
 
-- the turns of a job are put on the queue without being kept as successes (django-q2's
-  SAVE_LIMIT pruning reads every kept success inside a write transaction, at every job's end);
 - `manage.py serve` with one cluster queues no spare turn (one is for another cluster's workers);
 - an upload held in memory is stored in 64 KB writes (one write of a megabyte is 4 times slower);
 - a job's end lets go of its audio in the UPDATE that ends it, not in a write of its own;
@@ -16,9 +15,6 @@ import pytest
 from django.core.files.uploadedfile import InMemoryUploadedFile, TemporaryUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django_q.conf import Conf
-from django_q.models import OrmQ
-from django_q.signing import SignedPackage
 
 from accounts.selectors import api_key_find
 from billing.models import LIMIT_FIELDS, Plan
@@ -29,23 +25,9 @@ from tests.audio import JFK
 from transcriptions import services
 from transcriptions.models import Job
 from transcriptions.services import lifecycle
-from transcriptions.services.chunks import TURN_TASK, turns_enqueue
 from transcriptions.services.submission import _in_pieces
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def test_turns_are_queued_as_not_kept_once_they_succeed(monkeypatch, settings):
-    # The test settings run tasks at once (sync); here they go on the ORM queue, as served.
-    monkeypatch.setattr(Conf, "SYNC", False)
-    settings.SPARE_TURNS = 1
-    turns_enqueue(["job_x#0"])
-    payloads = [SignedPackage.loads(row.payload) for row in OrmQ.objects.order_by("id")]
-    assert [(p["name"], p["func"]) for p in payloads] == [
-        ("job_x#0", TURN_TASK),
-        ("job_x#0+spare1", TURN_TASK),
-    ]
-    assert all(p["save"] is False for p in payloads)
 
 
 def test_serve_queues_no_spare_turn_with_one_cluster():

@@ -44,14 +44,11 @@ def turns_enqueue(names: list[str]) -> None:
     names = names + [f"{names[-1]}+spare{n}" for n in range(1, settings.SPARE_TURNS + 1)]
 
     def enqueue() -> None:
-        # The ORM broker's inserts in one transaction (one commit). Not saved once they
-        # succeed (save=False): a turn's result is only the chunks it ran, which their rows
-        # keep, and saving one under SAVE_LIMIT reads every kept success (up to 1000 rows)
-        # inside a write transaction, at the end of every job. Failures are still saved.
+        # The ORM broker's inserts in one transaction: one commit for them all.
         together = transaction.atomic(using=Conf.ORM) if Conf.ORM else contextlib.nullcontext()
         with together:
             for name in names:
-                async_task(TURN_TASK, task_name=name, save=False)
+                async_task(TURN_TASK, task_name=name)
 
     transaction.on_commit(enqueue)
 
