@@ -80,9 +80,11 @@ def tenant_limits(*, tenant: Tenant) -> Limits:
 
 def tenant_limits_forget(*, tenant: Tenant) -> None:
     tenant.__dict__.pop(_LIMITS_MEMO, None)
-    # And the plan and override the instance may hold (loaded with it, or set by the change).
-    tenant._state.fields_cache.pop("plan", None)
-    tenant._state.fields_cache.pop("plan_override", None)
+    # And the plan and override the instance may hold (loaded with it, or set by the change):
+    # the same caches _tenant_limits reads.
+    for cache in (Tenant.plan.field, Tenant.plan_override.related):
+        if cache.is_cached(tenant):
+            cache.delete_cached_value(tenant)
 
 
 def _tenant_limits(tenant: Tenant) -> Limits:
