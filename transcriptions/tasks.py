@@ -1,6 +1,7 @@
 """django-q2 entry points: thin, ids in, a service call."""
 
 from billing.services import idempotency_records_purge, usage_records_purge
+from ops.task_history import task_history_prune
 
 from . import services
 from .services.live_preview import live_preview_run
@@ -34,11 +35,12 @@ def purge_expired() -> dict[str, int]:
 def housekeeping() -> dict[str, int]:
     """Hourly: forget Idempotency-Keys past 24 hours, settle usage rows left pending by a
     process that died between ending a job and recording its cost, delete usage rows past
-    USAGE_RETENTION_DAYS."""
+    USAGE_RETENTION_DAYS, keep the task monitor's newest TASK_HISTORY_KEEP successes."""
     return {
         "idempotency_records_purged": idempotency_records_purge(),
         "usage_records_settled": services.usage_records_settle_pending(),
         "usage_records_purged": usage_records_purge(),
+        "task_history_pruned": task_history_prune(),
     }
 
 

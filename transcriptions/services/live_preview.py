@@ -82,7 +82,7 @@ def live_preview_submit(
         samples=samples.astype("<i2").tobytes(),
     )
     # Not saved among the task monitor's results: previews come several a second and would
-    # push the turns' own results out of its history (Q_CLUSTER save_limit).
+    # push the turns' own results out of its history (TASK_HISTORY_KEEP, ops.task_history).
     async_task(PREVIEW_TASK, preview.pk, task_name=f"preview-{preview.pk}", save=False)
     return preview.pk
 
