@@ -410,13 +410,13 @@ MAX_QUEUED_JOBS = env.int("MAX_QUEUED_JOBS", default=200)
 QUEUE_FULL_RETRY_AFTER = env.int("QUEUE_FULL_RETRY_AFTER", default=5)
 # When set, GET /metrics needs "Authorization: Bearer <METRICS_TOKEN>" (production requires it).
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
-# Days the usage log (one row per API request of a tenant) is kept; 0 keeps it forever. The
-# hourly purge keeps whole months (billing reports a month whole), so 400 keeps the last 13.
 # Successful task runs listed by the operator's task monitor (django-q2's "Successful tasks"):
 # the newest this many are kept, older ones deleted by the hourly housekeeping.
 TASK_HISTORY_KEEP = env.int("TASK_HISTORY_KEEP", default=1000)
 if TASK_HISTORY_KEEP < 0:
     raise ImproperlyConfigured("TASK_HISTORY_KEEP must be 0 or more")
+# Days the usage log (one row per API request of a tenant) is kept; 0 keeps it forever. The
+# hourly purge keeps whole months (billing reports a month whole), so 400 keeps the last 13.
 USAGE_RETENTION_DAYS = env.int("USAGE_RETENTION_DAYS", default=400)
 if USAGE_RETENTION_DAYS < 0:
     raise ImproperlyConfigured("USAGE_RETENTION_DAYS must be 0 (forever) or more")
