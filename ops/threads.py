@@ -24,15 +24,12 @@ _reads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="wait-reads")
 _requests = ThreadPoolExecutor(max_workers=8, thread_name_prefix="request-work")
 
 
-def in_thread(
-    fn: Callable[..., Any], executor: ThreadPoolExecutor | None = None
-) -> Callable[..., Awaitable[Any]]:
-    """`fn` in one of `executor`'s threads (by default the waits' read pool). These threads
-    serve no request, so nothing else would drop a connection that broke or outlived
-    CONN_MAX_AGE (as request_started and request_finished do for requests): that is done around
-    each call, as Channels' database_sync_to_async does."""
+def _with_fresh_connections(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`fn` for a pool thread. These threads serve no request, so nothing else would drop a
+    connection that broke or outlived CONN_MAX_AGE (as request_started and request_finished do
+    for requests): that is done around each call, as Channels' database_sync_to_async does."""
 
-    def with_fresh_connections(*args: Any, **kwargs: Any) -> Any:
+    def call(*args: Any, **kwargs: Any) -> Any:
         close_old_connections()
         try:
             return fn(*args, **kwargs)
@@ -40,8 +37,15 @@ def in_thread(
             _connections_kept()
             close_old_connections()
 
+    return call
+
+
+def in_thread(
+    fn: Callable[..., Any], executor: ThreadPoolExecutor | None = None
+) -> Callable[..., Awaitable[Any]]:
+    """`fn` in one of `executor`'s threads (by default the waits' read pool)."""
     return sync_to_async(
-        with_fresh_connections, thread_sensitive=False, executor=executor or _reads
+        _with_fresh_connections(fn), thread_sensitive=False, executor=executor or _reads
     )
 
 
@@ -65,6 +69,12 @@ def _connections_kept() -> None:
 def in_request_pool(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
     """`in_thread` in the pool of the request middleware's writes."""
     return in_thread(fn, _requests)
+
+
+def run_in_request_pool(fn: Callable[..., Any], *args: Any) -> Any:
+    """`fn(*args)` in the pool of the request middleware's writes, from synchronous code (a
+    response's closer): the caller's thread waits, on the pool's kept connections."""
+    return _requests.submit(_with_fresh_connections(fn), *args).result()
 
 
 async def request_thread_release() -> None:

@@ -2,7 +2,9 @@
 
 from datetime import date, timedelta
 
+from django.db import transaction
 from django.utils import timezone
+from django.utils.decorators import method_decorator
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -29,6 +31,7 @@ def _date(params, name: str, default: date) -> date:
         ) from None
 
 
+@method_decorator(transaction.non_atomic_requests, name="dispatch")  # reads only: see models.py
 class UsageApi(APIView):
     """Days from `start_date` to `end_date` inclusive (UTC; default: this month so far)."""
 

@@ -1,5 +1,6 @@
 """Tenants with their own limits on the shared live platform, and their usage rows."""
 
+import time
 import uuid
 from typing import NamedTuple
 
@@ -22,11 +23,20 @@ def tenant_with_limits(platform: LivePlatform, name: str, **limits: int) -> Cust
     return Customer(slug, key)
 
 
-def usage_rows(platform: LivePlatform, key: str) -> list[tuple]:
-    """(endpoint, status_code, error_code, billed_seconds) of the key's requests, in order."""
-    return platform.query(
-        "SELECT u.endpoint, u.status_code, u.error_code, u.billed_seconds "
-        "FROM accounts_usagerecord u JOIN accounts_apikey k ON u.api_key_id = k.id "
-        "WHERE k.prefix = %s ORDER BY u.created_at, u.id",
-        (key[:15],),
-    )
+def usage_rows(platform: LivePlatform, key: str, *, count: int = 0) -> list[tuple]:
+    """(endpoint, status_code, error_code, billed_seconds) of the key's requests, in order.
+
+    A row is written just after its answer is sent (api.middleware), so a test that reads as
+    soon as its client has the answer may be a moment early: with `count`, the rows are read
+    again until there are at least that many (or 10 s pass, and the rows are what they are)."""
+    deadline = time.monotonic() + 10
+    while True:
+        rows = platform.query(
+            "SELECT u.endpoint, u.status_code, u.error_code, u.billed_seconds "
+            "FROM accounts_usagerecord u JOIN accounts_apikey k ON u.api_key_id = k.id "
+            "WHERE k.prefix = %s ORDER BY u.created_at, u.id",
+            (key[:15],),
+        )
+        if len(rows) >= count or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.05)

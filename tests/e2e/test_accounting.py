@@ -1,7 +1,9 @@
 """Quota, Idempotency-Key and the usage log against the live server and its real workers,
 through the official `openai` client where it has the call."""
 
+import contextlib
 import json
+import sqlite3
 import time
 
 import httpx
@@ -19,6 +21,48 @@ def client_for(platform, key: str, **options) -> OpenAI:
     return OpenAI(base_url=platform.api_base, api_key=key, **options)
 
 
+@contextlib.contextmanager
+def usage_log_locked(platform):
+    """No usage row can be written while this holds: on SQLite the database's one write lock,
+    on PostgreSQL a lock on the usage table that lets reads through."""
+    url = platform.env.get("DATABASE_URL", "")
+    if url.startswith("postgres"):
+        import psycopg
+
+        with psycopg.connect(url) as conn:  # one transaction, until the block ends
+            conn.execute("LOCK TABLE accounts_usagerecord IN SHARE ROW EXCLUSIVE MODE")
+            yield
+            conn.rollback()
+        return
+    conn = sqlite3.connect(platform.var_dir / "db.sqlite3", timeout=30, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        yield
+        conn.execute("ROLLBACK")
+    finally:
+        conn.close()
+
+
+def test_the_answer_does_not_wait_for_its_usage_row(platform_server):
+    """The row is written once the answer is sent (api.middleware): a usage log slow to write
+    (here: locked) delays no client, and the row still lands, once, when it can."""
+    customer = tenant_with_limits(platform_server, "prompt")
+    client = client_for(platform_server, customer.key, max_retries=0, timeout=2.0)
+    client.models.list()  # the key's last use is noted now: the next request writes nothing
+    assert usage_rows(platform_server, customer.key, count=1) == [("/v1/models", 200, "", 0)]
+    held = 3.0
+    with usage_log_locked(platform_server):
+        locked_at = time.monotonic()
+        models = client.models.list()  # the old order (row, then answer) timed out here
+        answered = time.monotonic() - locked_at
+        time.sleep(max(0.0, held - (time.monotonic() - locked_at)))
+        rows_while_locked = usage_rows(platform_server, customer.key)
+    assert [m.id for m in models][:1] == ["whisper-1"]
+    assert answered < 1.0, answered
+    assert len(rows_while_locked) == 1
+    assert usage_rows(platform_server, customer.key, count=2) == [("/v1/models", 200, "", 0)] * 2
+
+
 def test_insufficient_quota_is_final_for_the_client(platform_server):
     customer = tenant_with_limits(platform_server, "broke", monthly_audio_seconds=5)
     client = client_for(platform_server, customer.key, max_retries=2)
@@ -30,7 +74,7 @@ def test_insufficient_quota_is_final_for_the_client(platform_server):
     assert "needs 11 seconds of audio and 5 of this month's 5 seconds remain" in str(
         info.value.body["message"]
     )
-    assert usage_rows(platform_server, customer.key) == [
+    assert usage_rows(platform_server, customer.key, count=1) == [
         ("/v1/audio/transcriptions", 429, "insufficient_quota", 0)
     ], "one request: the client was told not to retry"
 
@@ -46,7 +90,7 @@ def test_an_idempotent_retry_is_answered_from_the_first_and_billed_once(platform
             )
         texts.append(result.text)
     assert texts[0] == texts[1] and words(texts[0]) == words(JFK_TEXT)
-    assert [row[3] for row in usage_rows(platform_server, customer.key)] == [11, 0]
+    assert [row[3] for row in usage_rows(platform_server, customer.key, count=2)] == [11, 0]
     [(jobs,)] = platform_server.query(
         "SELECT COUNT(*) FROM transcriptions_job j JOIN accounts_tenant t ON j.tenant_id = t.id "
         "WHERE t.slug = %s",
