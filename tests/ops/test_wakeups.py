@@ -102,3 +102,57 @@ def test_a_queued_task_wakes_the_pusher(monkeypatch):
     thread.join(timeout=WAIT)
     assert not thread.is_alive(), "the pusher was not woken"
     assert took == [(task_id, "payload")]
+
+
+def _queued_silently(list_key: str, payload: str) -> int:
+    """A due task row put on the queue without the notification `enqueue` sends."""
+    from django.utils import timezone
+    from django_q.models import OrmQ
+
+    return OrmQ.objects.create(key=list_key, payload=payload, lock=timezone.now()).pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pusher_that_took_every_due_task_sleeps_until_the_next_is_queued(monkeypatch):
+    """Looking at the table again right after a take delayed that task's way to its worker
+    (ops/broker.py): the pusher reads it again only when woken (or after `poll`)."""
+    monkeypatch.setattr(Conf, "POLL", NEVER)
+    pusher = WakingOrmBroker(list_key="sleep-test")
+    first = WakingOrmBroker(list_key="sleep-test").enqueue("first")
+    assert pusher.dequeue() == [(first, "first")]
+    took: list = []
+
+    def pull() -> None:
+        took.extend(pusher.dequeue() or [])
+        connection.close()
+
+    thread = threading.Thread(target=pull, daemon=True)
+    thread.start()
+    silent = _queued_silently("sleep-test", "silent")
+    thread.join(timeout=0.5)
+    assert thread.is_alive() and took == [], "the pusher looked again without being woken"
+    wakeups.notify(pusher._channel())
+    thread.join(timeout=WAIT)
+    assert not thread.is_alive(), "the pusher was not woken"
+    assert took == [(silent, "silent")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pusher_takes_every_due_task_without_waiting_between_them(monkeypatch):
+    """It takes `bulk` (1) at a time; one that saw more due goes on at once, woken or not."""
+    monkeypatch.setattr(Conf, "POLL", NEVER)
+    monkeypatch.setattr(Conf, "BULK", 1)
+    ids = [_queued_silently("bulk-test", f"task{n}") for n in range(3)]
+    pusher = WakingOrmBroker(list_key="bulk-test")
+    took: list = []
+
+    def pull() -> None:
+        for _ in range(3):
+            took.extend(pusher.dequeue() or [])
+        connection.close()
+
+    thread = threading.Thread(target=pull, daemon=True)
+    thread.start()
+    thread.join(timeout=WAIT)
+    assert not thread.is_alive(), "the pusher waited with tasks due"
+    assert sorted(took) == [(pk, f"task{n}") for n, pk in enumerate(ids)]

@@ -5,7 +5,9 @@ test the new helpers and what must stay as it was: the stored file, a lost race'
 - `manage.py serve` with one cluster queues no spare turn (one is for another cluster's workers);
 - an upload held in memory is stored in 64 KB writes (one write of a megabyte is 4 times slower);
 - a job's end lets go of its audio in the UPDATE that ends it, not in a write of its own;
-- the API key's lookup brings the tenant's plan and override: its limits cost no more queries.
+- the API key's lookup brings the tenant's plan and override: its limits cost no more queries;
+- with the ORM broker, a chunk's turn is written in the transaction that queues the chunk, not
+  in one of its own after it.
 """
 
 import io
@@ -13,8 +15,10 @@ import os
 
 import pytest
 from django.core.files.uploadedfile import InMemoryUploadedFile, TemporaryUploadedFile
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django_q.conf import Conf
+from django_q.models import OrmQ
 
 from accounts.selectors import api_key_find
 from billing.models import LIMIT_FIELDS, Plan
@@ -23,8 +27,8 @@ from billing.services import plan_override_set, tenant_plan_set
 from ops.management.commands.serve import cluster_environment
 from tests.audio import JFK
 from transcriptions import services
-from transcriptions.models import Job
-from transcriptions.services import lifecycle
+from transcriptions.models import Chunk, Job
+from transcriptions.services import chunks, lifecycle
 from transcriptions.services.submission import _in_pieces
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -107,3 +111,29 @@ def test_the_key_lookup_brings_the_limits_of_its_tenant(api_a, django_assert_num
     with django_assert_num_queries(0):
         limits = tenant_limits(tenant=api_key.tenant)
     assert (limits.plan, limits.requests_per_minute, limits.concurrent_jobs) == ("pro-short", 7, 4)
+
+
+class _RolledBack(Exception):
+    pass
+
+
+def test_a_chunk_and_its_turn_are_committed_together(api_a, stalled_queue, monkeypatch, settings):
+    """A turn's row used to be written after the chunk's commit, in a transaction of its own:
+    one commit more before a synchronous request's chunk could start."""
+    job = _running_job_with_audio(api_a)  # stored with its chunk; no turn (stalled queue)
+    Chunk.objects.filter(job=job).delete()
+    monkeypatch.undo()  # turns are queued again (the stalled queue's patch is undone),
+    monkeypatch.setattr(Conf, "SYNC", False)  # as a deployment queues them: rows, not calls
+    assert Conf.ORM == "default" and OrmQ.objects.count() == 0
+    with pytest.raises(_RolledBack), transaction.atomic():
+        chunks.job_first_chunk_queue(job=job)
+        # Inside the transaction that wrote the chunk: the turn is there already.
+        assert Chunk.objects.filter(job=job).count() == 1
+        assert OrmQ.objects.count() == 1 + settings.SPARE_TURNS
+        raise _RolledBack
+    # And gone with it: no turn is left without its chunk.
+    assert Chunk.objects.filter(job=job).count() == 0 and OrmQ.objects.count() == 0
+    with transaction.atomic():
+        chunks.job_first_chunk_queue(job=job)
+    assert Chunk.objects.filter(job=job).count() == 1
+    assert OrmQ.objects.count() == 1 + settings.SPARE_TURNS

@@ -17,7 +17,7 @@ import numpy as np
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, transaction
 from django.db.models import Count, F, Min, Q
 from django.db.models.functions import Greatest
 from django.utils import timezone
@@ -50,6 +50,16 @@ def turns_enqueue(names: list[str]) -> None:
             for name in names:
                 async_task(TURN_TASK, task_name=name)
 
+    in_transaction = transaction.get_connection().in_atomic_block
+    if Conf.ORM == DEFAULT_DB_ALIAS and in_transaction and not Conf.SYNC:
+        # The ORM broker's queue is a table of this database: its rows, written in the
+        # transaction that queues the chunks, are seen with them or not at all (the broker
+        # wakes its pusher once they are committed). A transaction of their own after it cost
+        # a synchronous request one more commit before its chunk could start. (In django-q2's
+        # sync mode, tests', a task runs as it is queued: only after the commit.)
+        for name in names:
+            async_task(TURN_TASK, task_name=name)
+        return
     transaction.on_commit(enqueue)
 
 
