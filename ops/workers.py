@@ -26,10 +26,15 @@ def worker_identity() -> str:
 
 
 def worker_heartbeat(*, models: list[str]) -> None:
+    row = {"hostname": socket.gethostname(), "pid": os.getpid()}
+    now = timezone.now()
+    # Every beat but the first is one UPDATE. update_or_create locks and reads the row, then
+    # saves it: on SQLite a transaction that held the one write lock for 2-6 ms, from a thread
+    # of a worker that may be decoding (measured: inside other requests' answers).
+    if WorkerHeartbeat.objects.filter(**row).update(loaded_models=models, last_seen=now):
+        return
     WorkerHeartbeat.objects.update_or_create(
-        hostname=socket.gethostname(),
-        pid=os.getpid(),
-        defaults={"loaded_models": models, "last_seen": timezone.now()},
+        **row, defaults={"loaded_models": models, "last_seen": now}
     )
 
 

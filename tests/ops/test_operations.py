@@ -29,6 +29,22 @@ def test_healthz(client):
     assert response.status_code == 200 and response.json() == {"status": "ok"}
 
 
+def test_a_heartbeat_after_the_first_is_one_update():
+    """It used to lock and read its row, then save it: a transaction holding SQLite's write
+    lock, from a thread of a worker that may be decoding."""
+    from ops.models import WorkerHeartbeat
+
+    worker_heartbeat(models=["tiny.en"])
+    first = WorkerHeartbeat.objects.get(pid=os.getpid())
+    with CaptureQueriesContext(connection) as queries:
+        worker_heartbeat(models=["tiny.en", "base"])
+    sqls = [q["sql"] for q in queries.captured_queries]
+    assert len(sqls) == 1 and sqls[0].startswith("UPDATE"), sqls
+    beat = WorkerHeartbeat.objects.get(pid=os.getpid())
+    assert beat.loaded_models == ["tiny.en", "base"] and beat.last_seen > first.last_seen
+    assert beat.started_at == first.started_at and WorkerHeartbeat.objects.count() == 1
+
+
 def test_readyz_needs_a_worker_with_models_loaded(client):
     response = client.get("/readyz")
     assert response.status_code == 503
