@@ -120,11 +120,13 @@ class _RolledBack(Exception):
 def test_a_chunk_and_its_turn_are_committed_together(api_a, stalled_queue, monkeypatch, settings):
     """A turn's row used to be written after the chunk's commit, in a transaction of its own:
     one commit more before a synchronous request's chunk could start."""
+    if Conf.ORM is None:
+        pytest.skip("the Redis broker's queue is not in the database: turns follow the commit")
     job = _running_job_with_audio(api_a)  # stored with its chunk; no turn (stalled queue)
     Chunk.objects.filter(job=job).delete()
     monkeypatch.undo()  # turns are queued again (the stalled queue's patch is undone),
     monkeypatch.setattr(Conf, "SYNC", False)  # as a deployment queues them: rows, not calls
-    assert Conf.ORM == "default" and OrmQ.objects.count() == 0
+    assert OrmQ.objects.count() == 0
     with pytest.raises(_RolledBack), transaction.atomic():
         chunks.job_first_chunk_queue(job=job)
         # Inside the transaction that wrote the chunk: the turn is there already.
