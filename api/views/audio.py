@@ -34,6 +34,9 @@ from ..serializers.requests import AudioRequestSerializer, TranscriptionRequestS
 from ..streaming import sse_events
 from ..waits import wait_slot_free, wait_slot_take
 
+# Audio up to this long is answered from the event loop (PendingAnswer.complete).
+RENDER_IN_LOOP_SECONDS = 120.0
+
 
 def job_answer(job: Job) -> tuple[bytes | str, str]:
     """The finished job's body and content type, in the format it asked for."""
@@ -65,9 +68,15 @@ class PendingAnswer(HttpResponse):
             await request_thread_release()
             job = await job_wait_async(self.job_pk, timeout=settings.SYNC_WAIT_TIMEOUT)
             self.request.usage_job = job  # as it ended: the usage log need not read it again
-            # Rendering is CPU (not for the loop), and needs no request thread: the request's
-            # own was let go above, and making it a new one cost the answer a millisecond.
-            body, content_type = await in_thread(job_answer)(job)
+            if (job.duration or job.probed_duration) <= RENDER_IN_LOOP_SECONDS:
+                # A short file's answer is a few kilobytes of JSON or text: rendered here, in
+                # less than the hop to a thread and back took (measured: 0.5-1 ms).
+                body, content_type = job_answer(job)
+            else:
+                # A long one's is CPU for the loop's other requests to wait on: a thread, but
+                # not a request's (the request's own was let go above, and making it a new
+                # one cost the answer a millisecond).
+                body, content_type = await in_thread(job_answer)(job)
             self["Content-Type"] = content_type
         except Exception as exc:  # every failure leaves in OpenAI's envelope
             error = to_api_error(exc)
