@@ -10,7 +10,7 @@ shared pool (`in_thread`); Django gives it a new thread if it needs one afterwar
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from asgiref.sync import SyncToAsync, sync_to_async
@@ -71,10 +71,10 @@ def in_request_pool(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
     return in_thread(fn, _requests)
 
 
-def run_in_request_pool(fn: Callable[..., Any], *args: Any) -> Any:
-    """`fn(*args)` in the pool of the request middleware's writes, from synchronous code (a
-    response's closer): the caller's thread waits, on the pool's kept connections."""
-    return _requests.submit(_with_fresh_connections(fn), *args).result()
+def start_in_request_pool(fn: Callable[..., Any], *args: Any) -> Future:
+    """`fn(*args)` started in the pool of the request middleware's writes, on its kept
+    connections; the caller goes on, and may wait for it later (`.result()`)."""
+    return _requests.submit(_with_fresh_connections(fn), *args)
 
 
 async def request_thread_release() -> None:

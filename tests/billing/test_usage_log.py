@@ -2,6 +2,7 @@
 included, with what it cost; rows of requests whose job ends later are settled when it ends.
 Requests that name no tenant are only counted; rows past the retention are purged."""
 
+import contextlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -278,3 +279,69 @@ def test_the_hourly_housekeeping_schedule_purges_the_usage_log(api_a, settings):
     )
     assert tasks.housekeeping()["usage_records_purged"] == 1
     assert UsageRecord.objects.count() == 1
+
+
+def test_a_client_that_never_reads_its_answer_still_gets_its_usage_row(api_a):
+    """Under ASGI the row is written while the answer is sent: a peer that takes nothing (the
+    server's send held by flow control) cannot hold its row back, as it did for a moment when
+    the row was written after the send."""
+    import asyncio
+
+    from asgiref.sync import sync_to_async
+    from django.core.handlers.asgi import ASGIHandler
+    from django.db import OperationalError
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/v1/models",
+        "raw_path": b"/v1/models",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"testserver"), (b"authorization", f"Bearer {api_a.key}".encode())],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+
+    async def exchange() -> tuple[int, int]:
+        forever = asyncio.Event()
+        body = [{"type": "http.request", "body": b"", "more_body": False}]
+        sending = asyncio.Event()
+        status = []
+
+        async def receive():
+            if body:
+                return body.pop()
+            await forever.wait()  # the client stays connected
+
+        async def send(message):
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+            else:
+                sending.set()
+                await forever.wait()  # and reads nothing: the body is never taken
+
+        def rows_now() -> int:
+            try:
+                return UsageRecord.objects.filter(api_key=api_a.api_key).count()
+            except OperationalError:  # the test database's shared cache: the write holds it
+                return 0
+
+        count = sync_to_async(rows_now, thread_sensitive=False)
+        served = asyncio.create_task(ASGIHandler()(scope, receive, send))
+        await asyncio.wait_for(sending.wait(), 30)
+        rows = 0
+        for _ in range(200):  # up to 10 s
+            rows = await count()
+            if rows:
+                break
+            await asyncio.sleep(0.05)
+        served.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await served
+        return status[0], rows
+
+    assert asyncio.run(exchange()) == (200, 1)
