@@ -44,11 +44,8 @@ def turns_enqueue(names: list[str]) -> None:
     names = names + [f"{names[-1]}+spare{n}" for n in range(1, settings.SPARE_TURNS + 1)]
 
     def enqueue() -> None:
-        # The ORM broker's inserts in one transaction: one commit for them all.
-        together = transaction.atomic(using=Conf.ORM) if Conf.ORM else contextlib.nullcontext()
-        with together:
-            for name in names:
-                async_task(TURN_TASK, task_name=name)
+        for name in names:
+            async_task(TURN_TASK, task_name=name)
 
     in_transaction = transaction.get_connection().in_atomic_block
     if Conf.ORM == DEFAULT_DB_ALIAS and in_transaction and not Conf.SYNC:
@@ -57,10 +54,16 @@ def turns_enqueue(names: list[str]) -> None:
         # wakes its pusher once they are committed). A transaction of their own after it cost
         # a synchronous request one more commit before its chunk could start. (In django-q2's
         # sync mode, tests', a task runs as it is queued: only after the commit.)
-        for name in names:
-            async_task(TURN_TASK, task_name=name)
+        enqueue()
         return
-    transaction.on_commit(enqueue)
+
+    def enqueue_together() -> None:
+        # The ORM broker's inserts in one transaction: one commit for them all.
+        together = transaction.atomic(using=Conf.ORM) if Conf.ORM else contextlib.nullcontext()
+        with together:
+            enqueue()
+
+    transaction.on_commit(enqueue_together)
 
 
 def chunk_name(job: Job, index: int) -> str:
