@@ -2,11 +2,14 @@
 microphone fed jfk.flac (chromium's fake capture device), the page streaming it to
 /v1/realtime with a pasted key, each turn's text appearing as it is transcribed."""
 
+import json
 import os
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.audio import JFK, encode, words
 from tools.realtime_client import load_samples
@@ -49,12 +52,29 @@ def browser(tmp_path_factory):
         browser.close()
 
 
+def _event_summary(frame) -> str:
+    """An event's type and its text or error, without the audio."""
+    try:
+        event = json.loads(frame)
+    except (TypeError, ValueError):
+        return repr(frame)[:80]
+    detail = event.get("transcript") or event.get("delta") or event.get("error") or ""
+    return f"{time.monotonic():.1f} {event.get('type')} {event.get('item_id', '')} {detail}"
+
+
 def test_the_microphone_is_transcribed_live(browser, platform_server):
     platform_server.manage(
         "create_member", platform_server.tenant, MEMBER, "--role", "member", "--password-stdin",
         input=PASSWORD + "\n",
     )  # fmt: skip
     page = browser.new_context().new_page()
+    # Every event the server sends, for the failure message: what the page was told, not only
+    # what it shows.
+    received: list[str] = []
+    page.on(
+        "websocket",
+        lambda ws: ws.on("framereceived", lambda frame: received.append(_event_summary(frame))),
+    )
     page.goto(f"{platform_server.url}/live/")
     page.fill("#id_username", MEMBER)
     page.fill("#id_password", PASSWORD)
@@ -66,11 +86,19 @@ def test_the_microphone_is_transcribed_live(browser, platform_server):
     page.wait_for_selector("#live-turns li.done", timeout=60_000)
     # The fake microphone plays the file in a loop: on a loaded machine the browser may drop
     # some of its audio, so the page is given until a later pass for the words to come through.
-    page.wait_for_function(
-        "document.querySelectorAll('#live-turns li.done').length >= 3 && "
-        "/americans|country/i.test(document.querySelector('#live-turns').innerText)",
-        timeout=120_000,
-    )
+    try:
+        page.wait_for_function(
+            "document.querySelectorAll('#live-turns li.done').length >= 3 && "
+            "/americans|country/i.test(document.querySelector('#live-turns').innerText)",
+            timeout=120_000,
+        )
+    except PlaywrightTimeout:
+        pytest.fail(
+            f"status: {page.inner_text('#live-status')!r}\n"
+            f"turns: {page.inner_text('#live-turns')!r}\n"
+            f"events ({len(received)}): {received[-60:]}\n"
+            f"server log: {platform_server.log()[-3000:]}"
+        )
     page.click("#live-stop")
     heard = set(words(page.inner_text("#live-turns")))
     assert {"americans", "country"} & heard, heard
