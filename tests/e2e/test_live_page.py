@@ -90,7 +90,7 @@ def test_the_microphone_is_transcribed_live(browser, platform_server):
         page.wait_for_function(
             "document.querySelectorAll('#live-turns li.done').length >= 3 && "
             "/americans|country/i.test(document.querySelector('#live-turns').innerText)",
-            timeout=120_000,
+            timeout=180_000,
         )
     except PlaywrightTimeout:
         pytest.fail(
