@@ -21,6 +21,7 @@ decode has.
 import asyncio
 import base64
 import binascii
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -400,9 +401,23 @@ class RealtimeSession:
             await self.send(error_event(error.message, type=error.type, code=error.code))
             await self._failed(item_id, error.as_dict()["error"])
             return
+        except Exception as fault:
+            # A fault, not a refusal (the database went away, a bug): nothing of the turn runs
+            # (job_submit undoes its steps; live_turn_submit cancels a job left without its
+            # usage row), and the client hears so instead of waiting for a `completed` that
+            # never comes. The session goes on.
+            self._submits.discard(submit)
+            await self._failed(item_id, to_api_error(fault).as_dict()["error"])
+            return
         self._jobs[item_id] = job.pk
         try:
             await self._follow(item_id, job, logprobs=transcription.logprobs, sent=sent)
+        except Exception as fault:
+            # Following the job failed (a read that raised): the turn is cancelled, billed only
+            # what was transcribed, and reported failed, rather than left running unseen.
+            with contextlib.suppress(Exception):
+                await in_thread(live_turn_abandon)(job.pk)
+            await self._failed(item_id, to_api_error(fault).as_dict()["error"])
         finally:
             self._jobs.pop(item_id, None)
 

@@ -11,6 +11,7 @@ reads the same whether the audio came in a file or live. Audio never committed (
 left in the buffer when the client went away) is never transcribed and never billed.
 """
 
+import contextlib
 import io
 import uuid
 import wave
@@ -136,7 +137,14 @@ def live_turn_submit(
         params=params,
         upload=wav_upload(samples),
     )
-    usage_record_create(**row, status_code=200, job_id=job.public_id, billed_seconds=None)
+    try:
+        usage_record_create(**row, status_code=200, job_id=job.public_id, billed_seconds=None)
+    except Exception:
+        # With no usage row the turn's seconds would be settled unlogged: it must not run
+        # (cancelled before any of it is transcribed, it is billed nothing).
+        with contextlib.suppress(Exception):
+            live_turn_abandon(job.pk)
+        raise
     job.refresh_from_db()
     if job.is_finished:  # it ended before its row existed, and found nothing to settle
         usage_record_settle(request_id=row["request_id"], usage=job_usage(job))
