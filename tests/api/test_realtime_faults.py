@@ -62,6 +62,15 @@ def failures(events: list[dict]) -> list[dict]:
     return [event["error"] for event in events if event["type"] == FAILED]
 
 
+def failed_and_cancelled(api_key) -> Job:
+    """One turn: it ends in `failed` (server_error), and its one job is cancelled."""
+    [error] = failures(one_turn(api_key))
+    assert error["type"] == "server_error"
+    [job] = Job.objects.all()
+    assert job.status == Job.Status.CANCELLED
+    return job
+
+
 def test_a_fault_while_queueing_the_turn_is_reported_and_the_session_goes_on(tenant_a, monkeypatch):
     api = keyed_client(tenant_a)
     real_submit = session_module.live_turn_submit
@@ -91,11 +100,7 @@ def test_a_fault_while_following_the_turn_cancels_its_job(tenant_a, monkeypatch,
         raise OperationalError("server closed the connection unexpectedly")
 
     monkeypatch.setattr("api.realtime.session.live_turn_wait", broken_wait)
-    events = one_turn(api.api_key)
-    [error] = failures(events)
-    assert error["type"] == "server_error"
-    [job] = Job.objects.all()
-    assert job.status == Job.Status.CANCELLED
+    job = failed_and_cancelled(api.api_key)
     # Cancelled before any of it was transcribed: its usage row is settled at 0 s.
     [row] = UsageRecord.objects.filter(job_id=job.public_id)
     assert row.billed_seconds == 0
@@ -110,8 +115,4 @@ def test_a_usage_row_that_cannot_be_written_leaves_no_job_running(
         raise OperationalError("disk I/O error")
 
     monkeypatch.setattr("transcriptions.services.live.usage_record_create", no_row)
-    events = one_turn(api.api_key)
-    [error] = failures(events)
-    assert error["type"] == "server_error"
-    [job] = Job.objects.all()
-    assert job.status == Job.Status.CANCELLED
+    failed_and_cancelled(api.api_key)
