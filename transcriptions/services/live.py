@@ -139,15 +139,16 @@ def live_turn_submit(
     )
     try:
         usage_record_create(**row, status_code=200, job_id=job.public_id, billed_seconds=None)
+        job.refresh_from_db()
+        if job.is_finished:  # it ended before its row existed, and found nothing to settle
+            usage_record_settle(request_id=row["request_id"], usage=job_usage(job))
     except Exception:
-        # With no usage row the turn's seconds would be settled unlogged: it must not run
-        # (cancelled before any of it is transcribed, it is billed nothing).
+        # The session reports the turn failed: it must not run on unseen (with no usage row,
+        # its seconds would also be settled unlogged). Cancelled before any of it is
+        # transcribed, it is billed nothing.
         with contextlib.suppress(Exception):
             live_turn_abandon(job.pk)
         raise
-    job.refresh_from_db()
-    if job.is_finished:  # it ended before its row existed, and found nothing to settle
-        usage_record_settle(request_id=row["request_id"], usage=job_usage(job))
     return job
 
 
