@@ -59,7 +59,7 @@ from transcriptions.services.live_preview import (
     words_agreed,
 )
 
-from ..errors import to_api_error
+from ..errors import ApiError, to_api_error
 from .protocol import (
     ProtocolError,
     SessionSettings,
@@ -357,13 +357,13 @@ class RealtimeSession:
         self._turns.add(task)
         task.add_done_callback(self._turns.discard)
 
-    async def _failed(self, item_id: str, error: dict) -> None:
+    async def _failed(self, item_id: str, error: ApiError) -> None:
         await self.send(
             {
                 "type": "conversation.item.input_audio_transcription.failed",
                 "item_id": item_id,
                 "content_index": 0,
-                "error": error,
+                "error": error.as_dict()["error"],
             }
         )
 
@@ -399,7 +399,7 @@ class RealtimeSession:
                 error_code=error.code or "",
             )
             await self.send(error_event(error.message, type=error.type, code=error.code))
-            await self._failed(item_id, error.as_dict()["error"])
+            await self._failed(item_id, error)
             return
         except Exception as fault:
             # A fault, not a refusal (the database went away, a bug): nothing of the turn runs
@@ -407,7 +407,7 @@ class RealtimeSession:
             # usage row), and the client hears so instead of waiting for a `completed` that
             # never comes. The session goes on.
             self._submits.discard(submit)
-            await self._failed(item_id, to_api_error(fault).as_dict()["error"])
+            await self._failed(item_id, to_api_error(fault))
             return
         self._jobs[item_id] = job.pk
         try:
@@ -417,7 +417,7 @@ class RealtimeSession:
             # what was transcribed, and reported failed, rather than left running unseen.
             with contextlib.suppress(Exception):
                 await in_thread(live_turn_abandon)(job.pk)
-            await self._failed(item_id, to_api_error(fault).as_dict()["error"])
+            await self._failed(item_id, to_api_error(fault))
         finally:
             self._jobs.pop(item_id, None)
 
@@ -433,7 +433,7 @@ class RealtimeSession:
             try:
                 job = await live_turn_wait(job.pk, sent=seen, timeout=remaining)
             except TranscriptionError as gone:  # deleted by its owner meanwhile
-                await self._failed(item_id, to_api_error(gone).as_dict()["error"])
+                await self._failed(item_id, to_api_error(gone))
                 return
             # The whole text once done; a delta carries whatever of it the earlier ones did
             # not. Segments' texts begin with a space, the transcript does not.
@@ -474,7 +474,7 @@ class RealtimeSession:
                 return
             if job.is_finished or time.monotonic() >= deadline:
                 error = to_api_error(job_outcome_error(job))
-                await self._failed(item_id, error.as_dict()["error"])
+                await self._failed(item_id, error)
                 return
 
     async def close(self) -> None:
