@@ -9,6 +9,8 @@ import socket
 import httpx
 import pytest
 
+from tests.e2e.test_hostile_tenants import wait_for
+
 pytestmark = pytest.mark.e2e
 
 MIB = 1 << 20
@@ -117,8 +119,9 @@ def test_no_key_and_a_huge_length_is_refused_before_the_body(platform_server):
     assert body["error"]["message"].startswith("You didn't provide an API key.")
     assert sent == 0, f"{sent / MIB:.0f} MiB read before the 401"
     assert closed
-    # Counted as every request without a key is, and not stored as anyone's usage.
-    assert counted(platform_server, 401) == before + 1
+    # Counted as every request without a key is (once the answer is sent), and not stored as
+    # anyone's usage.
+    wait_for(lambda: counted(platform_server, 401) == before + 1, timeout=30)
     assert usage_rows(platform_server) == rows
     assert httpx.get(f"{platform_server.url}/healthz", timeout=10).status_code == 200
 
@@ -143,8 +146,9 @@ def test_a_length_over_the_plan_is_refused_before_the_body(platform_server):
     assert "x-ratelimit-limit-requests" in headers
     assert sent == 0, f"{sent / MIB:.0f} MiB read before the 413"
     assert closed
-    # The tenant's request keeps its row, with the length it claimed.
-    assert usage_rows(platform_server) == rows + 1
+    # The tenant's request keeps its row (written once the answer is sent), with the length it
+    # claimed.
+    wait_for(lambda: usage_rows(platform_server) == rows + 1, timeout=30)
     assert platform_server.query(
         "SELECT status_code, error_code, request_bytes FROM accounts_usagerecord "
         "ORDER BY id DESC LIMIT 1"
