@@ -32,6 +32,21 @@ class KeyRefused(Exception):
 def api_key_check(*, key: str):
     """The usable key row for `key` (its last use noted), or KeyRefused with OpenAI's message:
     for the Bearer header and for the realtime websocket alike."""
+    api_key = _usable(key)
+    api_key_touch(api_key=api_key)
+    return api_key
+
+
+def api_key_usable(*, key: str):
+    """The key row if `key` opens the API, else None; its use is not noted (a look at the
+    headers before the body is read; the request's own authentication notes it)."""
+    try:
+        return _usable(key)
+    except KeyRefused:
+        return None
+
+
+def _usable(key: str):
     api_key = api_key_find(key=key)
     if api_key is None:
         raise KeyRefused(MSG_INVALID_KEY.format(masked=mask(key)))
@@ -41,7 +56,6 @@ def api_key_check(*, key: str):
         raise KeyRefused(MSG_EXPIRED_KEY.format(masked=mask(key)), api_key)
     if not api_key.tenant.is_active:
         raise KeyRefused(MSG_INACTIVE_TENANT, api_key)
-    api_key_touch(api_key=api_key)
     return api_key
 
 

@@ -10,9 +10,10 @@ from .errors import ApiError
 
 # Room for the multipart envelope (boundaries, the small form fields) around the file itself.
 ENVELOPE_SLACK = 64 * 1024
-# An oversized body is read and thrown away up to this much, so that clients which send the
-# whole body before reading the answer (httpx, the openai SDK) see the 413 instead of a reset
-# connection. Past it the connection is simply closed.
+# Under WSGI (runserver) an oversized body is read and thrown away up to this much, so that
+# clients which send the whole body before reading the answer see the 413 instead of a reset
+# connection. The web process (ASGI) never gets this far: api.body_guard refuses such a body
+# from its headers, and the stream here is empty.
 DRAIN_LIMIT = 128 * 1024 * 1024
 MSG_TOO_LARGE = "Maximum content size limit ({limit}) exceeded ({size} bytes read)"
 
@@ -29,7 +30,11 @@ def request_too_large(limit: int, size: int) -> ApiError:
 def upload_limit(request) -> int:
     """The largest file this request may carry: its tenant plan's, within the platform's
     MAX_UPLOAD_BYTES."""
-    tenant = getattr(getattr(request, "user", None), "tenant", None)
+    return tenant_upload_limit(getattr(getattr(request, "user", None), "tenant", None))
+
+
+def tenant_upload_limit(tenant) -> int:
+    """The largest file `tenant` may send (None: the platform's MAX_UPLOAD_BYTES)."""
     if tenant is None:
         return settings.MAX_UPLOAD_BYTES
     return min(settings.MAX_UPLOAD_BYTES, tenant_limits(tenant=tenant).max_file_bytes)

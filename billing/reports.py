@@ -14,6 +14,7 @@ from django.db.models import Count, Q, Sum
 from django.db.models.functions import Coalesce
 
 from accounts.models import Tenant
+from ops.spreadsheets import spreadsheet_cell
 
 from .models import UsageRecord
 from .periods import month_bounds
@@ -102,8 +103,9 @@ def billing_report(*, year: int, month: int, tenant: Tenant | None = None) -> li
 def billing_csv(rows: list[BillingRow]) -> str:
     """The report as CSV with a header line (what the dashboard offers for download)."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\n")
+    # RFC 4180 line ends: a CR inside a cell is then quoted, not taken for a new row.
+    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\r\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow(row.as_dict())
+        writer.writerow({name: spreadsheet_cell(value) for name, value in row.as_dict().items()})
     return out.getvalue()

@@ -13,11 +13,13 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import WebsocketDenier  # noqa: E402
 from django.urls import path, re_path  # noqa: E402
 
+from api.body_guard import BodyGuard  # noqa: E402
 from api.realtime.consumer import RealtimeConsumer  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": http_application,
+        # An API request's body is refused from its headers before Django reads it whole.
+        "http": BodyGuard(http_application),
         "websocket": URLRouter(
             [
                 path("v1/realtime", RealtimeConsumer.as_asgi()),

@@ -1,8 +1,8 @@
 """Production: the base settings plus HTTPS hardening; `manage.py check --deploy` is clean.
 
 Everything else (DATABASE_URL, REDIS_URL, hosts, workers) still comes from the environment
-(platform/env.example). It refuses to start with a missing secret, or with one still set to
-the placeholder that platform/env.example shows.
+(platform/env.example). It refuses to start with a missing, weak or reused secret
+(config/settings/secrets.py), or with callbacks allowed to reach private addresses.
 """
 
 import os
@@ -10,40 +10,28 @@ import os
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import METRICS_TOKEN, env, env_bool
+from .base import env, env_bool
+from .secrets import secret_problems
 
-# Every secret platform/env.example names, and the mark its placeholder values carry: a
-# deployment that copied the example (or started compose with it) without filling them in
-# would run with keys that anyone who read the repository knows.
-SECRET_VARIABLES = (
-    "DJANGO_SECRET_KEY",
-    "API_KEY_PEPPER",
-    "DATABASE_URL",  # its password
-    "METRICS_TOKEN",
-    "AWS_SECRET_ACCESS_KEY",
+MSG_PRIVATE_CALLBACKS = (
+    "CALLBACK_ALLOW_PRIVATE=true lets any tenant's callbacks reach this network's private "
+    "addresses: development only"
 )
-PLACEHOLDER_MARK = "change-me"
 
-
-def placeholder_secrets(environ: dict[str, str]) -> list[str]:
-    """The secret variables of `environ` still set to an example's placeholder."""
-    return [name for name in SECRET_VARIABLES if PLACEHOLDER_MARK in environ.get(name, "").lower()]
-
-
-_placeholders = placeholder_secrets(dict(os.environ))
-if _placeholders:
-    raise ImproperlyConfigured(
-        f"{', '.join(_placeholders)} still set to the placeholder of platform/env.example: "
-        "set secrets of your own"
-    )
+# Read from the environment here, not taken from the base settings: they are what is checked.
+_problems = secret_problems(dict(os.environ))
+if env_bool("CALLBACK_ALLOW_PRIVATE", False):
+    _problems.append(MSG_PRIVATE_CALLBACKS)
+if _problems:
+    raise ImproperlyConfigured("; ".join(_problems))
 
 DEBUG = False
-SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
-if len(SECRET_KEY) < 50:
-    raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set to 50+ random characters")
+SECRET_KEY = env.str("DJANGO_SECRET_KEY")
+# Its own secret, never the session key (the base settings' development fallback).
+API_KEY_PEPPER = env.str("API_KEY_PEPPER")
 # /metrics tells who uses the platform how much: never open in production.
-if len(METRICS_TOKEN) < 16:
-    raise ImproperlyConfigured("METRICS_TOKEN must be set to 16+ random characters")
+METRICS_TOKEN = env.str("METRICS_TOKEN")
+CALLBACK_ALLOW_PRIVATE = False
 
 # TLS ends at the proxy in front of gunicorn, which says so in X-Forwarded-Proto.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

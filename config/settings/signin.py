@@ -14,11 +14,11 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
-# Failed attempts before a lock, counted per username (from any address) and, separately, per
-# client address (for any username): guessing one password from many machines and many
-# passwords from one machine are both stopped.
+# Failed attempts before a lock, counted per username and client address together, and
+# separately per client address (for any username). Never per username alone: then anyone could
+# keep any user, the operator included, out from every address by guessing ten times.
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
 # A lock ends by itself this long after the failure that set it, attempts during the lock do not
 # extend it (so nobody can lock a user out for good): at most LOGIN_FAILURE_LIMIT guesses per
 # period. `manage.py axes_reset_username NAME` ends a lock sooner.

@@ -3,7 +3,6 @@ JSON), cancel and delete (the services of DELETE /v1/audio/jobs/{id}), and its r
 for the page's player. Every lookup goes through the tenant-filtered job selector: another
 tenant's transcript is a 404."""
 
-import mimetypes
 import re
 
 from django.contrib import messages
@@ -29,17 +28,19 @@ MSG_CANCELLED = "The transcription was cancelled."
 MSG_NOT_CANCELLED = "This transcription had already ended."
 MSG_DELETED = "The transcript “{name}” was deleted with its audio."
 MSG_NO_AUDIO = "This transcript's audio was not kept."
-# A container's content type for the player (probe's container names -> MIME types).
+# The only types audio is served as, by the container the probe found (FFmpeg's demuxer names,
+# as stored in Job.audio_format). Never from the uploaded name: a valid Matroska file called
+# x.html would be served as a page, its tags' script run with the rights of whoever opens it.
 AUDIO_TYPES = {
     "flac": "audio/flac",
     "mp3": "audio/mpeg",
     "ogg": "audio/ogg",
     "wav": "audio/wav",
-    "webm": "audio/webm",
-    "mp4": "audio/mp4",
-    "m4a": "audio/mp4",
+    "matroska,webm": "audio/webm",
     "mov,mp4,m4a,3gp,3g2,mj2": "audio/mp4",
 }
+# On every media answer: should a browser still render it, nothing in it runs or loads.
+MEDIA_CSP = "default-src 'none'; sandbox"
 RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 # At most this much per range answer (a range may be answered shorter than asked): a player's
 # open-ended "bytes=0-" must not read a whole file into memory.
@@ -91,11 +92,7 @@ def transcript_audio(request: HttpRequest, public_id: str, *, scope: TenantScope
         handle = job.audio.open("rb")
     except FileNotFoundError:
         raise Http404(MSG_NO_AUDIO) from None
-    content_type = (
-        AUDIO_TYPES.get(job.audio_format)
-        or mimetypes.guess_type(job.audio_filename)[0]
-        or "application/octet-stream"
-    )
+    content_type = AUDIO_TYPES.get(job.audio_format, "application/octet-stream")
     match = RANGE.match(request.headers.get("Range", ""))
     if match and (match[1] or match[2]):
         if match[1]:
@@ -115,6 +112,11 @@ def transcript_audio(request: HttpRequest, public_id: str, *, scope: TenantScope
         response["Content-Range"] = f"bytes {start}-{end}/{size}"
     else:
         response = FileResponse(handle, content_type=content_type)
+    # Named by the job, never by the upload; off the list it is a download, not a page.
+    disposition = "inline" if content_type in AUDIO_TYPES.values() else "attachment"
+    response["Content-Disposition"] = f'{disposition}; filename="{job.public_id}"'
+    response["Content-Security-Policy"] = MEDIA_CSP
+    response["X-Content-Type-Options"] = "nosniff"
     response["Accept-Ranges"] = "bytes"
     response["Cache-Control"] = "private, no-store"
     return response

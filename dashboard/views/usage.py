@@ -14,6 +14,7 @@ from billing.periods import month_or_current
 from billing.reports import ROUNDING_RULE, billing_csv, billing_report
 from billing.rounding import billing_amount
 from billing.selectors import UsageGroup, quota_status, tenant_limits, usage_summary
+from ops.spreadsheets import spreadsheet_cell
 
 from ..charts import bar_chart, share_bars
 from ..ranges import PRESETS, date_range_from
@@ -75,16 +76,16 @@ def usage_page(request: HttpRequest, *, scope: TenantScope) -> HttpResponse:
 
 def _csv(groups: list[UsageGroup], first_column: str, with_name: bool) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    # RFC 4180 line ends: a CR inside a cell is then quoted, not taken for a new row.
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([first_column, *(["name"] if with_name else []), *CSV_COLUMNS])
     for group in groups:
-        writer.writerow(
-            [
-                group.label,
-                *([group.name] if with_name else []),
-                *(getattr(group, column) for column in CSV_COLUMNS),
-            ]
-        )
+        cells = [
+            group.label,
+            *([group.name] if with_name else []),
+            *(getattr(group, column) for column in CSV_COLUMNS),
+        ]
+        writer.writerow([spreadsheet_cell(cell) for cell in cells])
     return out.getvalue()
 
 

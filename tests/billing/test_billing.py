@@ -287,3 +287,24 @@ def test_usage_dates_are_validated(api_a):
 
 def test_usage_needs_a_key(client):
     assert client.get("/v1/usage").status_code == 401
+
+
+def test_csv_cells_never_start_a_formula():
+    """Every CSV of the billing report (admin, command, dashboard) goes through billing_csv."""
+    row = BillingRow(
+        tenant="-evil",
+        month="2026-11",
+        plan='=HYPERLINK("http://evil.example")',
+        requests=1,
+        successful_requests=1,
+        billed_seconds=1,
+        billed_minutes=Decimal("0.02"),
+        price_per_minute=Decimal("0.0060"),
+        currency="@SUM(A1)",
+        amount=Decimal("0.00"),
+    )
+    [line] = csv.DictReader(io.StringIO(billing_csv([row])))
+    assert line["tenant"] == "'-evil"
+    assert line["plan"] == '\'=HYPERLINK("http://evil.example")'
+    assert line["currency"] == "'@SUM(A1)"
+    assert line["requests"] == "1" and line["amount"] == "0.00"

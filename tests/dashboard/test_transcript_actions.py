@@ -227,3 +227,54 @@ def test_anonymous_get_nothing(client, jfk_job):
         assert response.status_code == 302, url
         assert response["Location"].startswith("/accounts/login/"), url
     assert Job.objects.filter(pk=jfk_job.pk).exists()
+
+
+SCRIPT = "<script>document.title='pwned'</script>"
+
+
+def hostile_matroska(path: Path) -> Path:
+    """Real audio in a valid Matroska file named like a page, its title tag holding a script."""
+    import av
+    from faster_whisper.audio import decode_audio
+
+    samples = decode_audio(str(JFK), sampling_rate=16000)[: 16000 * 3]
+    with av.open(str(path), mode="w", format="matroska") as container:
+        container.metadata["title"] = SCRIPT
+        stream = container.add_stream("pcm_s16le", rate=16000, layout="mono")
+        pcm = (samples * 32767).astype("int16").reshape(1, -1)
+        frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
+        frame.sample_rate = 16000
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            container.mux(packet)
+    assert SCRIPT.encode() in path.read_bytes()
+    return path
+
+
+@pytest.mark.parametrize("byte_range", [None, "bytes=0-"], ids=["whole", "range"])
+def test_retained_audio_is_never_served_as_what_its_filename_says(
+    alice_client, api_a, settings, tmp_path, byte_range
+):
+    settings.RETAIN_AUDIO = True
+    job = transcribe(api_a, audio=hostile_matroska(tmp_path / "x.html"))
+    assert job.audio_filename == "x.html"
+    headers = {"HTTP_RANGE": byte_range} if byte_range else {}
+    response = alice_client.get(f"/transcripts/{job.public_id}/audio", **headers)
+    assert response.status_code == (206 if byte_range else 200)
+    body = response.content if byte_range else b"".join(response.streaming_content)
+    assert SCRIPT.encode() in body  # the bytes as stored, under a type no browser renders
+    # The type comes from the probed container (Matroska), never from the name.
+    assert response["Content-Type"] == "audio/webm"
+    assert "html" not in response.get("Content-Disposition", "")
+    assert response["Content-Security-Policy"] == "default-src 'none'; sandbox"
+    assert response["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize("container", ["mpeg", "", "html"])
+def test_audio_of_a_container_off_the_list_is_a_download(alice_client, api_a, settings, container):
+    settings.RETAIN_AUDIO = True
+    job = transcribe(api_a)
+    Job.objects.filter(pk=job.pk).update(audio_format=container, audio_filename="x.html")
+    response = alice_client.get(f"/transcripts/{job.public_id}/audio")
+    assert response["Content-Type"] == "application/octet-stream"
+    assert response["Content-Disposition"] == f'attachment; filename="{job.public_id}"'
+    assert response["Content-Security-Policy"] == "default-src 'none'; sandbox"

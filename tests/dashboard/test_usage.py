@@ -296,3 +296,20 @@ def test_an_upload_from_the_dashboard_is_a_transcription(alice_client, tenant_a)
     assert shown(html, "usage-transcriptions") == "1"
     assert shown(html, "usage-other-requests") == "0"
     assert breakdown(html, "by-key") == {"(no key)": ("1", "0", "11")}
+
+
+FORMULAS = ['=HYPERLINK("http://evil.example","x")', "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"]
+
+
+@pytest.mark.parametrize("formula", FORMULAS)
+def test_usage_csv_cells_never_start_a_formula(alice_client, api_a, tenant_a, formula):
+    """The model is the raw form value and the key name the tenant's own text: a spreadsheet
+    must read them as text."""
+    key, _ = api_key_create(tenant=tenant_a, name=formula)
+    logged(tenant_a, key, day=timezone.now().date(), model=formula, audio=1.0, billed=1)
+    by_model = alice_client.get("/usage/usage.csv", {"by": "model"}).content.decode()
+    models = {line["model"] for line in csv.DictReader(io.StringIO(by_model, newline=""))}
+    assert "'" + formula in models and formula not in models
+    by_key = alice_client.get("/usage/usage.csv", {"by": "key"}).content.decode()
+    names = {line["name"] for line in csv.DictReader(io.StringIO(by_key, newline=""))}
+    assert "'" + formula in names and formula not in names
