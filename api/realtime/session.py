@@ -22,6 +22,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -51,6 +52,12 @@ from transcriptions.services.live_audio import (
     LiveAudioBuffer,
     TurnStarted,
     TurnStopped,
+)
+from transcriptions.services.live_billing import (
+    PreviewCharge,
+    PreviewEnd,
+    live_preview_release,
+    live_preview_settle,
 )
 from transcriptions.services.live_preview import (
     live_preview_drop,
@@ -84,6 +91,8 @@ MSG_BUFFER_FULL = (
     "The input audio buffer holds {seconds:g} seconds, as much as one turn may: commit it "
     "before appending more."
 )
+
+logger = logging.getLogger(__name__)
 
 # An append bigger than this (half a second of 24 kHz PCM16) is decoded in a thread.
 LARGE_APPEND_BYTES = 24_000
@@ -131,6 +140,8 @@ class RealtimeSession:
         self._preview_pk: int | None = None
         self._preview_samples = 0
         self._preview_after = 0.0
+        # The quota held for the turn's previews, and the audio their sent words cover.
+        self._charge = PreviewCharge()
 
     async def send(self, event: dict) -> None:
         if "event_id" not in event:
@@ -238,9 +249,11 @@ class RealtimeSession:
                     }
                 )
                 self.stopped_at[item_id] = time.monotonic()
-                sent = self._turn_reset()
+                sent, charge = self._turn_reset()
                 if boundary.samples is not None:
-                    await self._committed(item_id, boundary.samples, sent=sent)
+                    await self._committed(item_id, boundary.samples, sent=sent, charge=charge)
+                else:
+                    await self._settle(charge, PreviewEnd.DROPPED)
         self._maybe_preview()
 
     async def _commit(self, event: dict) -> None:
@@ -253,20 +266,23 @@ class RealtimeSession:
             ) from None
         item_id = self._item_id or new_id("item")
         self._item_id = None
-        await self._committed(item_id, samples, sent=self._turn_reset())
+        sent, charge = self._turn_reset()
+        await self._committed(item_id, samples, sent=sent, charge=charge)
 
     async def _clear(self, event: dict) -> None:
         self.buffer.clear()
         self._item_id = None
-        self._turn_reset()
+        _, charge = self._turn_reset()
+        await self._settle(charge, PreviewEnd.CLEARED)
         await self.send({"type": "input_audio_buffer.cleared"})
 
     # --- previews -------------------------------------------------------------------------------
 
-    def _turn_reset(self) -> str:
-        """The turn being spoken ended (committed, cleared): what its deltas sent; its preview,
-        if one is under way, is dropped."""
+    def _turn_reset(self) -> tuple[str, PreviewCharge]:
+        """The turn being spoken ended (committed, cleared): what its deltas sent and what its
+        previews hold and owe; its preview, if one is under way, is dropped."""
         sent, self._sent, self._previewed = self._sent, "", ""
+        charge, self._charge = self._charge, PreviewCharge()
         self._preview_samples = 0
         if self._preview is not None:
             self._preview.cancel()
@@ -276,7 +292,30 @@ class RealtimeSession:
             self._turns.add(drop)
             drop.add_done_callback(self._turns.discard)
             self._preview_pk = None
-        return sent
+        return sent, charge
+
+    async def _settle(self, charge: PreviewCharge, end: str, *, job_id: str = "") -> None:
+        """Bill what the turn's interim text covered (live_billing): shielded, so a session
+        torn down meanwhile still bills it."""
+        if charge.empty:
+            return
+        settle = asyncio.ensure_future(
+            in_thread(live_preview_settle)(
+                tenant=self.api_key.tenant,
+                api_key=self.api_key,
+                model=self.settings.transcription.model,
+                charge=charge,
+                end=end,
+                job_id=job_id,
+            )
+        )
+        try:
+            await asyncio.shield(settle)
+        except asyncio.CancelledError:
+            await settle
+            raise
+        except Exception:
+            logger.exception("the interim text of a turn of session %s was not billed", self.id)
 
     def _maybe_preview(self) -> None:
         step = settings.REALTIME_PREVIEW_SECONDS
@@ -302,7 +341,7 @@ class RealtimeSession:
 
     async def _run_preview(self, item_id: str, samples, turn_settings: SessionSettings) -> None:
         started = time.monotonic()
-        sent = self._sent
+        sent, charge = self._sent, self._charge
         try:
             pk = await in_thread(live_preview_submit)(
                 tenant=self.api_key.tenant,
@@ -310,6 +349,7 @@ class RealtimeSession:
                 samples=samples,
                 prefix=sent,
                 prompt=turn_prompt(turn_settings.transcription, " ".join(self._said)),
+                charge=charge,
             )
             if pk is None:  # the quota has not the turn's seconds: no interim text
                 return
@@ -331,7 +371,9 @@ class RealtimeSession:
             return
         agreed = words_agreed(sent, self._previewed, text)
         self._previewed = text
-        if agreed:
+        if agreed and self._charge is charge:
+            # Held before the preview was queued (live_preview_submit); owed from now on.
+            charge.sent_seconds = max(charge.sent_seconds, len(samples) / SAMPLE_RATE)
             self._sent = sent + agreed
             await self.send(
                 {
@@ -344,7 +386,9 @@ class RealtimeSession:
 
     # --- turns ----------------------------------------------------------------------------------
 
-    async def _committed(self, item_id: str, samples, *, sent: str = "") -> None:
+    async def _committed(
+        self, item_id: str, samples, *, sent: str = "", charge: PreviewCharge | None = None
+    ) -> None:
         await self.send(
             {
                 "type": "input_audio_buffer.committed",
@@ -353,7 +397,15 @@ class RealtimeSession:
             }
         )
         self._previous_item_id = item_id
-        task = asyncio.create_task(self._transcribe(item_id, samples, self.settings, sent=sent))
+        task = asyncio.create_task(
+            self._transcribe(
+                item_id,
+                samples,
+                self.settings,
+                sent=sent,
+                charge=charge if charge is not None else PreviewCharge(),
+            )
+        )
         self._turns.add(task)
         task.add_done_callback(self._turns.discard)
 
@@ -368,50 +420,75 @@ class RealtimeSession:
         )
 
     async def _transcribe(
-        self, item_id: str, samples, turn_settings: SessionSettings, *, sent: str = ""
+        self,
+        item_id: str,
+        samples,
+        turn_settings: SessionSettings,
+        *,
+        sent: str = "",
+        charge: PreviewCharge,
     ) -> None:
         transcription = turn_settings.transcription
-        # Shielded: a submission under way when the session ends still ends in a job, which
-        # close() then cancels.
-        submit = asyncio.ensure_future(
-            in_thread(live_turn_submit)(
-                tenant=self.api_key.tenant,
+        tenant = self.api_key.tenant
+
+        def submit_turn() -> Job:
+            live_preview_release(tenant=tenant, charge=charge)
+            return live_turn_submit(
+                tenant=tenant,
                 api_key=self.api_key,
                 settings=transcription,
                 samples=samples,
                 context=" ".join(self._said),
             )
-        )
+
+        # Shielded: a submission under way when the session ends still ends in a job, which
+        # close() then cancels.
+        submit = asyncio.ensure_future(in_thread(submit_turn)())
         self._submits.add(submit)
         try:
             job = await asyncio.shield(submit)
             self._submits.discard(submit)
         except (BillingError, TranscriptionError) as refused:
             self._submits.discard(submit)
-            # Over quota (or too many jobs, a full queue): nothing stored, nothing billed.
+            # Over quota (or too many jobs, a full queue): nothing stored, nothing billed but
+            # the interim text already sent.
             error = to_api_error(refused)
             await in_thread(live_turn_refused)(
-                tenant=self.api_key.tenant,
+                tenant=tenant,
                 api_key=self.api_key,
                 settings=transcription,
                 samples=samples,
                 status_code=error.status_code,
                 error_code=error.code or "",
             )
+            await self._settle(charge, PreviewEnd.TURN_REFUSED)
             await self.send(error_event(error.message, type=error.type, code=error.code))
             await self._failed(item_id, error)
             return
+        except asyncio.CancelledError:
+            # The session ends while the turn is queued: its job (cancelled) bills what its
+            # own text covered, the interim text's row the rest.
+            job_id = ""
+            with contextlib.suppress(Exception):
+                job_id = (await submit).public_id
+            await self._settle(charge, PreviewEnd.CLOSED, job_id=job_id)
+            raise
         except Exception as fault:
             # A fault, not a refusal (the database went away, a bug): nothing of the turn runs
             # (job_submit undoes its steps; live_turn_submit cancels a job left without its
             # usage row), and the client hears so instead of waiting for a `completed` that
             # never comes. The session goes on.
             self._submits.discard(submit)
+            await self._settle(charge, PreviewEnd.TURN_FAILED)
             await self._failed(item_id, to_api_error(fault))
             return
         self._jobs[item_id] = job.pk
+        end = PreviewEnd.TURN_FAILED
         try:
             await self._follow(item_id, job, logprobs=transcription.logprobs, sent=sent)
+        except asyncio.CancelledError:
+            end = PreviewEnd.CLOSED
+            raise
         except Exception as fault:
             # Following the job failed (a read that raised): the turn is cancelled, billed only
             # what was transcribed, and reported failed, rather than left running unseen.
@@ -420,6 +497,9 @@ class RealtimeSession:
             await self._failed(item_id, to_api_error(fault))
         finally:
             self._jobs.pop(item_id, None)
+            # A job that succeeded billed the whole turn: nothing more. One given up (left
+            # running past the wait, the session closed) is cancelled first.
+            await self._settle(charge, end, job_id=job.public_id)
 
     async def _follow(self, item_id: str, job: Job, *, logprobs: bool, sent: str = "") -> None:
         """Deltas as the worker decodes the turn's segments (after the words the previews
@@ -481,13 +561,19 @@ class RealtimeSession:
         """The client went away: its turns still running are cancelled (billed only what was
         already transcribed), so no worker goes on for nobody."""
         preview_pk, self._preview_pk = self._preview_pk, None
-        self._turn_reset()
+        _, charge = self._turn_reset()
         if preview_pk is not None:
             await in_thread(live_preview_drop)(preview_pk)
+        # The turn being spoken: what its interim text covered is billed.
+        await self._settle(charge, PreviewEnd.CLOSED)
         jobs = set(self._jobs.values())
         submits = list(self._submits)
-        for task in list(self._turns):
+        turns = list(self._turns)
+        for task in turns:
             task.cancel()
+        # Each committed turn bills its interim text as it ends (_transcribe), its job
+        # cancelled first: awaited before the writes below (one writer at a time).
+        await asyncio.gather(*turns, return_exceptions=True)
         for submit in submits:
             try:
                 jobs.add((await submit).pk)
