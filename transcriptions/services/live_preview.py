@@ -15,7 +15,7 @@ Which words are sent is decided here (`words_agreed`): a word is sent once two p
 row agree on it and on everything before it (whisper_streaming's "local agreement"), so the
 last, half-heard word of a preview is never sent. What was sent becomes the forced start of
 the next previews, so the interim text only grows; the turn's own decode is free of it (see
-api/realtime/session.py).
+api/realtime/previews.py).
 """
 
 import logging
