@@ -16,6 +16,7 @@ quota before it is queued, and what the sent deltas covered is billed however th
 """
 
 import asyncio
+import contextlib
 import logging
 import time
 
@@ -65,6 +66,7 @@ class Previews:
     async def _settle(self, charge: PreviewCharge, end: str, *, job_id: str = "") -> None:
         """Bill what the turn's interim text covered (live_billing): shielded, so a session
         torn down meanwhile still bills it."""
+        await self._holds_done(charge)
         if charge.empty:
             return
         settle = asyncio.ensure_future(
@@ -84,6 +86,13 @@ class Previews:
             raise
         except Exception:
             logger.exception("the interim text of a turn of session %s was not billed", self.id)
+
+    async def _holds_done(self, charge: PreviewCharge) -> None:
+        """Wait for a preview of the turn being queued (its hold is written to `charge` in a
+        thread), so that the charge is read and settled only once it has stopped changing."""
+        if self._holding is not None and self._holding[0] is charge:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._holding[1])
 
     def _maybe_preview(self) -> None:
         step = settings.REALTIME_PREVIEW_SECONDS
@@ -110,8 +119,8 @@ class Previews:
     async def _run_preview(self, item_id: str, samples, turn_settings: SessionSettings) -> None:
         started = time.monotonic()
         sent, charge = self._sent, self._charge
-        try:
-            pk = await in_thread(live_preview_submit)(
+        submit = asyncio.ensure_future(
+            in_thread(live_preview_submit)(
                 tenant=self.api_key.tenant,
                 settings=turn_settings.transcription,
                 samples=samples,
@@ -119,6 +128,10 @@ class Previews:
                 prompt=turn_prompt(turn_settings.transcription, " ".join(self._said)),
                 charge=charge,
             )
+        )
+        self._holding = (charge, submit)
+        try:
+            pk = await asyncio.shield(submit)
             if pk is None:  # the quota has not the turn's seconds: no interim text
                 return
             if self._item_id != item_id:

@@ -93,6 +93,7 @@ class RealtimeSession(Previews, Turns):
         self._preview_after = 0.0
         # The quota held for the turn's previews, and the audio their sent words cover.
         self._charge = PreviewCharge()
+        self._holding: tuple[PreviewCharge, asyncio.Future] | None = None  # a preview queued
 
     async def send(self, event: dict) -> None:
         if "event_id" not in event:

@@ -84,6 +84,11 @@ class Turns:
                 context=" ".join(self._said),
             )
 
+        try:
+            await self._holds_done(charge)
+        except asyncio.CancelledError:  # the session ends: its interim text is billed still
+            await self._settle(charge, PreviewEnd.CLOSED)
+            raise
         # Shielded: a submission under way when the session ends still ends in a job, which
         # close() then cancels.
         submit = asyncio.ensure_future(in_thread(submit_turn)())

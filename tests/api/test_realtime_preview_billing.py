@@ -228,3 +228,36 @@ def test_interim_text_stops_where_the_quota_does(tenant_a):
     row = preview_row(tenant_a)
     assert row.billed_seconds <= 3 and row.audio_seconds <= 3
     billed_alike(tenant_a, row.billed_seconds)
+
+
+def test_a_preview_being_queued_when_the_turn_is_cleared_leaves_nothing_held(tenant_a, monkeypatch):
+    """The turn is cleared while its next preview's seconds are being held (slow database,
+    injected): the hold is settled with the rest, nothing stays reserved."""
+    from api.realtime import previews
+
+    real_submit = previews.live_preview_submit
+
+    def slow_submit(**kwargs):
+        time.sleep(0.3)
+        return real_submit(**kwargs)
+
+    api = keyed_client(tenant_a)
+    spoken = Spoken(api.api_key, seconds=3.0)
+
+    async def run() -> None:
+        await spoken.speak()
+        monkeypatch.setattr("api.realtime.previews.live_preview_submit", slow_submit)
+        await asyncio.sleep(max(0.0, spoken.session._preview_after - time.monotonic()))
+        more = load_samples(JFK, RATE)[3 * RATE : 4 * RATE].tobytes()
+        await spoken.session.handle(
+            {"type": "input_audio_buffer.append", "audio": base64.b64encode(more).decode()}
+        )
+        await asyncio.sleep(0.1)
+        assert spoken.session._holding[1].done() is False  # its seconds not yet held
+        await spoken.session.handle({"type": "input_audio_buffer.clear"})
+        await asyncio.sleep(0.6)  # the session goes on: the slow hold has long ended
+
+    asyncio.run(run())
+    row = preview_row(tenant_a)
+    assert row.error_code == CLEARED
+    billed_alike(tenant_a, row.billed_seconds)
