@@ -268,15 +268,30 @@ def test_bad_messages_get_error_events_and_the_session_goes_on(platform_server):
 
 
 def test_oversized_message_ends_the_session(platform_server):
+    """Just over REALTIME_MAX_MESSAGE_BYTES (4 MiB): the consumer says why, and closes."""
     with raw(platform_server, platform_server.key) as ws:
         receive(ws, "session.created")
-        audio = base64.b64encode(bytes(4 * 1024 * 1024)).decode()
+        audio = base64.b64encode(bytes(3 * 1024 * 1024 + 1024)).decode()
         ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": audio}))
         error = receive(ws, "error")["error"]
         with pytest.raises(ConnectionClosed) as closed:
             ws.recv(timeout=10)
     assert error["code"] == "message_too_large"
     assert closed.value.rcvd.code == 1009
+
+
+def test_a_message_past_the_servers_ceiling_is_refused_from_its_header(platform_server):
+    """Past the consumer's limit and the margin (ops/web_worker.py): the server closes with
+    1009 on the frame's announced length, without reading the payload, and goes on serving."""
+    with raw(platform_server, platform_server.key) as ws:
+        receive(ws, "session.created")
+        ws.send("x" * (16 * 1024 * 1024))
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                assert json.loads(ws.recv(timeout=10))["type"] != "error"
+    assert closed.value.rcvd.code == 1009
+    with raw(platform_server, platform_server.key) as ws:
+        assert receive(ws, "session.created")["type"] == "session.created"
 
 
 def test_abrupt_disconnect_cancels_the_turn_and_frees_the_worker(platform_server):
