@@ -16,10 +16,11 @@ from django.utils import timezone
 from api.realtime.session import RealtimeSession
 from billing.models import UsageRecord
 from billing.reports import billing_report
-from billing.selectors import quota_status
+from billing.selectors import quota_status, usage_by_day
 from billing.services import plan_override_set
 from tests.audio import JFK
 from tests.conftest import keyed_client
+from tests.dashboard.conftest import signed_in
 from tools.realtime_client import load_samples
 from transcriptions.models import Job, LivePreview
 
@@ -125,7 +126,7 @@ def sent_then(end, tenant_a) -> tuple[Spoken, UsageRecord]:
     return spoken, preview_row(tenant_a)
 
 
-def test_interim_text_then_clear_is_billed(tenant_a):
+def test_interim_text_then_clear_is_billed(tenant_a, alice):
     async def clear(spoken: Spoken) -> None:
         await spoken.session.handle({"type": "input_audio_buffer.clear"})
 
@@ -137,6 +138,13 @@ def test_interim_text_then_clear_is_billed(tenant_a):
     assert row.billed_seconds == math.ceil(row.audio_seconds)
     billed_alike(tenant_a, row.billed_seconds)
     assert not Job.objects.exists() and not LivePreview.objects.exists()
+    # The dashboard: the request log shows the row with its status, the usage page its seconds.
+    browser = signed_in(alice)
+    log = browser.get("/requests/").content.decode()
+    assert f"WS {PREVIEW_ENDPOINT}" in log and CLEARED in log
+    today = timezone.now().date()
+    [day] = usage_by_day(tenant=tenant_a, start=today, end=today)
+    assert day["billed_seconds"] == row.billed_seconds
 
 
 def test_interim_text_then_hanging_up_is_billed(tenant_a):
