@@ -101,6 +101,9 @@ def live_preview_settle(
     by the turn's preview row (0: no row)."""
     covered_by_job = _job_billed(job_id) if job_id else 0
     owed = max(0, charge.owed - covered_by_job)
+    if not (charge.held or owed):  # a committed turn its job billed whole: nothing to write
+        charge.sent_seconds = 0.0
+        return 0
     with transaction.atomic():
         if charge.period is not None:
             quota_unhold(
