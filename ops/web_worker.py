@@ -7,10 +7,15 @@ import os
 
 from uvicorn_worker import UvicornWorker
 
-# A realtime client message carries at most this much (base64 audio in JSON): bigger frames are
-# refused by the server before they are read whole. The consumer checks its own, lower, limit
-# (REALTIME_MAX_MESSAGE_BYTES) so that the client gets an `error` event saying why.
-WS_MAX_SIZE = 16 * 1024 * 1024
+# A realtime client message carries at most REALTIME_MAX_MESSAGE_BYTES (base64 audio in JSON):
+# the consumer refuses a bigger one with an `error` event saying why. The server reads no
+# further than this margin past it: a message whose frame announces more is refused with 1009
+# from its header, before its payload is read.
+WS_MARGIN = 64 * 1024
+WS_MAX_SIZE = int(os.environ.get("REALTIME_MAX_MESSAGE_BYTES", 4 * 1024 * 1024)) + WS_MARGIN
+# Messages read ahead of the consumer per connection: the memory one socket can make the
+# server hold is this times WS_MAX_SIZE (uvicorn's 32 times 16 MiB was half a gigabyte).
+WS_MAX_QUEUE = 8
 
 
 class WebWorker(UvicornWorker):
@@ -27,6 +32,7 @@ class WebWorker(UvicornWorker):
         "http": "httptools",
         "ws": "websockets",
         "ws_max_size": int(os.environ.get("WS_MAX_SIZE", WS_MAX_SIZE)),
+        "ws_max_queue": WS_MAX_QUEUE,
         # Keeps idle realtime sessions' connections known alive through proxies.
         "ws_ping_interval": 20.0,
         "ws_ping_timeout": 20.0,

@@ -200,8 +200,9 @@ SAMPLE_RATE = 16000
 class LivePreview(models.Model):
     """A live turn's audio so far, to be decoded once for its interim text (the Realtime API's
     deltas while a turn is spoken): a unit of work for the same workers as chunks, queued by a
-    session and deleted by it once read. Nothing is billed for it: the turn it previews is
-    billed once, when committed. Rows a session left behind are purged (retention)."""
+    session and deleted by it once read. Its seconds are held against the quota before it is
+    queued, and those its sent text covers billed (services.live_billing). Rows a session left
+    behind are purged (retention)."""
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"

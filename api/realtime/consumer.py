@@ -5,7 +5,10 @@ The key comes as OpenAI's clients send it: `Authorization: Bearer <key>` (server
 SDK), or the subprotocol `openai-insecure-api-key.<key>` beside `realtime` (browsers, which
 cannot set headers). A refused key, another intent, or a tenant with every session slot taken
 gets OpenAI's `error` event and the connection is closed with code 3000
-(`invalid_request_error`), as OpenAI closes it.
+(`invalid_request_error`), as OpenAI closes it; all of that is decided before the handshake
+completes, so none of a refused client's frames is read. A message over
+REALTIME_MAX_MESSAGE_BYTES gets an `error` event and the close (1009); uvicorn refuses one
+further past it from its frame header (ops/web_worker.py).
 """
 
 import asyncio
@@ -69,36 +72,48 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     heartbeat: asyncio.Task | None = None
 
     async def connect(self) -> None:
+        # Everything is decided before the handshake completes: a client cannot send a frame
+        # before it is accepted, so one refused (error event, then the close at once) has had
+        # none of its frames read or queued while its key was being looked up.
+        refusal = await self._admit()
         offered = self.scope.get("subprotocols", [])
         # A browser's handshake fails unless the server picks one of the offered protocols.
         await self.accept("realtime" if "realtime" in offered else None)
+        if refusal is not None:
+            return await self._refuse(**refusal)
+        self.heartbeat = asyncio.create_task(self._beat(self.counted))
+        await self.session.start()
+
+    async def _admit(self) -> dict | None:
+        """The session, counted against its tenant's cap; or what refuses it."""
         key = _key(self.scope)
         intent = parse_qs(self.scope.get("query_string", b"").decode()).get("intent", [""])[0]
         if key is None:
-            return await self._refuse(MSG_NO_KEY, code="invalid_api_key")
+            return {"message": MSG_NO_KEY, "code": "invalid_api_key"}
         try:
             api_key = await in_thread(api_key_check)(key=key)
         except KeyRefused as refused:
-            return await self._refuse(refused.message, code="invalid_api_key")
+            return {"message": refused.message, "code": "invalid_api_key"}
         if intent != "transcription":
-            return await self._refuse(
-                MSG_INTENT.format(intent=intent), code="unsupported_value", param="intent"
-            )
+            return {
+                "message": MSG_INTENT.format(intent=intent),
+                "code": "unsupported_value",
+                "param": "intent",
+            }
         session = RealtimeSession(api_key=api_key, send=self._send_event)
         limit = settings.REALTIME_SESSIONS_PER_TENANT
         opened = await in_thread(live_session_open)(
             tenant_id=api_key.tenant_id, session_id=session.id, limit=limit
         )
         if not opened:
-            return await self._refuse(
-                MSG_TOO_MANY_SESSIONS.format(limit=limit),
-                code="rate_limit_exceeded",
-                type="requests",
-            )
+            return {
+                "message": MSG_TOO_MANY_SESSIONS.format(limit=limit),
+                "code": "rate_limit_exceeded",
+                "type": "requests",
+            }
         self.counted = session.id
-        self.heartbeat = asyncio.create_task(self._beat(session.id))
         self.session = session
-        await self.session.start()
+        return None
 
     @staticmethod
     async def _beat(session_id: str) -> None:

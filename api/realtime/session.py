@@ -2,49 +2,23 @@
 answers, over the domain services (transcriptions.services.live and .live_audio). It knows no
 websocket: the consumer hands it each parsed client event and gives it a `send` coroutine.
 
-Each committed turn runs as a task of its own: its job is submitted and waited for in threads
-(the database and the wake-ups are synchronous), while the session goes on taking audio, so a
-turn being transcribed never holds up the next one's detection.
-
-While a turn is spoken (server VAD), its audio so far is previewed (services.live_preview), one
-preview at a time, and the words two previews in a row agree on go out as deltas at once: the
-interim text. The turn's own decode, of all its audio, is its `completed` transcript, and is
-not bound to the interim text: forcing it to start with the previews' words (tried) locked their
-mistakes in, and the live word error rate rose from 4 % to 24 % on the benchmark's clip. When the
-transcript starts with what the deltas sent, a last delta carries the rest, so the deltas add
-up to it; when it corrects them, no delta follows and `completed` has the corrected text, as a
-client showing interim text replaces it with the transcript. With `include: logprobs` there are
-no previews: each delta carries the log probabilities of its tokens, which only the turn's own
-decode has.
+Its interim text is previews.py's part, its committed turns turns.py's.
 """
 
 import asyncio
 import base64
 import binascii
-import contextlib
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from accounts.models import ApiKey
 from billing.errors import BillingError
-from ops import threads
-from transcriptions.engine.formats import usage
 from transcriptions.errors import TranscriptionError
-from transcriptions.models import SAMPLE_RATE, Job
-from transcriptions.services import job_outcome_error
-from transcriptions.services.live import (
-    live_transcription_check,
-    live_turn_abandon,
-    live_turn_refused,
-    live_turn_submit,
-    live_turn_wait,
-    turn_prompt,
-)
+from transcriptions.models import SAMPLE_RATE
+from transcriptions.services.live import live_transcription_check, live_turn_abandon
 from transcriptions.services.live_audio import (
     BufferFull,
     BufferTooSmall,
@@ -52,14 +26,12 @@ from transcriptions.services.live_audio import (
     TurnStarted,
     TurnStopped,
 )
-from transcriptions.services.live_preview import (
-    live_preview_drop,
-    live_preview_submit,
-    live_preview_take,
-    words_agreed,
-)
+from transcriptions.services.live_billing import PreviewCharge, PreviewEnd
+from transcriptions.services.live_preview import live_preview_drop
 
-from ..errors import ApiError, to_api_error
+from ..errors import to_api_error
+from .pool import in_thread, threads_pool
+from .previews import PREVIEW_MAX_SECONDS, PREVIEW_TIMEOUT, Previews
 from .protocol import (
     ProtocolError,
     SessionSettings,
@@ -69,6 +41,9 @@ from .protocol import (
     session_object,
     session_update,
 )
+from .turns import Turns
+
+__all__ = ["PREVIEW_MAX_SECONDS", "PREVIEW_TIMEOUT", "RealtimeSession", "in_thread"]
 
 MSG_UNKNOWN_EVENT = (
     "Invalid value for 'type': '{type}'. A transcription session takes session.update, "
@@ -87,24 +62,9 @@ MSG_BUFFER_FULL = (
 
 # An append bigger than this (half a second of 24 kHz PCM16) is decoded in a thread.
 LARGE_APPEND_BYTES = 24_000
-# A preview not decoded by then is given up (the next one is asked for).
-PREVIEW_TIMEOUT = 5.0
-# No previews past this much of a turn: its window would be Whisper's full 30 s, as costly as
-# the turn's own decode (the rest of its text comes with `completed`).
-PREVIEW_MAX_SECONDS = 28.0
-
-# The database is synchronous: sessions submit their turns and previews, and write their rows,
-# in these threads, never in the event loop. Their waits (live_turn_wait, live_preview_take) are
-# coroutines and hold none.
-_threads = ThreadPoolExecutor(max_workers=16, thread_name_prefix="realtime")
 
 
-def in_thread(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
-    """`fn` in one of the sessions' threads, with fresh database connections (ops.threads)."""
-    return threads.in_thread(fn, _threads)
-
-
-class RealtimeSession:
+class RealtimeSession(Previews, Turns):
     def __init__(self, *, api_key: ApiKey, send: Callable[[dict], Awaitable[None]]) -> None:
         self.api_key = api_key
         self.id = new_id("sess")
@@ -131,6 +91,9 @@ class RealtimeSession:
         self._preview_pk: int | None = None
         self._preview_samples = 0
         self._preview_after = 0.0
+        # The quota held for the turn's previews, and the audio their sent words cover.
+        self._charge = PreviewCharge()
+        self._holding: tuple[PreviewCharge, asyncio.Future] | None = None  # a preview queued
 
     async def send(self, event: dict) -> None:
         if "event_id" not in event:
@@ -203,7 +166,7 @@ class RealtimeSession:
                 # Seconds of audio at once: resampled and scored by the VAD off the event loop,
                 # which the other sessions of this process share.
                 append = sync_to_async(
-                    self.buffer.append, thread_sensitive=False, executor=_threads
+                    self.buffer.append, thread_sensitive=False, executor=threads_pool
                 )
                 found = await append(data, max_samples=self._max_samples)
             else:
@@ -238,9 +201,11 @@ class RealtimeSession:
                     }
                 )
                 self.stopped_at[item_id] = time.monotonic()
-                sent = self._turn_reset()
+                sent, charge = self._turn_reset()
                 if boundary.samples is not None:
-                    await self._committed(item_id, boundary.samples, sent=sent)
+                    await self._committed(item_id, boundary.samples, sent=sent, charge=charge)
+                else:
+                    await self._settle(charge, PreviewEnd.DROPPED)
         self._maybe_preview()
 
     async def _commit(self, event: dict) -> None:
@@ -253,241 +218,33 @@ class RealtimeSession:
             ) from None
         item_id = self._item_id or new_id("item")
         self._item_id = None
-        await self._committed(item_id, samples, sent=self._turn_reset())
+        sent, charge = self._turn_reset()
+        await self._committed(item_id, samples, sent=sent, charge=charge)
 
     async def _clear(self, event: dict) -> None:
         self.buffer.clear()
         self._item_id = None
-        self._turn_reset()
+        _, charge = self._turn_reset()
+        await self._settle(charge, PreviewEnd.CLEARED)
         await self.send({"type": "input_audio_buffer.cleared"})
-
-    # --- previews -------------------------------------------------------------------------------
-
-    def _turn_reset(self) -> str:
-        """The turn being spoken ended (committed, cleared): what its deltas sent; its preview,
-        if one is under way, is dropped."""
-        sent, self._sent, self._previewed = self._sent, "", ""
-        self._preview_samples = 0
-        if self._preview is not None:
-            self._preview.cancel()
-            self._preview = None
-        if self._preview_pk is not None:
-            drop = asyncio.ensure_future(in_thread(live_preview_drop)(self._preview_pk))
-            self._turns.add(drop)
-            drop.add_done_callback(self._turns.discard)
-            self._preview_pk = None
-        return sent
-
-    def _maybe_preview(self) -> None:
-        step = settings.REALTIME_PREVIEW_SECONDS
-        if (
-            step <= 0
-            or self._item_id is None
-            or self._preview is not None
-            or self.settings.transcription.logprobs
-            or not self.buffer.in_speech
-        ):
-            return
-        buffered = self.buffer.buffered_samples
-        if (
-            buffered - self._preview_samples < step * SAMPLE_RATE
-            or buffered > PREVIEW_MAX_SECONDS * SAMPLE_RATE
-            or time.monotonic() < self._preview_after
-        ):
-            return
-        self._preview_samples = buffered
-        self._preview = asyncio.create_task(
-            self._run_preview(self._item_id, self.buffer.peek(), self.settings)
-        )
-
-    async def _run_preview(self, item_id: str, samples, turn_settings: SessionSettings) -> None:
-        started = time.monotonic()
-        sent = self._sent
-        try:
-            pk = await in_thread(live_preview_submit)(
-                tenant=self.api_key.tenant,
-                settings=turn_settings.transcription,
-                samples=samples,
-                prefix=sent,
-                prompt=turn_prompt(turn_settings.transcription, " ".join(self._said)),
-            )
-            if pk is None:  # the quota has not the turn's seconds: no interim text
-                return
-            if self._item_id != item_id:
-                await in_thread(live_preview_drop)(pk)
-                return
-            self._preview_pk = pk
-            text = await live_preview_take(pk, timeout=PREVIEW_TIMEOUT)
-        except (BillingError, TranscriptionError):
-            return
-        finally:
-            if self._item_id == item_id:
-                self._preview = None
-                self._preview_pk = None
-                # A busy platform decodes previews slowly: ask for fewer (the next no sooner
-                # than this one's round trip after it).
-                self._preview_after = time.monotonic() + (time.monotonic() - started)
-        if text is None or self._item_id != item_id or self._sent != sent:
-            return
-        agreed = words_agreed(sent, self._previewed, text)
-        self._previewed = text
-        if agreed:
-            self._sent = sent + agreed
-            await self.send(
-                {
-                    "type": "conversation.item.input_audio_transcription.delta",
-                    "item_id": item_id,
-                    "content_index": 0,
-                    "delta": agreed,
-                }
-            )
-
-    # --- turns ----------------------------------------------------------------------------------
-
-    async def _committed(self, item_id: str, samples, *, sent: str = "") -> None:
-        await self.send(
-            {
-                "type": "input_audio_buffer.committed",
-                "previous_item_id": self._previous_item_id,
-                "item_id": item_id,
-            }
-        )
-        self._previous_item_id = item_id
-        task = asyncio.create_task(self._transcribe(item_id, samples, self.settings, sent=sent))
-        self._turns.add(task)
-        task.add_done_callback(self._turns.discard)
-
-    async def _failed(self, item_id: str, error: ApiError) -> None:
-        await self.send(
-            {
-                "type": "conversation.item.input_audio_transcription.failed",
-                "item_id": item_id,
-                "content_index": 0,
-                "error": error.as_dict()["error"],
-            }
-        )
-
-    async def _transcribe(
-        self, item_id: str, samples, turn_settings: SessionSettings, *, sent: str = ""
-    ) -> None:
-        transcription = turn_settings.transcription
-        # Shielded: a submission under way when the session ends still ends in a job, which
-        # close() then cancels.
-        submit = asyncio.ensure_future(
-            in_thread(live_turn_submit)(
-                tenant=self.api_key.tenant,
-                api_key=self.api_key,
-                settings=transcription,
-                samples=samples,
-                context=" ".join(self._said),
-            )
-        )
-        self._submits.add(submit)
-        try:
-            job = await asyncio.shield(submit)
-            self._submits.discard(submit)
-        except (BillingError, TranscriptionError) as refused:
-            self._submits.discard(submit)
-            # Over quota (or too many jobs, a full queue): nothing stored, nothing billed.
-            error = to_api_error(refused)
-            await in_thread(live_turn_refused)(
-                tenant=self.api_key.tenant,
-                api_key=self.api_key,
-                settings=transcription,
-                samples=samples,
-                status_code=error.status_code,
-                error_code=error.code or "",
-            )
-            await self.send(error_event(error.message, type=error.type, code=error.code))
-            await self._failed(item_id, error)
-            return
-        except Exception as fault:
-            # A fault, not a refusal (the database went away, a bug): nothing of the turn runs
-            # (job_submit undoes its steps; live_turn_submit cancels a job left without its
-            # usage row), and the client hears so instead of waiting for a `completed` that
-            # never comes. The session goes on.
-            self._submits.discard(submit)
-            await self._failed(item_id, to_api_error(fault))
-            return
-        self._jobs[item_id] = job.pk
-        try:
-            await self._follow(item_id, job, logprobs=transcription.logprobs, sent=sent)
-        except Exception as fault:
-            # Following the job failed (a read that raised): the turn is cancelled, billed only
-            # what was transcribed, and reported failed, rather than left running unseen.
-            with contextlib.suppress(Exception):
-                await in_thread(live_turn_abandon)(job.pk)
-            await self._failed(item_id, to_api_error(fault))
-        finally:
-            self._jobs.pop(item_id, None)
-
-    async def _follow(self, item_id: str, job: Job, *, logprobs: bool, sent: str = "") -> None:
-        """Deltas as the worker decodes the turn's segments (after the words the previews
-        `sent`, when its text starts with them), then `completed` (or `failed`)."""
-        start = sent
-        sent_chars = len(sent)
-        seen = sent_scores = 0  # characters of the job's text read so far
-        deadline = time.monotonic() + settings.SYNC_WAIT_TIMEOUT
-        while True:
-            remaining = max(0.0, deadline - time.monotonic())
-            try:
-                job = await live_turn_wait(job.pk, sent=seen, timeout=remaining)
-            except TranscriptionError as gone:  # deleted by its owner meanwhile
-                await self._failed(item_id, to_api_error(gone))
-                return
-            # The whole text once done; a delta carries whatever of it the earlier ones did
-            # not. Segments' texts begin with a space, the transcript does not.
-            text = (job.text if job.status == Job.Status.SUCCEEDED else job.partial_text).lstrip()
-            seen = len(text)
-            if not text.startswith(start):
-                # The transcript corrects the interim text: `completed` carries it, no delta
-                # is sent after words it does not have.
-                text = ""
-            if len(text) > sent_chars:
-                delta: dict[str, Any] = {
-                    "type": "conversation.item.input_audio_transcription.delta",
-                    "item_id": item_id,
-                    "content_index": 0,
-                    "delta": text[sent_chars:],
-                }
-                if logprobs:
-                    scores = job.partial_logprobs or []
-                    if job.status == Job.Status.SUCCEEDED:
-                        scores = (job.result or {}).get("logprobs") or scores
-                    delta["logprobs"] = scores[sent_scores:]
-                    sent_scores = len(scores)
-                await self.send(delta)
-                sent_chars = len(text)
-            if job.status == Job.Status.SUCCEEDED:
-                completed: dict[str, Any] = {
-                    "type": "conversation.item.input_audio_transcription.completed",
-                    "item_id": item_id,
-                    "content_index": 0,
-                    "transcript": job.text,
-                    "usage": usage(job.duration or 0.0),
-                }
-                if logprobs:
-                    completed["logprobs"] = (job.result or {}).get("logprobs") or []
-                if job.text:
-                    self._said.append(job.text)
-                await self.send(completed)
-                return
-            if job.is_finished or time.monotonic() >= deadline:
-                error = to_api_error(job_outcome_error(job))
-                await self._failed(item_id, error)
-                return
 
     async def close(self) -> None:
         """The client went away: its turns still running are cancelled (billed only what was
         already transcribed), so no worker goes on for nobody."""
         preview_pk, self._preview_pk = self._preview_pk, None
-        self._turn_reset()
+        _, charge = self._turn_reset()
         if preview_pk is not None:
             await in_thread(live_preview_drop)(preview_pk)
+        # The turn being spoken: what its interim text covered is billed.
+        await self._settle(charge, PreviewEnd.CLOSED)
         jobs = set(self._jobs.values())
         submits = list(self._submits)
-        for task in list(self._turns):
+        turns = list(self._turns)
+        for task in turns:
             task.cancel()
+        # Each committed turn bills its interim text as it ends (_transcribe), its job
+        # cancelled first: awaited before the writes below (one writer at a time).
+        await asyncio.gather(*turns, return_exceptions=True)
         for submit in submits:
             try:
                 jobs.add((await submit).pk)

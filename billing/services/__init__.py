@@ -15,7 +15,14 @@ from .plans import (
     plan_override_set,
     tenant_plan_set,
 )
-from .quota import Reservation, quota_release, quota_reserve, quota_settle
+from .quota import (
+    Reservation,
+    quota_hold,
+    quota_release,
+    quota_reserve,
+    quota_settle,
+    quota_unhold,
+)
 from .usage import JobUsage, usage_record_create, usage_record_settle, usage_records_purge
 
 __all__ = [
@@ -29,9 +36,11 @@ __all__ = [
     "idempotency_release",
     "plan_check_duration",
     "plan_override_set",
+    "quota_hold",
     "quota_release",
     "quota_reserve",
     "quota_settle",
+    "quota_unhold",
     "request_counter_add",
     "request_fingerprint",
     "tenant_plan_set",

@@ -147,6 +147,39 @@ def quota_settle(*, tenant_id: int, period: date, reserved_seconds: int, used_se
         )
 
 
+def quota_hold(*, tenant: Tenant, period: date | None, seconds: int) -> date | None:
+    """Hold `seconds` more of the month's allowance with no job slot: a live turn's interim
+    text is sent only once the seconds it covers are held, so a tenant without them gets none.
+    The month held in (`period`, or this one), or None when they are not there."""
+    limit = tenant_limits(tenant=tenant).monthly_audio_seconds
+    period = period or month_start(timezone.now())
+    fits = LessThanOrEqual(F("reserved_seconds") + F("used_seconds") + seconds, limit)
+
+    def hold() -> int:
+        return (
+            QuotaPeriod.objects.filter(tenant=tenant, period=period)
+            .filter(fits)
+            .update(reserved_seconds=F("reserved_seconds") + seconds)
+        )
+
+    # As quota_reserve: the counters' row is looked for only when a hold is refused.
+    held = hold()
+    if not held:
+        _ensure_counters(tenant=tenant, period=period)
+        held = hold()
+    return period if held else None
+
+
+def quota_unhold(*, tenant_id: int, period: date, held_seconds: int, used_seconds: int) -> None:
+    """A hold of quota_hold ends: `used_seconds` are used (text was sent for them, whether or
+    not they were still held: they cannot be taken back), the held ones given back."""
+    with transaction.atomic(savepoint=False):
+        QuotaPeriod.objects.filter(tenant_id=tenant_id, period=period).update(
+            reserved_seconds=Greatest(F("reserved_seconds") - held_seconds, Value(0)),
+            used_seconds=F("used_seconds") + used_seconds,
+        )
+
+
 def quota_release(*, reservation: Reservation) -> None:
     """Give a reservation back whole: its job was never created."""
     quota_settle(

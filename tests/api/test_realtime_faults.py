@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from django.db import OperationalError
 
-from api.realtime import session as session_module
+from api.realtime import turns as turns_module
 from api.realtime.session import RealtimeSession
 from billing.models import UsageRecord
 from tests.conftest import keyed_client
@@ -73,7 +73,7 @@ def failed_and_cancelled(api_key) -> Job:
 
 def test_a_fault_while_queueing_the_turn_is_reported_and_the_session_goes_on(tenant_a, monkeypatch):
     api = keyed_client(tenant_a)
-    real_submit = session_module.live_turn_submit
+    real_submit = turns_module.live_turn_submit
     calls = []
 
     def flaky_submit(**kwargs):
@@ -82,7 +82,7 @@ def test_a_fault_while_queueing_the_turn_is_reported_and_the_session_goes_on(ten
             raise OperationalError("database is locked")
         return real_submit(**kwargs)
 
-    monkeypatch.setattr("api.realtime.session.live_turn_submit", flaky_submit)
+    monkeypatch.setattr("api.realtime.turns.live_turn_submit", flaky_submit)
     events = one_turn(api.api_key, turns=2)
     [error] = failures(events)
     assert error["type"] == "server_error" and error["code"] == "internal_error"
@@ -99,7 +99,7 @@ def test_a_fault_while_following_the_turn_cancels_its_job(tenant_a, monkeypatch,
     async def broken_wait(job_pk, *, sent, timeout):
         raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr("api.realtime.session.live_turn_wait", broken_wait)
+    monkeypatch.setattr("api.realtime.turns.live_turn_wait", broken_wait)
     job = failed_and_cancelled(api.api_key)
     # Cancelled before any of it was transcribed: its usage row is settled at 0 s.
     [row] = UsageRecord.objects.filter(job_id=job.public_id)

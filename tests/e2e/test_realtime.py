@@ -268,15 +268,30 @@ def test_bad_messages_get_error_events_and_the_session_goes_on(platform_server):
 
 
 def test_oversized_message_ends_the_session(platform_server):
+    """Just over REALTIME_MAX_MESSAGE_BYTES (4 MiB): the consumer says why, and closes."""
     with raw(platform_server, platform_server.key) as ws:
         receive(ws, "session.created")
-        audio = base64.b64encode(bytes(4 * 1024 * 1024)).decode()
+        audio = base64.b64encode(bytes(3 * 1024 * 1024 + 1024)).decode()
         ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": audio}))
         error = receive(ws, "error")["error"]
         with pytest.raises(ConnectionClosed) as closed:
             ws.recv(timeout=10)
     assert error["code"] == "message_too_large"
     assert closed.value.rcvd.code == 1009
+
+
+def test_a_message_past_the_servers_ceiling_is_refused_from_its_header(platform_server):
+    """Past the consumer's limit and the margin (ops/web_worker.py): the server closes with
+    1009 on the frame's announced length, without reading the payload, and goes on serving."""
+    with raw(platform_server, platform_server.key) as ws:
+        receive(ws, "session.created")
+        ws.send("x" * (16 * 1024 * 1024))
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                assert json.loads(ws.recv(timeout=10))["type"] != "error"
+    assert closed.value.rcvd.code == 1009
+    with raw(platform_server, platform_server.key) as ws:
+        assert receive(ws, "session.created")["type"] == "session.created"
 
 
 def test_abrupt_disconnect_cancels_the_turn_and_frees_the_worker(platform_server):
@@ -412,3 +427,43 @@ def test_a_websocket_to_another_path_is_refused(platform_server):
     with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
         websockets.sync.client.connect(url, open_timeout=10)
     assert refused.value.response.status_code == 403
+
+
+@pytest.mark.parametrize("end", ["clear", "close"])
+def test_interim_text_is_billed_when_the_turn_is_never_committed(platform_server, end):
+    """The attack: 10 s of speech under server VAD that waits long for silence, the interim
+    deltas read, then the buffer cleared or the socket closed. The words are billed: a
+    /v1/realtime/preview row for the seconds they cover, counted in the quota too."""
+    customer = tenant_with_limits(platform_server, f"peek-{end}")
+    speech = load_samples(MULTILINGUAL, 24000)[: 24000 * 10].tobytes()
+    ws = raw(platform_server, customer.key)
+    receive(ws, "session.created")
+    config = session_config(model="tiny.en", vad={"silence_duration_ms": 10_000})
+    ws.send(json.dumps({"type": "session.update", "session": config}))
+    receive(ws, "session.updated")
+    step = 24000 * 2 // 10  # 100 ms, at the pace it is spoken
+    interim = []
+    for offset in range(0, len(speech), step):
+        piece = base64.b64encode(speech[offset : offset + step]).decode()
+        ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": piece}))
+        time.sleep(0.1)
+        with contextlib.suppress(TimeoutError):
+            while True:
+                event = json.loads(ws.recv(timeout=0))
+                if event["type"] == DELTA:
+                    interim.append(event["delta"])
+    if end == "clear":
+        ws.send(json.dumps({"type": "input_audio_buffer.clear"}))
+        receive(ws, "input_audio_buffer.cleared")
+    ws.close()
+    assert len(words("".join(interim))) >= 5, interim
+    [row] = usage_rows(platform_server, customer.key, count=1)
+    status = {"clear": "preview_cleared", "close": "preview_closed"}[end]
+    assert row[:3] == ("/v1/realtime/preview", 200, status)
+    assert 3 <= row[3] <= 10
+    [(used, reserved)] = platform_server.query(
+        "SELECT q.used_seconds, q.reserved_seconds FROM accounts_quotaperiod q "
+        "JOIN accounts_tenant t ON t.id = q.tenant_id WHERE t.slug = %s",
+        (customer.slug,),
+    )
+    assert (used, reserved) == (row[3], 0)

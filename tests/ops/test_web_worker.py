@@ -14,4 +14,12 @@ def test_http_is_parsed_by_httptools_and_websockets_by_websockets():
     config.load()
     assert config.http_protocol_class is HttpToolsProtocol
     assert config.ws_protocol_class is WebSocketProtocol
-    assert config.ws_max_size == 16 * 1024 * 1024
+
+
+def test_websocket_messages_are_read_no_further_than_a_margin_past_the_apps_limit(settings):
+    """The consumer refuses past REALTIME_MAX_MESSAGE_BYTES with an `error` event; uvicorn
+    refuses from the frame's header what is further still, and reads at most WS_MAX_QUEUE
+    messages ahead of the consumer."""
+    config = Config("config.asgi:application", **WebWorker.CONFIG_KWARGS)
+    assert config.ws_max_size == settings.REALTIME_MAX_MESSAGE_BYTES + 64 * 1024
+    assert config.ws_max_size * config.ws_max_queue <= 40 * 1024 * 1024

@@ -16,6 +16,7 @@ from transcriptions.engine.decoding import encoder_window, window_seconds_for
 from transcriptions.models import SAMPLE_RATE, LivePreview
 from transcriptions.services import retention
 from transcriptions.services.live import LiveTranscription, turn_prompt
+from transcriptions.services.live_billing import PreviewCharge
 from transcriptions.services.live_preview import (
     live_preview_run,
     live_preview_submit,
@@ -26,7 +27,7 @@ from transcriptions.services.live_preview import (
 take = async_to_sync(live_preview_take)  # a coroutine: the session awaits it
 
 
-def preview(tenant, samples, prefix: str = "") -> int | None:
+def preview(tenant, samples, prefix: str = "", charge: PreviewCharge | None = None) -> int | None:
     """live_preview_submit of tiny.en with no prompt: the preview's id (None: refused)."""
     return live_preview_submit(
         tenant=tenant,
@@ -34,6 +35,7 @@ def preview(tenant, samples, prefix: str = "") -> int | None:
         samples=samples,
         prefix=prefix,
         prompt="",
+        charge=charge if charge is not None else PreviewCharge(),
     )
 
 
@@ -200,10 +202,18 @@ def test_a_preview_gives_way_to_a_clients_waiting_chunk(api_a, stalled_queue, st
 def test_no_interim_text_without_the_quota_for_the_turn_so_far(tenant_a, stalled_previews):
     """An attacker over its quota would get each turn's text from the previews while the turn
     itself is refused at commit: previews need the seconds the turn has so far."""
+    from billing.selectors import quota_status
     from billing.services import plan_override_set
 
     plan_override_set(tenant=tenant_a, monthly_audio_seconds=2)
 
     assert preview(tenant_a, silence(2.7)) is None
     assert not LivePreview.objects.exists()
-    assert preview(tenant_a, silence(1.5)) is not None
+    # The seconds are held for the turn before its preview is queued: its next, longer
+    # preview holds only the difference, and what the month has not is refused.
+    charge = PreviewCharge()
+    assert preview(tenant_a, silence(1.5), charge=charge) is not None
+    assert preview(tenant_a, silence(1.9), charge=charge) is not None
+    assert quota_status(tenant=tenant_a).reserved_seconds == charge.held == 2
+    assert preview(tenant_a, silence(2.1), charge=charge) is None
+    assert quota_status(tenant=tenant_a).reserved_seconds == 2

@@ -8,7 +8,8 @@ quota when it is committed (refused with QuotaExceeded when they are not there),
 the measured length when its job ends, refunded if it fails or is cancelled. Each turn leaves
 one row in the usage log (endpoint REALTIME_ENDPOINT), settled when its job ends, so a bill
 reads the same whether the audio came in a file or live. Audio never committed (cleared, or
-left in the buffer when the client went away) is never transcribed and never billed.
+left in the buffer when the client went away) is never transcribed, and billed only for what
+its interim text covered (live_billing).
 """
 
 import contextlib

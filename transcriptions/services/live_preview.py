@@ -8,29 +8,29 @@ transcript's forced start (faster-whisper's `prefix`). A preview is a django-q t
 run by whichever worker is free; the turns themselves stay chunks under the fair policy
 (dispatch.py), and a preview gives way to them: a worker that finds a client's chunk waiting
 skips the preview. A session that finds its previews slow asks for fewer (the session's
-pacing). Nothing of a preview is billed: the turn is, once, when committed.
+pacing). A preview is queued only once its seconds are held against the quota, and the seconds
+its sent words cover are billed even if the turn is never committed (live_billing).
 
 Which words are sent is decided here (`words_agreed`): a word is sent once two previews in a
 row agree on it and on everything before it (whisper_streaming's "local agreement"), so the
 last, half-heard word of a preview is never sent. What was sent becomes the forced start of
 the next previews, so the interim text only grows; the turn's own decode is free of it (see
-api/realtime/session.py).
+api/realtime/previews.py).
 """
 
 import logging
-import math
 import re
 
 import numpy as np
 from django_q.tasks import async_task
 
 from accounts.models import Tenant
-from billing.selectors import quota_status
 from ops import threads
 
 from .. import engine
 from ..models import SAMPLE_RATE, Chunk, LivePreview
 from .live import LiveTranscription, live_transcription_check
+from .live_billing import PreviewCharge, live_preview_hold
 from .waiting import topic_notify, topic_wait_async
 
 logger = logging.getLogger(__name__)
@@ -66,11 +66,12 @@ def live_preview_submit(
     samples: np.ndarray,
     prefix: str,
     prompt: str,
+    charge: PreviewCharge,
 ) -> int | None:
     """Queue a decode of a turn's audio so far (16 kHz int16); its id, for live_preview_take.
-    None when the month's quota has not the seconds the turn has so far: its text would
-    otherwise reach a tenant whose turn is then refused at commit, transcribed for nothing."""
-    if quota_status(tenant=tenant).remaining_seconds < math.ceil(len(samples) / SAMPLE_RATE):
+    None when the month's quota has not the seconds the turn has so far: they are held in the
+    turn's `charge` first, as what its text covers is billed however the turn ends."""
+    if not live_preview_hold(tenant=tenant, charge=charge, samples=len(samples)):
         return None
     params = live_transcription_check(settings)
     preview = LivePreview.objects.create(

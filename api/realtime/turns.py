@@ -1,0 +1,206 @@
+"""A realtime session's committed turns (mixed into session.RealtimeSession, whose state it
+uses): each runs as a task of its own, its job submitted and waited for in threads (the
+database and the wake-ups are synchronous), while the session goes on taking audio, so a turn
+being transcribed never holds up the next one's detection."""
+
+import asyncio
+import contextlib
+import time
+from typing import Any
+
+from django.conf import settings
+
+from billing.errors import BillingError
+from transcriptions.engine.formats import usage
+from transcriptions.errors import TranscriptionError
+from transcriptions.models import Job
+from transcriptions.services import job_outcome_error
+from transcriptions.services.live import (
+    live_turn_abandon,
+    live_turn_refused,
+    live_turn_submit,
+    live_turn_wait,
+)
+from transcriptions.services.live_billing import PreviewCharge, PreviewEnd, live_preview_release
+
+from ..errors import ApiError, to_api_error
+from .pool import in_thread
+from .protocol import SessionSettings, error_event
+
+
+class Turns:
+    async def _committed(
+        self, item_id: str, samples, *, sent: str = "", charge: PreviewCharge | None = None
+    ) -> None:
+        await self.send(
+            {
+                "type": "input_audio_buffer.committed",
+                "previous_item_id": self._previous_item_id,
+                "item_id": item_id,
+            }
+        )
+        self._previous_item_id = item_id
+        task = asyncio.create_task(
+            self._transcribe(
+                item_id,
+                samples,
+                self.settings,
+                sent=sent,
+                charge=charge if charge is not None else PreviewCharge(),
+            )
+        )
+        self._turns.add(task)
+        task.add_done_callback(self._turns.discard)
+
+    async def _failed(self, item_id: str, error: ApiError) -> None:
+        await self.send(
+            {
+                "type": "conversation.item.input_audio_transcription.failed",
+                "item_id": item_id,
+                "content_index": 0,
+                "error": error.as_dict()["error"],
+            }
+        )
+
+    async def _transcribe(
+        self,
+        item_id: str,
+        samples,
+        turn_settings: SessionSettings,
+        *,
+        sent: str = "",
+        charge: PreviewCharge,
+    ) -> None:
+        transcription = turn_settings.transcription
+        tenant = self.api_key.tenant
+
+        def submit_turn() -> Job:
+            live_preview_release(tenant=tenant, charge=charge)
+            return live_turn_submit(
+                tenant=tenant,
+                api_key=self.api_key,
+                settings=transcription,
+                samples=samples,
+                context=" ".join(self._said),
+            )
+
+        try:
+            await self._holds_done(charge)
+        except asyncio.CancelledError:  # the session ends: its interim text is billed still
+            await self._settle(charge, PreviewEnd.CLOSED)
+            raise
+        # Shielded: a submission under way when the session ends still ends in a job, which
+        # close() then cancels.
+        submit = asyncio.ensure_future(in_thread(submit_turn)())
+        self._submits.add(submit)
+        try:
+            job = await asyncio.shield(submit)
+            self._submits.discard(submit)
+        except (BillingError, TranscriptionError) as refused:
+            self._submits.discard(submit)
+            # Over quota (or too many jobs, a full queue): nothing stored, nothing billed but
+            # the interim text already sent.
+            error = to_api_error(refused)
+            await in_thread(live_turn_refused)(
+                tenant=tenant,
+                api_key=self.api_key,
+                settings=transcription,
+                samples=samples,
+                status_code=error.status_code,
+                error_code=error.code or "",
+            )
+            await self._settle(charge, PreviewEnd.TURN_REFUSED)
+            await self.send(error_event(error.message, type=error.type, code=error.code))
+            await self._failed(item_id, error)
+            return
+        except asyncio.CancelledError:
+            # The session ends while the turn is queued: its job (cancelled) bills what its
+            # own text covered, the interim text's row the rest.
+            job_id = ""
+            with contextlib.suppress(Exception):
+                job_id = (await submit).public_id
+            await self._settle(charge, PreviewEnd.CLOSED, job_id=job_id)
+            raise
+        except Exception as fault:
+            # A fault, not a refusal (the database went away, a bug): nothing of the turn runs
+            # (job_submit undoes its steps; live_turn_submit cancels a job left without its
+            # usage row), and the client hears so instead of waiting for a `completed` that
+            # never comes. The session goes on.
+            self._submits.discard(submit)
+            await self._settle(charge, PreviewEnd.TURN_FAILED)
+            await self._failed(item_id, to_api_error(fault))
+            return
+        self._jobs[item_id] = job.pk
+        end = PreviewEnd.TURN_FAILED
+        try:
+            await self._follow(item_id, job, logprobs=transcription.logprobs, sent=sent)
+        except asyncio.CancelledError:
+            end = PreviewEnd.CLOSED
+            raise
+        except Exception as fault:
+            # Following the job failed (a read that raised): the turn is cancelled, billed only
+            # what was transcribed, and reported failed, rather than left running unseen.
+            with contextlib.suppress(Exception):
+                await in_thread(live_turn_abandon)(job.pk)
+            await self._failed(item_id, to_api_error(fault))
+        finally:
+            self._jobs.pop(item_id, None)
+            # A job that succeeded billed the whole turn: nothing more. One given up (left
+            # running past the wait, the session closed) is cancelled first.
+            await self._settle(charge, end, job_id=job.public_id)
+
+    async def _follow(self, item_id: str, job: Job, *, logprobs: bool, sent: str = "") -> None:
+        """Deltas as the worker decodes the turn's segments (after the words the previews
+        `sent`, when its text starts with them), then `completed` (or `failed`)."""
+        start = sent
+        sent_chars = len(sent)
+        seen = sent_scores = 0  # characters of the job's text read so far
+        deadline = time.monotonic() + settings.SYNC_WAIT_TIMEOUT
+        while True:
+            remaining = max(0.0, deadline - time.monotonic())
+            try:
+                job = await live_turn_wait(job.pk, sent=seen, timeout=remaining)
+            except TranscriptionError as gone:  # deleted by its owner meanwhile
+                await self._failed(item_id, to_api_error(gone))
+                return
+            # The whole text once done; a delta carries whatever of it the earlier ones did
+            # not. Segments' texts begin with a space, the transcript does not.
+            text = (job.text if job.status == Job.Status.SUCCEEDED else job.partial_text).lstrip()
+            seen = len(text)
+            if not text.startswith(start):
+                # The transcript corrects the interim text: `completed` carries it, no delta
+                # is sent after words it does not have.
+                text = ""
+            if len(text) > sent_chars:
+                delta: dict[str, Any] = {
+                    "type": "conversation.item.input_audio_transcription.delta",
+                    "item_id": item_id,
+                    "content_index": 0,
+                    "delta": text[sent_chars:],
+                }
+                if logprobs:
+                    scores = job.partial_logprobs or []
+                    if job.status == Job.Status.SUCCEEDED:
+                        scores = (job.result or {}).get("logprobs") or scores
+                    delta["logprobs"] = scores[sent_scores:]
+                    sent_scores = len(scores)
+                await self.send(delta)
+                sent_chars = len(text)
+            if job.status == Job.Status.SUCCEEDED:
+                completed: dict[str, Any] = {
+                    "type": "conversation.item.input_audio_transcription.completed",
+                    "item_id": item_id,
+                    "content_index": 0,
+                    "transcript": job.text,
+                    "usage": usage(job.duration or 0.0),
+                }
+                if logprobs:
+                    completed["logprobs"] = (job.result or {}).get("logprobs") or []
+                if job.text:
+                    self._said.append(job.text)
+                await self.send(completed)
+                return
+            if job.is_finished or time.monotonic() >= deadline:
+                error = to_api_error(job_outcome_error(job))
+                await self._failed(item_id, error)
+                return
