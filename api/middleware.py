@@ -248,7 +248,7 @@ class UsageLogMiddleware(BothWaysMiddleware):
         created_at = timezone.now()
         # The row is written in a shared pool (ops.threads), whose connections stay open, rather
         # than in the request's own thread: a synchronous transcription gave that thread up
-        # while it waited, and a new one (with a new connection) cost its client 10 ms.
+        # while it waited, and a new one (with a new connection) would cost its client time.
         try:
             response = await self.get_response(request)
         except asyncio.CancelledError:
@@ -257,13 +257,12 @@ class UsageLogMiddleware(BothWaysMiddleware):
         self._rate_limit_headers(request, response)
         if response.streaming:
             return self._logged_when_closed(request, response, created_at)
-        # Written while the answer is sent, not before it: the client no longer waits for the
-        # row's INSERT (2-3 ms on SQLite's write lock, plus the hop to the pool and back: 4 ms
-        # of every synchronous transcription, measured). Not after it either: a client that
-        # stops reading would hold the send, and its row, for as long as it keeps the
-        # connection. The response's closer, which Django's ASGI handler runs once the answer
-        # is sent (or the client left), waits for the row: the request is not over, nor is a
-        # server that stops gracefully, until it is written.
+        # Written while the answer is sent, not before it: the client does not wait for the
+        # row's INSERT (SQLite's write lock, plus the hop to the pool and back). Not after it
+        # either: a client that stops reading would hold the send, and its row, for as long as
+        # it keeps the connection. The response's closer, which Django's ASGI handler runs once
+        # the answer is sent (or the client left), waits for the row: the request is not over,
+        # nor is a server that stops gracefully, until it is written.
         written = start_in_request_pool(usage_log_write, request, response, created_at)
         response._resource_closers.append(written.result)
         return response

@@ -54,7 +54,7 @@ class WakingOrmBroker(ORM):
             # sent since is kept by the socket, and this returns at once). Looking again right
             # away, as ORM.dequeue does, read the table while the task just taken was on its way
             # to a worker: django-q2 hands it over in a thread of this process, which waited for
-            # that read's Python to let go of the GIL (1-2 ms of every job's start, measured).
+            # that read's Python to let go of the GIL, delaying every job's start.
             self._listener.wait(Conf.POLL)
         tasks, self._more = self._take()
         return tasks or None

@@ -1,10 +1,9 @@
 """Django's own middleware, fitted to the web process's asynchronous chain.
 
 Under ASGI Django calls a synchronous middleware's hooks in a thread (`sync_to_async`), two
-hops to a thread and back for each middleware (0.2-0.3 ms each on a small machine). After a
-synchronous transcription's wait, the first such hop also starts a new thread for the request
-(its own was given back while it waited, ops.threads). Together they cost each answer several
-milliseconds. So:
+hops to a thread and back for each middleware. After a synchronous transcription's wait, the
+first such hop also starts a new thread for the request (its own was given back while it
+waited, ops.threads). Together they cost each answer time. So:
 
 - the middleware only the site needs (sessions, sign-in, messages: the dashboard, the admin)
   is passed by for the /v1 API, whose requests carry a key, no session or cookie; elsewhere it

@@ -3,9 +3,9 @@ tasks" in the admin).
 
 django-q2 can prune them itself (Q_CLUSTER `save_limit` > 0), but it does so in the monitor at
 the end of every task: one transaction that loads every kept success with SELECT ... FOR UPDATE
-(arguments and results unpickled) to count them, then deletes the oldest. Measured on SQLite
-with 900 kept: 27 ms per task, holding the one write lock, against 0.43 ms without the pruning;
-on PostgreSQL it locks every kept row, so the clusters' monitors take turns. So `save_limit` is
+(arguments and results unpickled) to count them, then deletes the oldest: on SQLite that holds
+the one write lock at the end of every task, and on PostgreSQL it locks every kept row, so the
+clusters' monitors take turns. So `save_limit` is
 0 (kept, never pruned in the task's path) and the hourly housekeeping keeps the newest
 TASK_HISTORY_KEEP here, in a few statements, off every task's path.
 """

@@ -57,7 +57,7 @@ def _connections_kept() -> None:
     """Keep the connections this thread opened for KEPT_CONNECTION_SECONDS, whatever
     CONN_MAX_AGE says. The web process sets it to 0 because its requests' threads come and go
     (platform/gunicorn.conf.py), but these threads live as long as the process: reopening a
-    connection for every read cost a waiting request 2-3 ms after its job ended. Broken
+    connection for every read would delay a waiting request after its job ended. Broken
     connections are still closed (close_old_connections, with CONN_HEALTH_CHECKS)."""
     for conn in connections.all(initialized_only=True):
         raw = conn.connection

@@ -27,8 +27,8 @@ class WebWorker(UvicornWorker):
         # the platform itself, TRUSTED_PROXY_COUNT entries from the right (ops, sign-in
         # throttling), never rewritten by the server from a header anyone can send.
         "proxy_headers": False,
-        # Named, not "auto": with "auto" uvicorn quietly falls back to h11 (pure Python, 1.7 x
-        # slower on a 20 MB upload) wherever httptools is missing.
+        # Named, not "auto": with "auto" uvicorn quietly falls back to h11 (pure Python, slower
+        # on large uploads) wherever httptools is missing.
         "http": "httptools",
         "ws": "websockets",
         "ws_max_size": int(os.environ.get("WS_MAX_SIZE", WS_MAX_SIZE)),

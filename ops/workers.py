@@ -29,8 +29,8 @@ def worker_heartbeat(*, models: list[str]) -> None:
     row = {"hostname": socket.gethostname(), "pid": os.getpid()}
     now = timezone.now()
     # Every beat but the first is one UPDATE. update_or_create locks and reads the row, then
-    # saves it: on SQLite a transaction that held the one write lock for 2-6 ms, from a thread
-    # of a worker that may be decoding (measured: inside other requests' answers).
+    # saves it: on SQLite a transaction that held the one write lock, from a thread of a worker
+    # that may be decoding, inside other requests' answers.
     if WorkerHeartbeat.objects.filter(**row).update(loaded_models=models, last_seen=now):
         return
     WorkerHeartbeat.objects.update_or_create(

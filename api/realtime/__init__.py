@@ -1,2 +1,2 @@
 """OpenAI's Realtime API in transcription mode: `/v1/realtime?intent=transcription` over a
-websocket (README, "Live transcription")."""
+websocket (docs/realtime.md)."""

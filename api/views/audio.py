@@ -70,7 +70,7 @@ class PendingAnswer(HttpResponse):
             self.request.usage_job = job  # as it ended: the usage log need not read it again
             if (job.duration or job.probed_duration) <= RENDER_IN_LOOP_SECONDS:
                 # A short file's answer is a few kilobytes of JSON or text: rendered here, in
-                # less than the hop to a thread and back took (measured: 0.5-1 ms).
+                # less than the hop to a thread and back takes.
                 body, content_type = job_answer(job)
             else:
                 # A long one's is CPU for the loop's other requests to wait on: a thread, but

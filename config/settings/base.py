@@ -43,7 +43,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI served from our own static files, no CDN
     "django_q",
     "axes",  # login throttling (dashboard and admin), see "Sign-in" below
-    # One app per audience; imports run one way (README, "Layout"; `make lint` checks it):
+    # One app per audience; imports run one way (docs/architecture/layout.md; `make lint`
+    # checks it):
     # ops <- accounts <- billing <- transcriptions <- api / dashboard.
     "ops",
     "accounts",
@@ -112,8 +113,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
 # Persistent connections, SQLite included: django-q2 closes "obsolete" connections before each
-# queue operation and task, and closing the last SQLite connection checkpoints the WAL (11 ms
-# measured, inside the request that queues a job).
+# queue operation and task, and closing the last SQLite connection checkpoints the WAL, inside
+# the request that queues a job.
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
 DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
@@ -320,7 +321,7 @@ INTERACTIVE_WORKERS = env.int("INTERACTIVE_WORKERS", default=1)
 BATCH_NICE = env.int("BATCH_NICE", default=10)
 # The same for numpy's BLAS and OpenMP (faster-whisper's feature extraction): by default they
 # start a thread per core in every process, which spin beside CTranslate2's and the other
-# workers' (measured on 2 cores: 120 ms more CPU and 20 ms more latency per 11 s clip). They
+# workers' (more CPU and more latency per clip). They
 # read these once, when loaded, so before anything imports numpy.
 for _threads_variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_threads_variable, str(WHISPER_CPU_THREADS))
@@ -346,14 +347,14 @@ Q_CLUSTER = {
     "ack_failures": True,
     # Successful tasks are kept for the task monitor and pruned by the hourly housekeeping to
     # TASK_HISTORY_KEEP (ops.task_history): django-q2's own pruning (save_limit > 0) loads every
-    # kept success in a locking transaction at the end of every task (27 ms with 900 kept).
+    # kept success in a locking transaction at the end of every task.
     "save_limit": 0,
     "catch_up": False,
     "label": "Task queue",
     # ORM broker: a new task wakes the pusher at once (ops/broker.py), so polling
-    # is only the fallback for tasks queued where no wake-up reaches. Polling every 10 ms
-    # instead cost an idle machine 15% of a core (a query and a SQLite reconnection each time)
-    # and still added 5 ms to every job. Without Linux's wake-ups, poll often.
+    # is only the fallback for tasks queued where no wake-up reaches. Polling often instead
+    # costs an idle machine CPU (a query and a SQLite reconnection each time) and still delays
+    # every job. Without Linux's wake-ups, poll often.
     "poll": env.float("Q_POLL_SECONDS", default=0.5 if sys.platform.startswith("linux") else 0.01),
     "bulk": 1,
     # How many tasks a cluster takes ahead of its free workers (django-q2's default is

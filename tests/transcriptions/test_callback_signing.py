@@ -53,8 +53,8 @@ def test_callback_is_signed_over_timestamp_and_body(api_a, receiver, private_all
 
 
 def readme_receiver():
-    """The README's receiver example, as printed there."""
-    readme = (Path(django_settings.BASE_DIR) / "README.md").read_text()
+    """The receiver example of docs/api/jobs.md, as printed there."""
+    readme = (Path(django_settings.BASE_DIR) / "docs" / "api" / "jobs.md").read_text()
     [code] = [block for block in readme.split("```python")[1:] if "def verify(" in block]
     namespace: dict = {}
     exec(code.split("```")[0], namespace)

@@ -177,9 +177,9 @@ def _plan(cuts: list[_Cut], total: int, limit: int) -> list[tuple[int, int]]:
 
 # Whisper ends a window's transcript with a lone timestamp when it takes the rest of the window
 # for silence, and a long-form pass then skips to the next window. A chunk is one window that
-# ends in a pause right after speech, and there Whisper is sometimes wrong: on the benchmark's
-# 604 s file (tiny.en, AMD EPYC, 2026-12-02) the chunk 335.3-364.6 s came back without its
-# last sentence, 11 s of JFK, which one long-form pass over the file kept (1.6 points of WER).
+# ends in a pause right after speech, and there Whisper is sometimes wrong: a chunk of the
+# benchmark's long file came back without its last sentence, which one long-form pass over
+# the file kept (docs/architecture/chunks.md).
 # Speech after the transcript's end is decoded again, from where it starts. Less than this, or
 # speech within UNHEARD_GAP_SECONDS of the transcript's end, is the tail of its last word
 # (Whisper's timestamps end a little early), not something left out.

@@ -90,12 +90,12 @@ def get_model(model_id: str):
 # --- A shorter encoder window (live turns) ---------------------------------------------------
 #
 # faster-whisper pads every window to Whisper's 30 s (pad_or_trim to 3000 mel frames), so a 2 s
-# turn costs the encoder as much as 30 s of audio: on one CPU thread, 0.53 s of tiny.en's 0.70 s
-# for such a turn. CTranslate2's encoder takes fewer frames; the positions past the audio are
-# padding. A live turn's window is cut to its length plus a margin, never under
-# MIN_WINDOW_SECONDS: measured on the shipped English clips, under about 10 s the decoder no
-# longer finds the end of the audio and repeats itself, from 10 s on the text was the full
-# window's in most turns (punctuation aside). faster-whisper has no option for it (its
+# turn costs the encoder as much as 30 s of audio, most of the turn's decode. CTranslate2's
+# encoder takes fewer frames; the positions past the audio are padding. A live turn's window is
+# cut to its length plus a margin, never under MIN_WINDOW_SECONDS: on the shipped English
+# clips, under about 10 s the decoder no longer finds the end of the audio and repeats
+# itself; from 10 s on the text was the full window's in most turns (punctuation aside).
+# faster-whisper has no option for it (its
 # `chunk_length` still pads to 3000 frames), so the model's `encode` is wrapped once, at load,
 # and cuts only inside `encoder_window()`: every other decode is untouched.
 MIN_WINDOW_SECONDS = 10
@@ -179,8 +179,8 @@ def _freeze_long_lived_objects() -> None:
     """Exempt everything loaded so far (Django, the models) from the garbage collector.
 
     faster-whisper's decode_audio runs gc.collect() for every file, and a full collection
-    walks every object of the process: in a worker, with Django loaded, that was 45 ms of
-    every job (a bare faster-whisper process has a third as many objects to walk). Frozen
+    walks every object of the process: in a worker, with Django loaded, a cost on every job
+    (a bare faster-whisper process has a third as many objects to walk). Frozen
     objects are skipped; what a job allocates is still collected. Once per process, after a
     collection, so that no garbage is frozen with them.
     """

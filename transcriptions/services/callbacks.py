@@ -35,7 +35,7 @@ logger = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Signature"
 TIMESTAMP_HEADER = "X-Signature-Timestamp"
-# A receiver should refuse signatures older than this (what the README's example does).
+# A receiver should refuse signatures older than this (as docs/api/jobs.md's example does).
 SIGNATURE_TOLERANCE_SECONDS = 300
 # Seconds before attempt 2, 3, ...: schedules, which django-q2's scheduler looks at about
 # twice a minute, so shorter waits would mean nothing.
@@ -69,8 +69,8 @@ def callback_signature_verify(
     tolerance: int = SIGNATURE_TOLERANCE_SECONDS,
     now: float | None = None,
 ) -> bool:
-    """What a receiver does (the README shows it standalone): the signature matches this body
-    and timestamp, and the timestamp is recent."""
+    """What a receiver does (docs/api/jobs.md shows it standalone): the signature matches this
+    body and timestamp, and the timestamp is recent."""
     if not timestamp.isdigit():
         return False
     if abs((time.time() if now is None else now) - int(timestamp)) > tolerance:

@@ -2,12 +2,12 @@
 
 Fair turns (transcriptions.dispatch) decide who goes next when a worker frees, but a worker
 frees only when its chunk ends: with every worker busy on another tenant's 30 s chunks of a
-batch, a synchronous request still waited for one of them to finish (measured: up to 7.4 times
-its idle latency on 2 workers). So each cluster runs INTERACTIVE_WORKERS more worker processes
-than Q_WORKERS, and at most Q_WORKERS of them decode batch chunks (async jobs) at a time; the
-others take only chunks with a client waiting (synchronous and streaming requests). A request
-arriving while a batch fills the cluster then starts at once, sharing the cores with it. The
-room idles while only batches run, costing its models' memory, not CPU.
+batch, a synchronous request would wait for one of them to finish. So each cluster runs
+INTERACTIVE_WORKERS more worker processes than Q_WORKERS, and at most Q_WORKERS of them decode
+batch chunks (async jobs) at a time; the others take only chunks with a client waiting
+(synchronous and streaming requests). A request arriving while a batch fills the cluster
+then starts at once, sharing the cores with it. The room idles while only batches run,
+costing its models' memory, not CPU.
 
 The Q_WORKERS places for batch work are lock files named after the cluster's sentinel (the
 workers' parent process), taken without waiting before a worker claims a chunk. django-q2's
