@@ -22,6 +22,7 @@ from ..errors import (
 from ..models import Job
 from .callbacks import callback_enqueue
 from .chunks import job_chunks_files_delete, job_chunks_release, job_first_chunk_queue
+from .speakers import speaker_references_delete
 from .usage import job_usage, success_usage
 from .waiting import job_notify
 
@@ -61,6 +62,7 @@ def _finish(
             _settle(job, fields)
     if finished:
         job_chunks_files_delete(job_pk=job.pk)
+        speaker_references_delete(job=job)  # their embeddings, if taken, stay in the row
     if finished and audio:
         job.audio.delete(save=False)
     if finished and job.callback_url:

@@ -2,6 +2,7 @@
 its job row, reserve its seconds, and queue it. Each step is a small function; what a failed
 step leaves behind is undone in the reverse order."""
 
+import hashlib
 import re
 import time
 import uuid
@@ -32,7 +33,7 @@ from billing.services import (
 )
 
 from .. import engine
-from ..engine import audio, diarization
+from ..engine import audio
 from ..errors import (
     CallbackUrlRefused,
     ModelCannotTranslate,
@@ -45,6 +46,7 @@ from ..errors import (
 from ..models import Job
 from . import outbound
 from .lifecycle import job_enqueue, job_fail
+from .speakers import speaker_references_delete, speaker_references_store
 from .usage import job_usage
 
 # Long audio is cut at silences by default (OpenAI's "auto"), unlike OpenAI where an unset
@@ -92,8 +94,9 @@ class AudioRequest:
     include: tuple[str, ...] = ()
     keywords: tuple[str, ...] = ()
     languages: tuple[str, ...] = ()
-    # gpt-4o-transcribe-diarize's known speakers: (name, the reference's embedding).
-    known_speakers: tuple[tuple[str, tuple[float, ...]], ...] = ()
+    # gpt-4o-transcribe-diarize's known speakers: (name, the reference's audio file), stored
+    # with the job and embedded by its worker (services.speakers).
+    known_speakers: tuple[tuple[str, bytes], ...] = ()
     # Live turns only (services.live): the job's `encoder_window`.
     encoder_window: int = 0
 
@@ -104,6 +107,10 @@ class AudioRequest:
         for name in ("include", "keywords", "languages", "known_speakers", "encoder_window"):
             if not fields[name]:
                 del fields[name]
+        if self.known_speakers:  # the references by digest, not as bytes
+            fields["known_speakers"] = [
+                (name, hashlib.sha256(clip).hexdigest()) for name, clip in self.known_speakers
+            ]
         return fields
 
 
@@ -147,18 +154,13 @@ def audio_request_build(*, task: str, data: dict[str, Any], is_async: bool = Fal
         include=tuple(data.get("include") or ()),
         keywords=tuple(data.get("keywords") or ()),
         languages=tuple(data.get("languages") or ()),
-        known_speakers=known_speakers_embed(
-            data.get("known_speaker_names") or (), data.get("known_speaker_references") or ()
+        known_speakers=tuple(
+            zip(
+                data.get("known_speaker_names") or (),
+                data.get("known_speaker_references") or (),
+                strict=True,
+            )
         ),
-    )
-
-
-def known_speakers_embed(names: Any, references: Any) -> tuple[tuple[str, tuple[float, ...]], ...]:
-    """Each known speaker's name with the voice of its reference (16 kHz samples, 2-10 s):
-    the speaker encoder's embedding, kept with the job (the reference itself is not)."""
-    return tuple(
-        (name, tuple(round(float(x), 6) for x in diarization.embed(samples)))
-        for name, samples in zip(names, references, strict=True)
     )
 
 
@@ -298,10 +300,6 @@ def job_create(
         include=list(params.include),
         keywords=list(params.keywords),
         languages=list(params.languages),
-        known_speakers=[
-            {"name": name, "embedding": list(embedding)}
-            for name, embedding in params.known_speakers
-        ],
         encoder_window=params.encoder_window,
         audio_filename=(upload.name or "")[:255],
         audio_bytes=upload.size or 0,
@@ -315,6 +313,8 @@ def job_create(
     # The row must land, or the stored audio must not outlive it.
     with ExitStack() as undo:
         undo.callback(job.audio.delete, save=False)
+        undo.callback(speaker_references_delete, job=job)
+        job.known_speakers = speaker_references_store(job=job, speakers=params.known_speakers)
         with transaction.atomic():
             job.save()
         undo.pop_all()
