@@ -35,7 +35,6 @@ from billing.services import (
 from .. import engine
 from ..engine import audio
 from ..errors import (
-    CallbackUrlRefused,
     ModelCannotTranslate,
     ModelLanguagesUnsupported,
     ModelLanguageUnsupported,
@@ -44,7 +43,7 @@ from ..errors import (
     TranscriptionError,
 )
 from ..models import Job
-from . import outbound
+from .callback_targets import callback_url_check
 from .lifecycle import job_enqueue, job_fail
 from .speakers import speaker_references_delete, speaker_references_store
 from .usage import job_usage
@@ -65,11 +64,6 @@ MSG_ENGLISH_ONLY = (
 MSG_ENGLISH_ONLY_LANGUAGES = (
     "The model `{model}` is English-only; it cannot transcribe any of the languages {languages}."
 )
-MSG_CALLBACK_REFUSED = (
-    "Invalid 'callback_url': its host must resolve to public internet addresses only; "
-    "loopback, private, link-local and reserved addresses are refused."
-)
-MSG_CALLBACK_UNRESOLVED = "Invalid 'callback_url': its host could not be resolved."
 MSG_QUEUE_FULL = "The server is overloaded with queued jobs; please retry after a short wait."
 MSG_ENQUEUE_FAILED = "Job {job} could not be queued."
 
@@ -114,8 +108,15 @@ class AudioRequest:
         return fields
 
 
-def audio_request_build(*, task: str, data: dict[str, Any], is_async: bool = False) -> AudioRequest:
-    """Resolve the model and check it can do what is asked."""
+def audio_request_build(
+    *,
+    task: str,
+    data: dict[str, Any],
+    is_async: bool = False,
+    callback_addresses: list[str] | None = None,
+) -> AudioRequest:
+    """Resolve the model and check it can do what is asked (and the callback_url's host, by
+    the addresses callback_url_resolve found, if given)."""
     requested = data["model"]
     model_id = engine.resolve_model_id(requested)
     if model_id is None:
@@ -137,7 +138,7 @@ def audio_request_build(*, task: str, data: dict[str, Any], is_async: bool = Fal
             )
     callback_url = data.get("callback_url") or ""
     if callback_url:
-        callback_url_check(callback_url)
+        callback_url_check(callback_url, addresses=callback_addresses)
     return AudioRequest(
         task=task,
         requested_model=requested,
@@ -162,18 +163,6 @@ def audio_request_build(*, task: str, data: dict[str, Any], is_async: bool = Fal
             )
         ),
     )
-
-
-def callback_url_check(url: str) -> None:
-    """Refuse a callback_url that leads into the operator's network, before anything is stored
-    or reserved. Delivery checks again, against the address it actually connects to."""
-    try:
-        outbound.target_check(url, allow_private=settings.CALLBACK_ALLOW_PRIVATE)
-    except outbound.TargetRefused as refused:
-        unresolved = refused.reason == outbound.REASON_UNRESOLVED
-        raise CallbackUrlRefused(
-            MSG_CALLBACK_UNRESOLVED if unresolved else MSG_CALLBACK_REFUSED
-        ) from None
 
 
 def job_submit(
