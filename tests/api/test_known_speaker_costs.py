@@ -7,6 +7,7 @@ request's or a job's way: a worker without them fails the job with an error nami
 import io
 
 import pytest
+from django.core.files.storage import default_storage
 
 from billing.models import UsageRecord
 from tests.api.test_diarized import DIARIZE, reference
@@ -118,6 +119,19 @@ def test_a_missing_encoder_is_never_downloaded_and_the_error_names_the_command(
     assert (job.status, job.error_code) == (Job.Status.FAILED, "speaker_encoder_unavailable")
     # Refunded: nothing billed for a job that could not run.
     assert UsageRecord.objects.get(job_id=job.public_id).billed_seconds == 0
+    # Its references were stored beside its audio, and went with it.
+    references = [speaker["reference"] for speaker in job.known_speakers]
+    assert len(references) == 4 and not any(map(default_storage.exists, references))
+
+
+def test_kept_audio_keeps_its_references_until_the_job_is_deleted(api_a, no_encoder_copy, settings):
+    settings.RETAIN_AUDIO = True  # an operator may retry the job once the encoder is there
+    four_references(api_a, JFK.read_bytes())
+    job = Job.objects.get()
+    references = [speaker["reference"] for speaker in job.known_speakers]
+    assert job.audio and all(map(default_storage.exists, references))
+    assert api_a.client.delete(f"/v1/audio/jobs/{job.public_id}").status_code == 200
+    assert not any(map(default_storage.exists, references))
 
 
 def test_the_encoder_is_looked_up_offline(no_encoder_copy):

@@ -62,9 +62,9 @@ def _finish(
             _settle(job, fields)
     if finished:
         job_chunks_files_delete(job_pk=job.pk)
-        speaker_references_delete(job=job)  # their embeddings, if taken, stay in the row
     if finished and audio:
         job.audio.delete(save=False)
+        speaker_references_delete(job=job)  # beside the audio (their embeddings stay)
     if finished and job.callback_url:
         callback_enqueue(job_pk=job.pk)
     job_notify(job.pk)  # and once the clean-up is done, as before (harmless: waiters re-read)
@@ -166,6 +166,7 @@ def job_delete(*, job: Job) -> None:
         job_cancel(job=job)
     if job.audio:
         job.audio.delete(save=False)
+        speaker_references_delete(job=job)
     job.delete()
 
 
