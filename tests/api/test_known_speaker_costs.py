@@ -138,3 +138,26 @@ def test_the_encoder_is_looked_up_offline(no_encoder_copy):
     with pytest.raises(speaker_encoder.ModelUnavailable, match="fetch_speaker_encoder"):
         speaker_encoder.get_encoder()
     assert no_encoder_copy == []
+
+
+def test_a_diarizing_job_without_the_encoder_fails_before_it_is_transcribed(
+    api_a, no_encoder_copy, monkeypatch
+):
+    """Without known speakers too: the encoder is looked for before any decoding, not after."""
+    from transcriptions import engine
+
+    transcribed = []
+    real = engine.transcribe
+
+    def counted(*args, **kwargs):  # observes only
+        transcribed.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "transcribe", counted)
+    fh = io.BytesIO(JFK.read_bytes())
+    fh.name = "jfk.flac"
+    response = api_a.client.post(
+        "/v1/audio/transcriptions", {"file": fh, "model": DIARIZE}, format="multipart"
+    )
+    assert_error(response, 500, code="speaker_encoder_unavailable", type="server_error")
+    assert transcribed == [] and no_encoder_copy == []

@@ -39,6 +39,7 @@ from .speakers import (
     MSG_ENCODER_MISSING,
     SpeakerEncoderUnavailable,
     known_speakers_embed,
+    speaker_encoder_check,
     speakers_label,
 )
 
@@ -98,7 +99,9 @@ def chunk_run(*, chunk: Chunk) -> None:
         if chunk.planned:
             samples = samples_load(chunk.samples_name)
         else:
-            if job.known_speakers:  # before any transcription: a job that cannot end fails now
+            if openai_models.diarizes(job.requested_model):
+                # Before any transcription: a job that could not be labelled fails now.
+                speaker_encoder_check()
                 known_speakers_embed(job)
             samples = _plan(job, chunk)
             if samples is None:

@@ -61,7 +61,7 @@ def speaker_references_store(*, job: Job, speakers: Any) -> list[dict[str, Any]]
 
 
 def speaker_references_delete(*, job: Job) -> None:
-    """The job's stored references go (when it ends: their embeddings stay in the row)."""
+    """The job's stored references go, with its audio (their embeddings stay in the row)."""
     _references_delete(job, job.known_speakers or [])
 
 
