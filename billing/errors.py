@@ -39,3 +39,13 @@ class IdempotencyKeyReused(BillingError):
 
 class IdempotencyKeyInUse(BillingError):
     """The first request with this key is still being processed."""
+
+
+class IdempotencyKeyPending(IdempotencyKeyInUse):
+    """The first request with this key has no job yet: a caller that may wait (without a
+    thread) waits for it, then claims the key again; any other answers as IdempotencyKeyInUse."""
+
+    def __init__(self, message: str, *, retry_after: int, tenant: object, key: str) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.tenant = tenant
+        self.key = key

@@ -8,6 +8,7 @@ shared pool (`in_thread`); Django gives it a new thread if it needs one afterwar
 """
 
 import asyncio
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -17,11 +18,13 @@ from asgiref.sync import SyncToAsync, sync_to_async
 from django.db import close_old_connections, connections
 
 # Short reads of waiting requests (a row when woken): never a wait in them, so a few suffice.
-_reads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="wait-reads")
+READ_THREADS = 4
+_reads = ThreadPoolExecutor(max_workers=READ_THREADS, thread_name_prefix="wait-reads")
 # What the request middleware writes once a response exists (the usage log's row), on
 # connections kept open: its own pool, so that a write waiting for SQLite's lock never delays a
 # waiting request's read.
-_requests = ThreadPoolExecutor(max_workers=8, thread_name_prefix="request-work")
+REQUEST_THREADS = 8
+_requests = ThreadPoolExecutor(max_workers=REQUEST_THREADS, thread_name_prefix="request-work")
 
 
 def _with_fresh_connections(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -64,6 +67,20 @@ def _connections_kept() -> None:
         if raw is not None and getattr(conn, "_kept_since", None) is not raw:
             conn._kept_since = raw
             conn.close_at = time.monotonic() + KEPT_CONNECTION_SECONDS
+
+
+def pools_connections_close() -> None:
+    """Close the connections every thread of the pools keeps (a test database is about to be
+    dropped). Each thread takes one call: the calls wait for each other before closing."""
+    for pool, size in ((_reads, READ_THREADS), (_requests, REQUEST_THREADS)):
+        barrier = threading.Barrier(size)
+
+        def close(barrier: threading.Barrier = barrier) -> None:
+            barrier.wait(timeout=30)
+            connections.close_all()
+
+        for closing in [pool.submit(close) for _ in range(size)]:
+            closing.result()
 
 
 def in_request_pool(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:

@@ -62,8 +62,9 @@ class Job(models.Model):
     include = models.JSONField(default=list, blank=True)
     keywords = models.JSONField(default=list, blank=True)
     languages = models.JSONField(default=list, blank=True)
-    # gpt-4o-transcribe-diarize's `known_speaker_names[]` with their references' voices:
-    # [{"name", "embedding": [256 floats]}] (the speaker encoder's, taken at submission).
+    # gpt-4o-transcribe-diarize's `known_speaker_names[]` with their references:
+    # [{"name", "reference": the stored file, "embedding": [256 floats]}] (the speaker
+    # encoder's, taken by the worker; the file is deleted with the job's audio).
     known_speakers = models.JSONField(default=list, blank=True)
     # Live turns (the Realtime API) only: the seconds of Whisper's encoder window
     # (engine.encoder_window; 0: its 30 s).

@@ -8,9 +8,10 @@ from typing import Any
 
 from rest_framework import serializers
 
-from transcriptions.engine import limits, openai_models
+from transcriptions.engine import audio, openai_models
 from transcriptions.engine.formats import RESPONSE_FORMATS
 from transcriptions.engine.languages import LANGUAGES
+from transcriptions.errors import InvalidAudio
 
 from .chunking import AUTO, MSG_BOTH, PARAM, bracketed_parts, chunking_strategy_parse
 
@@ -127,8 +128,10 @@ KNOWN_FIELDS = ("known_speaker_names", "known_speaker_references")
 LIST_FIELDS = ("timestamp_granularities", "include", "keywords", "languages", *KNOWN_FIELDS)
 
 
-def reference_decode(value: str, index: int) -> Any:
-    """A speaker reference's data URL as 16 kHz samples, 2-10 s of them."""
+def reference_check(value: str, index: int) -> bytes:
+    """A speaker reference's data URL as the audio file it holds, once its packets measure
+    2-10 s. Only probed (demuxed), never decoded: the worker running the job decodes and
+    embeds it, after the file was probed and its seconds reserved."""
     match = DATA_URL.match(value.strip())
     if match is None:
         raise _error(MSG_REFERENCE_URL.format(index=index), "invalid_value")
@@ -138,15 +141,12 @@ def reference_decode(value: str, index: int) -> Any:
         raise _error(MSG_REFERENCE_URL.format(index=index), "invalid_value") from None
     low, high = REFERENCE_SECONDS
     try:
-        samples = limits.decode_bounded(io.BytesIO(raw), max_seconds=high + 0.05)
-    except limits.AudioLimitExceeded:
-        raise _error(MSG_REFERENCE_LENGTH.format(index=index), "invalid_value") from None
-    except Exception:  # PyAV's errors for what is not audio
+        info = audio.probe(io.BytesIO(raw), filename="", size=len(raw), stop_after=high + 0.05)
+    except InvalidAudio:
         raise _error(MSG_REFERENCE_AUDIO.format(index=index), "invalid_value") from None
-    seconds = len(samples) / limits.SAMPLE_RATE
-    if seconds < low - 0.05:
+    if info.truncated or not low - 0.05 <= info.duration <= high + 0.05:
         raise _error(MSG_REFERENCE_LENGTH.format(index=index), "invalid_value")
-    return samples
+    return raw
 
 
 def _list_field() -> serializers.ListField:
@@ -259,7 +259,7 @@ class TranscriptionRequestSerializer(AudioRequestSerializer):
     keywords = _list_field()
     stream = serializers.CharField(required=False, default="false")
     chunking_strategy = ChunkingStrategyField()
-    # gpt-4o-transcribe-diarize: names, and their voices as data URLs (decoded to samples).
+    # gpt-4o-transcribe-diarize: names, and their voices as data URLs (the audio they hold).
     known_speaker_names = _list_field()
     known_speaker_references = _list_field()
 
@@ -336,7 +336,7 @@ class TranscriptionRequestSerializer(AudioRequestSerializer):
                 field="known_speaker_references", limit=MAX_KNOWN_SPEAKERS, count=len(values)
             )
             raise _error(message, "array_above_max_length")
-        return values  # decoded in validate(), once the model is known to take them
+        return values  # checked in validate(), once the model is known to take them
 
     def _known_speakers_check(self, attrs: dict[str, Any]) -> None:
         names = attrs.get("known_speaker_names") or []
@@ -354,7 +354,7 @@ class TranscriptionRequestSerializer(AudioRequestSerializer):
             )
         try:
             attrs["known_speaker_references"] = [
-                reference_decode(value, index) for index, value in enumerate(references)
+                reference_check(value, index) for index, value in enumerate(references)
             ]
         except serializers.ValidationError as exc:
             raise serializers.ValidationError(

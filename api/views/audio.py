@@ -9,20 +9,25 @@ once (its job goes on, and is billed once, when it ends).
 """
 
 import json
+import time
+from collections.abc import Callable
+from functools import partial
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import transaction
 from django.http import HttpResponse, StreamingHttpResponse
 from django.utils.decorators import method_decorator
-from rest_framework.views import APIView
 
+from billing.errors import IdempotencyKeyPending
+from billing.services import idempotency_wait_async
+from billing.services.idempotency import IDEMPOTENCY_WAIT
 from ops.streams import ClosingStream
 from ops.threads import in_thread, request_thread_release
 from transcriptions.engine.formats import render
 from transcriptions.models import Job
 from transcriptions.services import (
     audio_request_build,
+    callback_url_resolve,
     job_outcome_error,
     job_submit,
     job_wait_async,
@@ -32,6 +37,7 @@ from ..errors import to_api_error
 from ..parsers import SizeLimitedMultiPartParser
 from ..serializers.requests import AudioRequestSerializer, TranscriptionRequestSerializer
 from ..streaming import sse_events
+from ..suspend import Suspended, SuspendingApi
 from ..waits import wait_slot_free, wait_slot_take
 
 # Audio up to this long is answered from the event loop (PendingAnswer.complete).
@@ -90,45 +96,78 @@ class PendingAnswer(HttpResponse):
         self.content = body
 
 
-def submit(request, *, task: str, data: dict, is_async: bool = False) -> Job:
-    """Submit the validated request as a job, and tell the usage log which job it is."""
-    job = job_submit(
-        tenant=request.user.tenant,
-        api_key=request.auth,
-        request_id=request._request.request_id,
-        params=audio_request_build(task=task, data=data, is_async=is_async),
-        upload=data["file"],
-        idempotency_key=request.headers.get("Idempotency-Key", ""),
+def submit(
+    view,
+    request,
+    *,
+    task: str,
+    data: dict,
+    answer: Callable[[Job], HttpResponse],
+    is_async: bool = False,
+    refused: Callable[[], None] = lambda: None,
+) -> HttpResponse:
+    """Submit the validated request as a job, tell the usage log which job it is, and give
+    `answer(job)` (`refused()` when no job comes of it: refused, or its client gone). What
+    would block the request's thread on others is waited for in the event loop instead
+    (Suspended): the callback_url host's lookup, and a retry's wait for the first request
+    with its Idempotency-Key to store its job."""
+    deadline = time.monotonic() + IDEMPOTENCY_WAIT
+
+    def attempt(resolved: Callable[[], list[str] | None]) -> HttpResponse:
+        try:
+            job = job_submit(
+                tenant=request.user.tenant,
+                api_key=request.auth,
+                request_id=request._request.request_id,
+                params=audio_request_build(
+                    task=task, data=data, is_async=is_async, callback_addresses=resolved()
+                ),
+                upload=data["file"],
+                idempotency_key=request.headers.get("Idempotency-Key", ""),
+            )
+        except IdempotencyKeyPending as pending:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                refused()
+                raise  # 409 idempotency_key_in_use
+            return Suspended(
+                view,
+                wait=partial(idempotency_wait_async, pending=pending, timeout=left),
+                resume=lambda waited: attempt(resolved),
+                abandon=refused,
+            )
+        except BaseException:
+            refused()
+            raise
+        request._request.usage_job = job  # for the usage log (api.middleware)
+        return answer(job)
+
+    callback_url = data.get("callback_url")
+    if not callback_url:
+        return attempt(lambda: None)
+    return Suspended(
+        view,
+        wait=lambda: callback_url_resolve(callback_url, tenant_id=request.user.tenant.pk),
+        resume=attempt,
+        abandon=refused,
     )
-    request._request.usage_job = job  # for the usage log (api.middleware)
-    return job
 
 
 # Waiting for a job inside a request-wide transaction would hide the job from the worker:
 # these views commit as they go.
 @method_decorator(transaction.non_atomic_requests, name="dispatch")
-class TranscriptionCreateApi(APIView):
+class TranscriptionCreateApi(SuspendingApi):
+    """DRF's view (in a thread), then the wait for its job (in the event loop)."""
+
     task = Job.Task.TRANSCRIBE
     serializer_class: type[AudioRequestSerializer] = TranscriptionRequestSerializer
     parser_classes = [SizeLimitedMultiPartParser]
 
     @classmethod
-    def as_view(cls, **initkwargs):
-        """DRF's view (in a thread), then the wait for its job (in the event loop)."""
-        answer = super().as_view(**initkwargs)
-        answer_in_thread = sync_to_async(answer)
-
-        async def view(request, *args, **kwargs):
-            response = await answer_in_thread(request, *args, **kwargs)
-            if isinstance(response, PendingAnswer):
-                await response.complete()
-            return response
-
-        # DRF's and Django's marks (cls, csrf_exempt, the non-atomic requests), which
-        # drf-spectacular and the request handler read from the URL's callback.
-        view.__dict__.update({k: v for k, v in answer.__dict__.items() if k != "__wrapped__"})
-        view.__doc__ = answer.__doc__
-        return view
+    async def completed(cls, response):
+        if isinstance(response, PendingAnswer):
+            await response.complete()
+        return response
 
     def post(self, request):
         serializer = self.serializer_class(data=request.data)
@@ -137,11 +176,16 @@ class TranscriptionCreateApi(APIView):
         # This request will wait until its job ends: counted before anything is stored, freed
         # when the answer (or the stream) is over.
         wait_slot_take(tenant_id)
-        try:
-            job = submit(request, task=self.task, data=serializer.validated_data)
-        except BaseException:
-            wait_slot_free(tenant_id)
-            raise
+        return submit(
+            self,
+            request,
+            task=self.task,
+            data=serializer.validated_data,
+            answer=lambda job: self.answer(request, job, tenant_id),
+            refused=lambda: wait_slot_free(tenant_id),
+        )
+
+    def answer(self, request, job: Job, tenant_id: int) -> HttpResponse:
         if job.stream:
             events = ClosingStream(sse_events(job), lambda: wait_slot_free(tenant_id))
             response = StreamingHttpResponse(events, content_type="text/event-stream")

@@ -13,11 +13,12 @@ from transcriptions.services import job_delete
 from ..parsers import SizeLimitedMultiPartParser
 from ..serializers.requests import JobListQuerySerializer, JobRequestSerializer
 from ..serializers.responses import JobDeletedSerializer, JobPageSerializer
+from ..suspend import SuspendingApi
 from .audio import submit
 
 
 @method_decorator(transaction.non_atomic_requests, name="dispatch")
-class JobCollectionApi(APIView):
+class JobCollectionApi(SuspendingApi):
     """POST: submit a job and answer 202 at once. GET: the tenant's jobs, newest first."""
 
     parser_classes = [SizeLimitedMultiPartParser]
@@ -26,8 +27,16 @@ class JobCollectionApi(APIView):
         serializer = JobRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        job = submit(request, task=data["task"], data=data, is_async=True)
-        return Response(JobSerializer(job, context={"include_result": False}).data, status=202)
+        return submit(
+            self,
+            request,
+            task=data["task"],
+            data=data,
+            is_async=True,
+            answer=lambda job: Response(
+                JobSerializer(job, context={"include_result": False}).data, status=202
+            ),
+        )
 
     def get(self, request):
         query = JobListQuerySerializer(data=request.query_params)

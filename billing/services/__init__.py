@@ -6,6 +6,7 @@ from .idempotency import (
     idempotency_claim,
     idempotency_records_purge,
     idempotency_release,
+    idempotency_wait_async,
     request_fingerprint,
 )
 from .plans import (
@@ -34,6 +35,7 @@ __all__ = [
     "idempotency_claim",
     "idempotency_records_purge",
     "idempotency_release",
+    "idempotency_wait_async",
     "plan_check_duration",
     "plan_override_set",
     "quota_hold",

@@ -292,7 +292,7 @@ def captured(monkeypatch) -> list[dict]:
     """The validated data of each request, which is then stopped before anything is stored."""
     seen: list[dict] = []
 
-    def capture(*, task, data, is_async=False):
+    def capture(*, task, data, is_async=False, callback_addresses=None):
         seen.append(dict(data))
         raise ApiError("captured", status_code=CAPTURED, code="captured")
 

@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from api.waits import waiting_now
 from billing.models import IdempotencyRecord, UsageRecord
 from billing.reports import billing_report
 from billing.services.idempotency import (
@@ -123,3 +124,24 @@ def test_old_keys_are_purged(api_a):
     transcribe(api_a, headers=KEY)
     assert idempotency_records_purge() == 0
     assert idempotency_records_purge(now=timezone.now() + timedelta(hours=25)) == 1
+
+
+def test_a_first_request_that_never_stores_its_job_gets_its_retries_a_409(api_a, monkeypatch):
+    """The retry waits for the first request (in the event loop) up to IDEMPOTENCY_WAIT, then
+    answers 409 with Retry-After; nothing of its own is stored or billed."""
+    from billing.errors import IdempotencyKeyPending
+
+    def forever_pending(*, tenant, key, fingerprint, request_id):  # injected fault
+        raise IdempotencyKeyPending("in progress", retry_after=1, tenant=tenant, key=key)
+
+    monkeypatch.setattr("transcriptions.services.submission.idempotency_claim", forever_pending)
+    monkeypatch.setattr("api.views.audio.IDEMPOTENCY_WAIT", 0.3)
+    IdempotencyRecord.objects.create(
+        tenant=api_a.tenant, key=KEY["Idempotency-Key"], fingerprint="first", request_id="req_1"
+    )
+    for path in ("/v1/audio/transcriptions", "/v1/audio/jobs"):
+        response = transcribe(api_a, path=path, headers=KEY)
+        assert_error(response, 409, code="idempotency_key_in_use", message="in progress")
+        assert response["Retry-After"] == "1"
+    assert not Job.objects.exists() and counters(api_a.tenant) == (0, 0, 0)
+    assert waiting_now(api_a.tenant.pk) == 0  # the synchronous request's wait slot is free

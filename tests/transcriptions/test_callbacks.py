@@ -28,7 +28,7 @@ from tests.receivers import (
 )
 from transcriptions.models import CallbackAttempt, Job
 from transcriptions.services import callbacks, outbound
-from transcriptions.services.submission import MSG_CALLBACK_REFUSED, MSG_CALLBACK_UNRESOLVED
+from transcriptions.services.callback_targets import MSG_CALLBACK_REFUSED, MSG_CALLBACK_UNRESOLVED
 
 from .conftest import shown_attempts, submit
 

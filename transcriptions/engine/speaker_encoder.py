@@ -3,9 +3,10 @@
 
 Its weights are the one file `resemblyzer/pretrained.pt` of the `Resemblyzer` wheel on PyPI.
 The package itself is never installed (it needs torch, librosa and webrtcvad): the wheel is
-downloaded once per machine with pip into WHISPER_CACHE_DIR (`make install` does it; a worker
-that finds no copy does it too), checked against its pinned SHA-256, and the weight file taken
-out of it and checked against its own. The file is a torch checkpoint (a pickle plus raw
+downloaded once per machine with pip into WHISPER_CACHE_DIR by `manage.py fetch_speaker_encoder`
+(`make install` runs it), checked against its pinned SHA-256, and the weight file taken out of it
+and checked against its own. Nothing is fetched on a request's or a job's way: a worker that
+finds no copy refuses (ModelUnavailable, naming the command). The file is a torch checkpoint (a pickle plus raw
 storages): it is read here by a small unpickler that knows only tensors and dicts, so torch is
 needed neither at run time nor at install time.
 """
@@ -96,12 +97,16 @@ def _download_wheel(spec: dict[str, str], directory: Path) -> Path:
     return wheel
 
 
-def weights_path(*, download: bool = True) -> Path:
+FETCH_COMMAND = "python manage.py fetch_speaker_encoder"
+
+
+def weights_path(*, download: bool = False) -> Path:
     """The verified weight file in the cache, taken out of the pinned wheel once per machine.
 
     Its sources, in order: the cache itself; an installed `resemblyzer` package (found, never
-    imported); the wheel in the cache; the wheel downloaded by pip. Every copy is checked
-    against the pinned digests; a mismatch is refused (ModelUnavailable), never loaded.
+    imported); the wheel in the cache; with `download` (the fetch command only), the wheel
+    downloaded by pip. Every copy is checked against the pinned digests; a mismatch is refused
+    (ModelUnavailable), never loaded.
     """
     spec = encoder_spec()
     directory = cache_directory(spec)
@@ -118,7 +123,9 @@ def weights_path(*, download: bool = True) -> Path:
     wheel = directory / spec["wheel"]
     if not wheel.exists():
         if not download:
-            raise ModelUnavailable(f"speaker encoder: {wheel} is missing")
+            raise ModelUnavailable(
+                f"speaker encoder: {wheel} is missing; run `{FETCH_COMMAND}` on this machine"
+            )
         _download_wheel(spec, directory)
     _check(wheel, spec["wheel_sha256"], "wheel")
     # Written to a temporary name and renamed: a worker killed half-way (or two starting
@@ -366,11 +373,12 @@ _encoder_lock = threading.Lock()
 
 
 def get_encoder() -> VoiceEncoder:
-    """The encoder, loaded once per process from the verified weights."""
+    """The encoder, loaded once per process from the verified weights (never downloaded
+    here: ModelUnavailable when this machine has no copy)."""
     global _encoder
     with _encoder_lock:
         if _encoder is None:
-            _encoder = VoiceEncoder.load(weights_path())
+            _encoder = VoiceEncoder.load(weights_path(download=False))
         return _encoder
 
 

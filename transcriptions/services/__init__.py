@@ -5,6 +5,7 @@ transcripts), recovery (dead workers, retries, the schedules), retention, callba
 usage (what a job costs), and live transcription: live_audio (a session's input buffer and its
 turns) and live (each turn a job; imported from there, not re-exported here)."""
 
+from .callback_targets import callback_url_resolve
 from .callbacks import callback_deliver, callback_secret_get, callback_secret_rotate
 from .lifecycle import (
     MSG_CANCELLED,
@@ -55,6 +56,7 @@ __all__ = [
     "callback_deliver",
     "callback_secret_get",
     "callback_secret_rotate",
+    "callback_url_resolve",
     "chunk_run_next",
     "chunks_recover",
     "job_cancel",

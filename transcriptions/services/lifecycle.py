@@ -22,6 +22,7 @@ from ..errors import (
 from ..models import Job
 from .callbacks import callback_enqueue
 from .chunks import job_chunks_files_delete, job_chunks_release, job_first_chunk_queue
+from .speakers import speaker_references_delete
 from .usage import job_usage, success_usage
 from .waiting import job_notify
 
@@ -63,6 +64,7 @@ def _finish(
         job_chunks_files_delete(job_pk=job.pk)
     if finished and audio:
         job.audio.delete(save=False)
+        speaker_references_delete(job=job)  # beside the audio (their embeddings stay)
     if finished and job.callback_url:
         callback_enqueue(job_pk=job.pk)
     job_notify(job.pk)  # and once the clean-up is done, as before (harmless: waiters re-read)
@@ -164,6 +166,7 @@ def job_delete(*, job: Job) -> None:
         job_cancel(job=job)
     if job.audio:
         job.audio.delete(save=False)
+        speaker_references_delete(job=job)
     job.delete()
 
 

@@ -3,9 +3,10 @@
 A tenant chooses the URL, so without care it is a way into the operator's network (loopback,
 private ranges, the cloud metadata address) and a way to hold a process (a receiver that drips
 one byte at a time, or answers without end). Here:
-- the host is resolved and every address must be public, at submit time (`target_check`) and
-  again for the address actually connected (so a DNS answer that changes in between, DNS
-  rebinding, is refused too);
+- the host is resolved and every address must be public, at submit time (`target_resolve_async`
+  then `target_check`: the lookup awaited in the event loop, in a small pool of threads, within
+  a deadline, so a slow name server holds no request's thread) and again for the address
+  actually connected (so a DNS answer that changes in between, DNS rebinding, is refused too);
 - one total deadline covers resolving, connecting, sending and reading, enforced on every socket
   operation and on the name lookup (httpx's timeouts are per operation: a drip-feeding receiver never trips them);
 - at most `max_bytes` of the answer are read; redirects are not followed; no proxy from the
@@ -17,10 +18,12 @@ Why not httpx: its transport has no hook for the connected address or a total de
 uses httpcore (httpx's own engine) with a network backend that adds both.
 """
 
+import asyncio
 import ipaddress
 import socket
 import ssl
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -34,6 +37,11 @@ REASON_CONNECT = "could not connect"
 REASON_TIMEOUT = "timed out"
 REASON_TOO_LARGE = "the answer was too large"
 REASON_PROTOCOL = "invalid HTTP answer"
+
+# A submit's lookups of callback hosts: in at most this many threads of the web process, shared
+# by all its requests (callback_targets gives each tenant a share of them).
+RESOLVER_THREADS = 8
+_resolvers = ThreadPoolExecutor(max_workers=RESOLVER_THREADS, thread_name_prefix="callback-resolve")
 
 
 class TargetRefused(Exception):
@@ -96,10 +104,34 @@ def _parts(url: str) -> tuple[str, int]:
     return parts.hostname, port
 
 
-def target_check(url: str, *, allow_private: bool = False) -> None:
-    """At submit time: refuse a URL unless every address of its host is public."""
+async def target_resolve_async(
+    url: str, *, timeout: float, done: Callable[[], None] = lambda: None
+) -> list[str]:
+    """The addresses of the URL's host, for `target_check`: looked up in the resolver pool
+    while the coroutine waits in the event loop; TargetRefused(REASON_TIMEOUT) past the
+    deadline (a lookup under way is left to its thread, and the resolver's own timeout ends
+    it; one still queued never runs). `done()` once the lookup's thread is free again."""
+    try:
+        host, port = _parts(url)
+        lookup = _resolvers.submit(resolve, host, port)
+    except BaseException:
+        done()
+        raise
+    lookup.add_done_callback(lambda _: done())
+    try:
+        return await asyncio.wait_for(asyncio.wrap_future(lookup), timeout)
+    except TimeoutError:
+        raise TargetRefused(REASON_TIMEOUT) from None
+
+
+def target_check(
+    url: str, *, allow_private: bool = False, addresses: list[str] | None = None
+) -> None:
+    """At submit time: refuse a URL unless every address of its host (looked up here, unless
+    given by target_resolve_async) is public."""
     host, port = _parts(url)
-    addresses = resolve(host, port)
+    if addresses is None:
+        addresses = resolve(host, port)
     if not addresses or not all(address_allowed(a, allow_private=allow_private) for a in addresses):
         raise TargetRefused(REASON_REFUSED)
 

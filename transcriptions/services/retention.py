@@ -8,6 +8,7 @@ from accounts.models import Tenant
 from billing.selectors import tenant_limits
 
 from ..models import Job, LivePreview, LiveSession
+from .speakers import speaker_references_delete
 
 
 def retention_days(*, tenant: Tenant) -> int:
@@ -35,6 +36,7 @@ def purge_expired(*, now=None) -> dict[str, int]:
         for job in expired.iterator():
             if job.audio:
                 job.audio.delete(save=False)
+                speaker_references_delete(job=job)
                 counts["audio_files"] += 1
             job.delete()
             counts["jobs"] += 1

@@ -34,7 +34,14 @@ from .chunks import (
 )
 from .lifecycle import MSG_ENGINE_FAILED, job_fail, job_succeed
 from .progress import job_progress_refresh, progress_reporter, wants_logprobs
-from .speakers import speakers_label
+from .speakers import (
+    ENCODER_UNAVAILABLE,
+    MSG_ENCODER_MISSING,
+    SpeakerEncoderUnavailable,
+    known_speakers_embed,
+    speaker_encoder_check,
+    speakers_label,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +99,10 @@ def chunk_run(*, chunk: Chunk) -> None:
         if chunk.planned:
             samples = samples_load(chunk.samples_name)
         else:
+            if openai_models.diarizes(job.requested_model):
+                # Before any transcription: a job that could not be labelled fails now.
+                speaker_encoder_check()
+                known_speakers_embed(job)
             samples = _plan(job, chunk)
             if samples is None:
                 return
@@ -113,6 +124,9 @@ def chunk_run(*, chunk: Chunk) -> None:
         )
         if job.chunk_count > 1:
             result = _to_the_end(job, samples, result, options)
+    except SpeakerEncoderUnavailable:
+        _encoder_unavailable(job)
+        return
     except limits.AudioLimitExceeded as exc:
         logger.warning("job %s: audio longer than measured (%s)", job.public_id, exc)
         Job.objects.filter(pk=job.pk).update(covered_seconds=job.reserved_seconds)
@@ -131,6 +145,11 @@ def chunk_run(*, chunk: Chunk) -> None:
         _succeed(job, result, samples=samples)  # one chunk: its samples are the whole file
     else:
         _chunk_done(job, chunk, result)
+
+
+def _encoder_unavailable(job: Job) -> None:
+    logger.error("job %s: no speaker encoder on this worker", job.public_id, exc_info=True)
+    job_fail(job=job, code=ENCODER_UNAVAILABLE, message=MSG_ENCODER_MISSING)
 
 
 # A chunk's speech left out at its end is decoded again at most this many times.
@@ -254,6 +273,9 @@ def _succeed(
     if openai_models.diarizes(job.requested_model):
         try:
             speakers_label(job, result, samples=samples)
+        except SpeakerEncoderUnavailable:
+            _encoder_unavailable(job)
+            return
         except (Exception, TimeoutException) as exc:  # TimeoutException is a SystemExit
             timed_out = isinstance(exc, TimeoutException)
             logger.exception("job %s failed (diarization)", job.public_id)

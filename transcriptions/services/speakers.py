@@ -1,16 +1,91 @@
 """Speakers for a diarizing job's transcript: the whole file diarized once (engine.diarization)
-after its chunks are merged, so that the letters agree across chunks."""
+after its chunks are merged, so that the letters agree across chunks.
 
+Known speakers' references are stored with the job as the files the request held (probed, never
+decoded, in the web process) and embedded by the worker that takes the job's first chunk, before
+any transcription: a job whose worker has no speaker encoder fails at once, naming the command
+that installs it (the encoder is never downloaded on a job's way)."""
+
+import io
 import itertools
 import string
 from typing import Any
 
 import numpy as np
+from django.core.files.base import ContentFile
 
 from .. import engine
-from ..engine import diarization, limits
+from ..engine import diarization, limits, speaker_encoder
 from ..models import Job
 from .chunks import job_audio_source
+
+ENCODER_UNAVAILABLE = "speaker_encoder_unavailable"
+MSG_ENCODER_MISSING = (
+    "Speaker diarization is not available on this server: its speaker encoder is not "
+    f"installed. The operator installs it with `{speaker_encoder.FETCH_COMMAND}`."
+)
+# A reference measured 2-10 s by its packets decodes to about as much; never more than this.
+REFERENCE_MAX_SECONDS = 10.0 + limits.DECODE_MARGIN_SECONDS
+
+
+class SpeakerEncoderUnavailable(Exception):
+    """This machine has no verified copy of the speaker encoder's weights."""
+
+
+def speaker_encoder_check() -> None:
+    """SpeakerEncoderUnavailable unless the encoder loads (from the local copy only)."""
+    try:
+        speaker_encoder.get_encoder()
+    except engine.ModelUnavailable as exc:
+        raise SpeakerEncoderUnavailable(str(exc)) from exc
+
+
+# --- Known speakers' references ------------------------------------------------------------------
+
+
+def speaker_references_store(*, job: Job, speakers: Any) -> list[dict[str, Any]]:
+    """Store each (name, reference file) beside the job's audio: the job's `known_speakers`
+    entries, {"name", "reference": the stored name}. Nothing is left stored if one fails."""
+    storage = job.audio.storage
+    entries: list[dict[str, Any]] = []
+    try:
+        for index, (name, clip) in enumerate(speakers):
+            stored = storage.save(
+                f"audio/{job.tenant_id}/{job.public_id}.speaker-{index}", ContentFile(clip)
+            )
+            entries.append({"name": name, "reference": stored})
+    except BaseException:
+        _references_delete(job, entries)
+        raise
+    return entries
+
+
+def speaker_references_delete(*, job: Job) -> None:
+    """The job's stored references go, with its audio (their embeddings stay in the row)."""
+    _references_delete(job, job.known_speakers or [])
+
+
+def _references_delete(job: Job, entries: list[dict[str, Any]]) -> None:
+    for entry in entries:
+        if entry.get("reference"):
+            job.audio.storage.delete(entry["reference"])
+
+
+def known_speakers_embed(job: Job) -> dict[str, np.ndarray]:
+    """Each known speaker's voice: its reference decoded (bounded) and embedded once, the
+    embeddings kept in the job's row for whichever worker labels the merged transcript."""
+    entries = [dict(entry) for entry in job.known_speakers or []]
+    missing = [entry for entry in entries if "embedding" not in entry]
+    if missing:
+        speaker_encoder_check()
+        for entry in missing:
+            with job.audio.storage.open(entry["reference"], "rb") as fh:
+                raw = fh.read()
+            samples = limits.decode_bounded(io.BytesIO(raw), max_seconds=REFERENCE_MAX_SECONDS)
+            entry["embedding"] = [round(float(x), 6) for x in diarization.embed(samples)]
+        Job.objects.filter(pk=job.pk).update(known_speakers=entries)
+        job.known_speakers = entries
+    return {entry["name"]: np.asarray(entry["embedding"], dtype=np.float32) for entry in entries}
 
 
 def speakers_label(
@@ -22,15 +97,13 @@ def speakers_label(
     two speakers' turns is cut where the speaker changes."""
     if not result.segments:
         return
+    speaker_encoder_check()
+    known = known_speakers_embed(job)
     if samples is None:
         with job_audio_source(job) as source:
             samples = limits.decode_bounded(
                 source, max_seconds=job.probed_duration + limits.DECODE_MARGIN_SECONDS
             )
-    known = {
-        speaker["name"]: np.asarray(speaker["embedding"], dtype=np.float32)
-        for speaker in job.known_speakers or []
-    }
     turns = diarization.diarize(
         samples, regions=[(s["start"], s["end"]) for s in result.segments], known=known or None
     )

@@ -2,6 +2,7 @@
 its job row, reserve its seconds, and queue it. Each step is a small function; what a failed
 step leaves behind is undone in the reverse order."""
 
+import hashlib
 import re
 import time
 import uuid
@@ -32,9 +33,8 @@ from billing.services import (
 )
 
 from .. import engine
-from ..engine import audio, diarization
+from ..engine import audio
 from ..errors import (
-    CallbackUrlRefused,
     ModelCannotTranslate,
     ModelLanguagesUnsupported,
     ModelLanguageUnsupported,
@@ -43,8 +43,9 @@ from ..errors import (
     TranscriptionError,
 )
 from ..models import Job
-from . import outbound
+from .callback_targets import callback_url_check
 from .lifecycle import job_enqueue, job_fail
+from .speakers import speaker_references_delete, speaker_references_store
 from .usage import job_usage
 
 # Long audio is cut at silences by default (OpenAI's "auto"), unlike OpenAI where an unset
@@ -63,11 +64,6 @@ MSG_ENGLISH_ONLY = (
 MSG_ENGLISH_ONLY_LANGUAGES = (
     "The model `{model}` is English-only; it cannot transcribe any of the languages {languages}."
 )
-MSG_CALLBACK_REFUSED = (
-    "Invalid 'callback_url': its host must resolve to public internet addresses only; "
-    "loopback, private, link-local and reserved addresses are refused."
-)
-MSG_CALLBACK_UNRESOLVED = "Invalid 'callback_url': its host could not be resolved."
 MSG_QUEUE_FULL = "The server is overloaded with queued jobs; please retry after a short wait."
 MSG_ENQUEUE_FAILED = "Job {job} could not be queued."
 
@@ -92,8 +88,9 @@ class AudioRequest:
     include: tuple[str, ...] = ()
     keywords: tuple[str, ...] = ()
     languages: tuple[str, ...] = ()
-    # gpt-4o-transcribe-diarize's known speakers: (name, the reference's embedding).
-    known_speakers: tuple[tuple[str, tuple[float, ...]], ...] = ()
+    # gpt-4o-transcribe-diarize's known speakers: (name, the reference's audio file), stored
+    # with the job and embedded by its worker (services.speakers).
+    known_speakers: tuple[tuple[str, bytes], ...] = ()
     # Live turns only (services.live): the job's `encoder_window`.
     encoder_window: int = 0
 
@@ -104,11 +101,22 @@ class AudioRequest:
         for name in ("include", "keywords", "languages", "known_speakers", "encoder_window"):
             if not fields[name]:
                 del fields[name]
+        if self.known_speakers:  # the references by digest, not as bytes
+            fields["known_speakers"] = [
+                (name, hashlib.sha256(clip).hexdigest()) for name, clip in self.known_speakers
+            ]
         return fields
 
 
-def audio_request_build(*, task: str, data: dict[str, Any], is_async: bool = False) -> AudioRequest:
-    """Resolve the model and check it can do what is asked."""
+def audio_request_build(
+    *,
+    task: str,
+    data: dict[str, Any],
+    is_async: bool = False,
+    callback_addresses: list[str] | None = None,
+) -> AudioRequest:
+    """Resolve the model and check it can do what is asked (and the callback_url's host, by
+    the addresses callback_url_resolve found, if given)."""
     requested = data["model"]
     model_id = engine.resolve_model_id(requested)
     if model_id is None:
@@ -130,7 +138,7 @@ def audio_request_build(*, task: str, data: dict[str, Any], is_async: bool = Fal
             )
     callback_url = data.get("callback_url") or ""
     if callback_url:
-        callback_url_check(callback_url)
+        callback_url_check(callback_url, addresses=callback_addresses)
     return AudioRequest(
         task=task,
         requested_model=requested,
@@ -147,31 +155,14 @@ def audio_request_build(*, task: str, data: dict[str, Any], is_async: bool = Fal
         include=tuple(data.get("include") or ()),
         keywords=tuple(data.get("keywords") or ()),
         languages=tuple(data.get("languages") or ()),
-        known_speakers=known_speakers_embed(
-            data.get("known_speaker_names") or (), data.get("known_speaker_references") or ()
+        known_speakers=tuple(
+            zip(
+                data.get("known_speaker_names") or (),
+                data.get("known_speaker_references") or (),
+                strict=True,
+            )
         ),
     )
-
-
-def known_speakers_embed(names: Any, references: Any) -> tuple[tuple[str, tuple[float, ...]], ...]:
-    """Each known speaker's name with the voice of its reference (16 kHz samples, 2-10 s):
-    the speaker encoder's embedding, kept with the job (the reference itself is not)."""
-    return tuple(
-        (name, tuple(round(float(x), 6) for x in diarization.embed(samples)))
-        for name, samples in zip(names, references, strict=True)
-    )
-
-
-def callback_url_check(url: str) -> None:
-    """Refuse a callback_url that leads into the operator's network, before anything is stored
-    or reserved. Delivery checks again, against the address it actually connects to."""
-    try:
-        outbound.target_check(url, allow_private=settings.CALLBACK_ALLOW_PRIVATE)
-    except outbound.TargetRefused as refused:
-        unresolved = refused.reason == outbound.REASON_UNRESOLVED
-        raise CallbackUrlRefused(
-            MSG_CALLBACK_UNRESOLVED if unresolved else MSG_CALLBACK_REFUSED
-        ) from None
 
 
 def job_submit(
@@ -298,10 +289,6 @@ def job_create(
         include=list(params.include),
         keywords=list(params.keywords),
         languages=list(params.languages),
-        known_speakers=[
-            {"name": name, "embedding": list(embedding)}
-            for name, embedding in params.known_speakers
-        ],
         encoder_window=params.encoder_window,
         audio_filename=(upload.name or "")[:255],
         audio_bytes=upload.size or 0,
@@ -315,6 +302,8 @@ def job_create(
     # The row must land, or the stored audio must not outlive it.
     with ExitStack() as undo:
         undo.callback(job.audio.delete, save=False)
+        undo.callback(speaker_references_delete, job=job)
+        job.known_speakers = speaker_references_store(job=job, speakers=params.known_speakers)
         with transaction.atomic():
             job.save()
         undo.pop_all()
