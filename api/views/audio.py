@@ -29,6 +29,7 @@ from transcriptions.services import (
 )
 
 from ..errors import to_api_error
+from ..middleware import usage_origin
 from ..parsers import SizeLimitedMultiPartParser
 from ..serializers.requests import AudioRequestSerializer, TranscriptionRequestSerializer
 from ..streaming import sse_events
@@ -67,7 +68,6 @@ class PendingAnswer(HttpResponse):
         try:
             await request_thread_release()
             job = await job_wait_async(self.job_pk, timeout=settings.SYNC_WAIT_TIMEOUT)
-            self.request.usage_job = job  # as it ended: the usage log need not read it again
             if (job.duration or job.probed_duration) <= RENDER_IN_LOOP_SECONDS:
                 # A short file's answer is a few kilobytes of JSON or text: rendered here, in
                 # less than the hop to a thread and back took (measured: 0.5-1 ms).
@@ -91,17 +91,15 @@ class PendingAnswer(HttpResponse):
 
 
 def submit(request, *, task: str, data: dict, is_async: bool = False) -> Job:
-    """Submit the validated request as a job, and tell the usage log which job it is."""
-    job = job_submit(
+    """Submit the validated request as a job, with its usage row (the request log, in
+    api.middleware, gives the row the response's status and time)."""
+    return job_submit(
         tenant=request.user.tenant,
         api_key=request.auth,
-        request_id=request._request.request_id,
+        origin=usage_origin(request._request, status_code=202 if is_async else 200),
         params=audio_request_build(task=task, data=data, is_async=is_async),
         upload=data["file"],
-        idempotency_key=request.headers.get("Idempotency-Key", ""),
     )
-    request._request.usage_job = job  # for the usage log (api.middleware)
-    return job
 
 
 # Waiting for a job inside a request-wide transaction would hide the job from the worker:

@@ -16,13 +16,22 @@ from .plans import (
     tenant_plan_set,
 )
 from .quota import Reservation, quota_release, quota_reserve, quota_settle
-from .usage import JobUsage, usage_record_create, usage_record_settle, usage_records_purge
+from .usage import (
+    JobUsage,
+    UsageOrigin,
+    usage_record_create,
+    usage_record_log,
+    usage_record_settle,
+    usage_record_update,
+    usage_records_purge,
+)
 
 __all__ = [
     "MSG_AUDIO_TOO_LONG",
     "MSG_AUDIO_TOO_LONG_MEASURED",
     "JobUsage",
     "Reservation",
+    "UsageOrigin",
     "idempotency_attach",
     "idempotency_claim",
     "idempotency_records_purge",
@@ -36,6 +45,8 @@ __all__ = [
     "request_fingerprint",
     "tenant_plan_set",
     "usage_record_create",
+    "usage_record_log",
     "usage_record_settle",
+    "usage_record_update",
     "usage_records_purge",
 ]
