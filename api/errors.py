@@ -183,6 +183,8 @@ DOMAIN_ERRORS: dict[type[Exception], Answer] = {
     transcriptions.JobTimedOut: Answer(504, None, type=SERVER_ERROR),
     transcriptions.JobFailed: Answer(500, None, type=SERVER_ERROR),
     transcriptions.JobCancelled: Answer(409, "job_cancelled"),
+    # Nobody reads it (the client left); the usage log has the request's row already.
+    transcriptions.RequestClosed: Answer(499, "client_closed_request"),
     # The job goes on and is billed once: a retry would start (and bill) another one, so the
     # openai SDK (which retries a 5xx twice) is told not to, and where to find the job.
     transcriptions.JobWaitTimeout: Answer(

@@ -1,23 +1,23 @@
 """The /v1 API's request middleware: the request id and OpenAI's timing header
-(ApiRequestMiddleware), and the usage log, one row per request of a tenant whatever its
-outcome, with the rate-limit headers on every keyed response (UsageLogMiddleware).
+(ApiRequestMiddleware), and the request log of the usage log, with the rate-limit headers on
+every keyed response (UsageLogMiddleware).
+
+A request that creates a job (a transcription, a job, an Idempotency-Key retry) has its usage
+row written by the service that creates the job, in the job's transaction, and settled by the
+job's final transition (billing.services.usage); this only gives that row the response's
+status, size and time, whenever the response ends (sent, streamed, or left by its client).
+Every other request of a tenant (a refusal, a read) gets its row here, billed nothing.
 
 A request that names no tenant (no key, an unknown key, an unknown URL answered 404 before
 authentication) is only counted for /metrics, by endpoint and status: anyone on the internet
 can send those, and a row each would let them fill the database for free. A key that was
 found but refused (revoked, expired) still names its tenant and keeps its row: whoever sends
-it holds the secret, as with a valid key, and the tenant sees its old key still in use.
+it holds the secret, as with a valid key, and the tenant sees its old key still in use; the
+authentication leaves it on the request as `request.usage_api_key`.
 
 The row is written here, after the response exists, rather than in the views: so that a
 request refused before any view code runs its course (401, 413, a parse error, a 429) gets its
-row too. A streamed response gets its row when the stream is closed, finished or abandoned by
-the client. A request whose job ends after its response (an async job, a stream the client
-left, a synchronous wait that timed out) is written as pending and settled when the job ends
-(billing's usage_record_settle, called by the job's final transition).
-
-What a view knows that this cannot see, it leaves on the Django request:
-`request.usage_job` (the job the request created or was answered from) and
-`request.usage_api_key` (a key that was found but refused: revoked, expired).
+row too. A streamed response's row is written when the stream is closed.
 """
 
 import asyncio
@@ -26,24 +26,21 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any
 
-from django.core.exceptions import ObjectDoesNotExist
 from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, resolve
 from django.utils import timezone
 
 from accounts.models import ApiKey
 from billing.services import (
-    JobUsage,
+    UsageOrigin,
     request_counter_add,
-    usage_record_create,
-    usage_record_settle,
+    usage_record_log,
+    usage_record_update,
 )
 from ops.middleware import CLIENT_CLOSED_REQUEST, BothWaysMiddleware
 from ops.streams import ClosingStream
 from ops.threads import in_request_pool, start_in_request_pool
-from transcriptions.services import job_usage
 
 from .errors import ApiError, error_response
 from .throttling import rate_limit_headers
@@ -135,9 +132,7 @@ def _endpoint(request: HttpRequest) -> str:
     return f"/{match.route}" if match.route else UNKNOWN_ENDPOINT
 
 
-def _model(request: HttpRequest, job: Any) -> str:
-    if job is not None:
-        return job.requested_model
+def _model(request: HttpRequest) -> str:
     # Only what DRF already parsed: reading the body here could fail or block.
     form = request.__dict__.get("_post")
     if form is not None and form.get("model"):
@@ -161,71 +156,62 @@ def usage_log_write(request: HttpRequest, response: HttpResponse, created_at) ->
         logger.exception("usage record of %s not written", getattr(request, "request_id", "?"))
 
 
-def _refreshed(job: Any) -> bool:
-    try:
-        job.refresh_from_db()
-    except ObjectDoesNotExist:
-        return False
-    return True
-
-
 def _processing_ms(request: HttpRequest) -> int:
     started = getattr(request, "started_at", None)
     return round((time.perf_counter() - started) * 1000) if started else 0
 
 
-def _write(request: HttpRequest, response: HttpResponse, created_at) -> None:
-    api_key = getattr(request, "auth", None)
-    if not isinstance(api_key, ApiKey):
-        api_key = getattr(request, "usage_api_key", None)
-    if api_key is None:  # nobody's request: counted, not stored (module docstring)
-        request_counter_add(
-            endpoint=_endpoint(request),
-            status_code=response.status_code,
-            processing_ms=_processing_ms(request),
-        )
-        return
-    job = getattr(request, "usage_job", None)
-    error_code = _error_code(response)
-    usage = JobUsage(audio_seconds=None, billed_seconds=0, error_code="")
-    replayed = False
-    # A job read once it had ended (a synchronous answer's) is final: it is not read again.
-    if job is not None and not job.is_finished and not _refreshed(job):
-        job = None  # deleted meanwhile (DELETE /v1/audio/jobs/{id}): its id is all there is
-    if job is not None:
-        replayed = job.request_id != request.request_id
-        usage = job_usage(job)
-        if replayed:  # answered from the first request, which is the one billed
-            usage = JobUsage(usage.audio_seconds, 0, "")
-    usage_record_create(
+def usage_origin(request: HttpRequest, *, status_code: int) -> UsageOrigin:
+    """What the usage row of a request that creates a job says of the request (its service
+    writes the row; `status_code`: its answer when all goes well)."""
+    return UsageOrigin(
         request_id=request.request_id,
         method=request.method or "",
         endpoint=_endpoint(request),
-        status_code=response.status_code,
+        status_code=status_code,
+        request_bytes=_request_bytes(request),
+        idempotency_key=request.headers.get("Idempotency-Key", ""),
+    )
+
+
+def _write(request: HttpRequest, response: HttpResponse, created_at) -> None:
+    answer = {
+        "request_id": request.request_id,
+        "status_code": response.status_code,
+        # A stream (status 200) that ended in an error event: its job's settle writes it.
+        "error_code": _error_code(response),
+        "request_bytes": _request_bytes(request),
+        "processing_ms": _processing_ms(request),
+    }
+    api_key = getattr(request, "auth", None)
+    if not isinstance(api_key, ApiKey):
+        api_key = getattr(request, "usage_api_key", None)
+    if api_key is None:
+        # Nobody's request (module docstring): counted, not stored. Unless a service wrote its
+        # row already: a client that left before the view had the key in hand.
+        if not usage_record_update(**answer):
+            request_counter_add(
+                endpoint=_endpoint(request),
+                status_code=response.status_code,
+                processing_ms=answer["processing_ms"],
+            )
+        return
+    usage_record_log(
+        **answer,
+        method=request.method or "",
+        endpoint=_endpoint(request),
         tenant=api_key.tenant,
         api_key=api_key,
-        model=_model(request, job),
-        job_id=job.public_id if job is not None else "",
-        # A stream (status 200) that ended in an error event carries the job's error.
-        error_code=error_code or usage.error_code,
-        request_bytes=_request_bytes(request),
-        audio_seconds=usage.audio_seconds,
-        billed_seconds=usage.billed_seconds,
-        processing_ms=_processing_ms(request),
+        model=_model(request),
         idempotency_key=request.headers.get("Idempotency-Key", ""),
-        replayed=replayed,
         created_at=created_at,
     )
-    # The job may have ended between the read above and the insert, after its final
-    # transition found no row to settle: settle it from here then.
-    if usage.billed_seconds is None and _refreshed(job):
-        usage_record_settle(request_id=request.request_id, usage=job_usage(job))
 
 
 def _client_closed() -> HttpResponse:
-    """What the row records of a request whose client went away before its answer existed (a
-    synchronous transcription's wait): its job goes on, and is billed through this row when it
-    ends (the row is written pending, like a timed-out wait's)."""
+    """What the row records of a request whose client went away before its answer existed:
+    a job it created goes on, and its row is settled when it ends. A client that left before
+    its job existed gets this row first, and its job is not created (RequestClosed)."""
     return error_response(
         ApiError(
             "The client closed the connection before the answer was ready.",

@@ -162,10 +162,10 @@ DASHBOARD_ENDPOINT = "dashboard"
 
 
 class UsageRecord(models.Model):
-    """One API request, whatever its outcome. Written once when the response is done; the
-    only later change is the settlement of a request whose job ended after its response
-    (an async job, a stream the client left, a wait that timed out): `billed_seconds` goes
-    from empty (pending) to its value exactly once."""
+    """One API request, whatever its outcome. A request that creates a job has it written with
+    the job (pending); later only the request log's figures (status, bytes, time) and the
+    settlement change it: `billed_seconds` goes from empty to its value exactly once, when the
+    job ends. Never saved twice (billing.services.usage updates it)."""
 
     tenant = models.ForeignKey(
         Tenant, null=True, blank=True, on_delete=models.PROTECT, related_name="usage_records"

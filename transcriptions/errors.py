@@ -61,6 +61,10 @@ class JobCancelled(TranscriptionError):
     pass
 
 
+class RequestClosed(TranscriptionError):
+    """The request's client left before its job was created: the job is not created."""
+
+
 class JobWaitTimeout(TranscriptionError):
     """A synchronous request waited longer than SYNC_WAIT_TIMEOUT; the job goes on."""
 

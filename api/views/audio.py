@@ -34,6 +34,7 @@ from transcriptions.services import (
 )
 
 from ..errors import to_api_error
+from ..middleware import usage_origin
 from ..parsers import SizeLimitedMultiPartParser
 from ..serializers.requests import AudioRequestSerializer, TranscriptionRequestSerializer
 from ..streaming import sse_events
@@ -73,7 +74,6 @@ class PendingAnswer(HttpResponse):
         try:
             await request_thread_release()
             job = await job_wait_async(self.job_pk, timeout=settings.SYNC_WAIT_TIMEOUT)
-            self.request.usage_job = job  # as it ended: the usage log need not read it again
             if (job.duration or job.probed_duration) <= RENDER_IN_LOOP_SECONDS:
                 # A short file's answer is a few kilobytes of JSON or text: rendered here, in
                 # less than the hop to a thread and back takes.
@@ -106,7 +106,8 @@ def submit(
     is_async: bool = False,
     refused: Callable[[], None] = lambda: None,
 ) -> HttpResponse:
-    """Submit the validated request as a job, tell the usage log which job it is, and give
+    """Submit the validated request as a job with its usage row (the request log, in
+    api.middleware, gives the row the response's status and time), and give
     `answer(job)` (`refused()` when no job comes of it: refused, or its client gone). What
     would block the request's thread on others is waited for in the event loop instead
     (Suspended): the callback_url host's lookup, and a retry's wait for the first request
@@ -118,12 +119,11 @@ def submit(
             job = job_submit(
                 tenant=request.user.tenant,
                 api_key=request.auth,
-                request_id=request._request.request_id,
+                origin=usage_origin(request._request, status_code=202 if is_async else 200),
                 params=audio_request_build(
                     task=task, data=data, is_async=is_async, callback_addresses=resolved()
                 ),
                 upload=data["file"],
-                idempotency_key=request.headers.get("Idempotency-Key", ""),
             )
         except IdempotencyKeyPending as pending:
             left = deadline - time.monotonic()
@@ -139,7 +139,6 @@ def submit(
         except BaseException:
             refused()
             raise
-        request._request.usage_job = job  # for the usage log (api.middleware)
         return answer(job)
 
     callback_url = data.get("callback_url")

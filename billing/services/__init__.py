@@ -24,13 +24,22 @@ from .quota import (
     quota_settle,
     quota_unhold,
 )
-from .usage import JobUsage, usage_record_create, usage_record_settle, usage_records_purge
+from .usage import (
+    JobUsage,
+    UsageOrigin,
+    usage_record_create,
+    usage_record_log,
+    usage_record_settle,
+    usage_record_update,
+    usage_records_purge,
+)
 
 __all__ = [
     "MSG_AUDIO_TOO_LONG",
     "MSG_AUDIO_TOO_LONG_MEASURED",
     "JobUsage",
     "Reservation",
+    "UsageOrigin",
     "idempotency_attach",
     "idempotency_claim",
     "idempotency_records_purge",
@@ -47,6 +56,8 @@ __all__ = [
     "request_fingerprint",
     "tenant_plan_set",
     "usage_record_create",
+    "usage_record_log",
     "usage_record_settle",
+    "usage_record_update",
     "usage_records_purge",
 ]

@@ -27,15 +27,18 @@ def request_counter_add(
     processing_ms: int,
     audio_seconds: float | None = None,
     billed_seconds: int | None = None,
+    requests: int = 1,
 ) -> None:
     """Count one request and its latency, with what its job measured and billed when that is
-    known already (one UPDATE of one small row)."""
+    known already (one UPDATE of one small row). `requests=-1` takes back what was counted
+    (a row whose status the request log changed)."""
     processing_ms = max(0, processing_ms)
     increments: dict[str, int | float] = {"requests": 1, "processing_ms": processing_ms}
     for ms in LATENCY_BUCKETS_MS:
         if processing_ms <= ms:
             increments[latency_bucket_field(ms)] = 1
     increments.update(_audio_increments(audio_seconds, billed_seconds))
+    increments = {field: amount * requests for field, amount in increments.items()}
     _bump(endpoint=endpoint[:200], status_code=status_code, increments=increments)
 
 

@@ -1,12 +1,18 @@
-"""The usage log: one immutable row per API request of a tenant, settled once when its job ends
-later, and kept USAGE_RETENTION_DAYS (whole months). Every row is also counted (counters.py)."""
+"""The usage log: one row per API request of a tenant, kept USAGE_RETENTION_DAYS (whole
+months). Every row is also counted (counters.py).
+
+A request that creates a job has its row written by the service that creates the job, in the
+job's transaction (pending: `billed_seconds` empty), so that no job ever exists without it; the
+request log then gives it the response's status, size and time (usage_record_log), and the job's
+final transition its cost (usage_record_settle), in whichever order they come. A request that
+reached no such service (a refusal, a read) gets its row from the request log alone."""
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import ApiKey, Tenant
@@ -17,6 +23,20 @@ from .counters import request_counter_add, request_counter_add_audio
 
 # Rows deleted per statement by the purge: a backlog of millions never holds one long lock.
 PURGE_BATCH = 5_000
+
+
+@dataclass(frozen=True)
+class UsageOrigin:
+    """The request a job is created for, as its usage row tells it. `status_code` is what the
+    request answers when all goes well; the request log writes the real one."""
+
+    request_id: str
+    method: str
+    endpoint: str
+    status_code: int
+    request_bytes: int = 0
+    idempotency_key: str = ""
+    started: float | None = None  # time.perf_counter() when the request came in
 
 
 @dataclass(frozen=True)
@@ -77,9 +97,84 @@ def usage_record_create(
     return record
 
 
+def usage_record_log(
+    *,
+    request_id: str,
+    status_code: int,
+    error_code: str = "",
+    request_bytes: int = 0,
+    processing_ms: int = 0,
+    **row: Any,
+) -> None:
+    """The request log's write, once the response exists (or the client left): the row its
+    service wrote gets the response's figures (usage_record_update); a request that reached no
+    service gets its own row, billed nothing (`row`: usage_record_create's other fields)."""
+    answer = {
+        "request_id": request_id,
+        "status_code": status_code,
+        "error_code": error_code,
+        "request_bytes": request_bytes,
+        "processing_ms": processing_ms,
+    }
+    with transaction.atomic():
+        if usage_record_update(**answer):
+            return
+        try:
+            with transaction.atomic():
+                usage_record_create(**answer, **row, billed_seconds=0)
+            return
+        except IntegrityError:
+            pass  # (PostgreSQL) the service's row was committed meanwhile: it is updated
+        usage_record_update(**answer)
+
+
+def usage_record_update(
+    *, request_id: str, status_code: int, error_code: str, request_bytes: int, processing_ms: int
+) -> bool:
+    """Give a request's row the response's status, error, size and time (False: no row). Its
+    cost is left alone: that is the job's to write. An empty `error_code` keeps the row's (a
+    stream that answered 200 carries its job's error). The counters follow the row."""
+    with transaction.atomic():
+        rows = UsageRecord.objects.filter(request_id=request_id)
+        before = (
+            rows.select_for_update()
+            .values("endpoint", "status_code", "processing_ms", "audio_seconds", "billed_seconds")
+            .first()
+        )
+        if before is None:
+            return False
+        changes: dict[str, Any] = {
+            "status_code": status_code,
+            "request_bytes": max(0, request_bytes),
+            "processing_ms": max(0, processing_ms),
+        }
+        if error_code:
+            changes["error_code"] = error_code[:64]
+        rows.update(**changes)
+        known = before["billed_seconds"] is not None  # else counted when it is settled
+        cost = {
+            "audio_seconds": before["audio_seconds"] if known else None,
+            "billed_seconds": before["billed_seconds"] if known else None,
+        }
+        request_counter_add(
+            endpoint=before["endpoint"],
+            status_code=before["status_code"],
+            processing_ms=before["processing_ms"],
+            requests=-1,
+            **cost,
+        )
+        request_counter_add(
+            endpoint=before["endpoint"],
+            status_code=status_code,
+            processing_ms=changes["processing_ms"],
+            **cost,
+        )
+    return True
+
+
 def usage_record_settle(*, request_id: str, usage: JobUsage) -> bool:
-    """Fill in the cost of a request whose job ended after its response: once, whichever of
-    the worker (job ended) and the web process (row written) comes last."""
+    """Fill in the cost of a request's job, once, when the job ends: whatever the request log
+    wrote in the row meanwhile (the client may have left long before)."""
     if usage.billed_seconds is None:
         return False
     fields: dict[str, Any] = {
@@ -87,8 +182,8 @@ def usage_record_settle(*, request_id: str, usage: JobUsage) -> bool:
         "billed_seconds": usage.billed_seconds,
     }
     pending = UsageRecord.objects.filter(request_id=request_id, billed_seconds__isnull=True)
-    # Usually there is none (a synchronous answer's row is written after its job ended): a read
-    # then, and no write transaction, which on SQLite would hold the one write lock.
+    # A read first: a row settled already (a second run of the final transition) takes no
+    # write transaction, which on SQLite would hold the one write lock.
     if not pending.exists():
         return False
     with transaction.atomic():

@@ -114,5 +114,8 @@ def test_a_usage_row_that_cannot_be_written_leaves_no_job_running(
     def no_row(**kwargs):
         raise OperationalError("disk I/O error")
 
-    monkeypatch.setattr("transcriptions.services.live.usage_record_create", no_row)
-    failed_and_cancelled(api.api_key)
+    # The row is written with the job, in its transaction: neither is left behind.
+    monkeypatch.setattr("transcriptions.services.usage.usage_record_create", no_row)
+    [error] = failures(one_turn(api.api_key))
+    assert error["type"] == "server_error"
+    assert not Job.objects.exists() and not UsageRecord.objects.exists()

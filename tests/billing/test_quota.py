@@ -18,7 +18,7 @@ from django_q.exceptions import TimeoutException
 from billing.models import LIMIT_FIELDS, Plan, UsageRecord
 from billing.periods import month_end, month_start
 from billing.selectors import plan_default, tenant_limits
-from billing.services import MSG_AUDIO_TOO_LONG, quota_reserve, tenant_plan_set
+from billing.services import MSG_AUDIO_TOO_LONG, UsageOrigin, quota_reserve, tenant_plan_set
 from billing.services.quota import MSG_INSUFFICIENT_QUOTA, MSG_TOO_MANY_JOBS
 from tests.audio import JFK
 from tests.billing.conftest import JFK_SECONDS, counters, transcribe
@@ -190,7 +190,9 @@ def _submit_queued(api) -> Job:
     return services.job_submit(
         tenant=api.tenant,
         api_key=api.api_key,
-        request_id="req_test",
+        origin=UsageOrigin(
+            request_id="req_test", method="POST", endpoint="/v1/audio/jobs", status_code=202
+        ),
         params=AudioRequest(task="transcribe", requested_model="tiny.en", model_id="tiny.en"),
         upload=SimpleUploadedFile("jfk.flac", JFK.read_bytes(), content_type="audio/flac"),
     )

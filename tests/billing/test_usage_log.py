@@ -140,11 +140,14 @@ def test_every_endpoint_is_logged_by_route(api_a):
 def test_a_stream_gets_its_row_when_it_ends(api_a):
     response = transcribe(api_a, stream="true")
     assert response.status_code == 200 and response.streaming
-    assert not UsageRecord.objects.exists(), "written when the stream is done, not before"
+    # Written with its job, before the stream (issue 25, hole 2); its time when it is done.
+    row = row_of(response)
+    assert row.job_id == response["x-job-id"] and row.processing_ms == 0
     body = streamed(response).decode()
     assert '"transcript.text.done"' in body
     row = row_of(response)
     assert (row.status_code, row.error_code, row.billed_seconds) == (200, "", JFK_SECONDS)
+    assert row.processing_ms > 0
 
 
 def test_a_stream_that_ends_in_an_error_event_logs_the_jobs_error(api_a, monkeypatch):
@@ -182,21 +185,22 @@ def test_a_cancelled_async_job_settles_its_row_at_zero(api_a, stalled_queue):
     assert UsageRecord.objects.count() == 2, "the DELETE has its own row"
 
 
-def test_a_job_ending_while_its_row_is_written_is_settled_by_the_writer(
+def test_a_job_ending_before_its_request_is_logged_keeps_its_cost(
     api_a, stalled_queue, monkeypatch
 ):
-    """The job ends after the row's writer read it and before the row exists, so the job's
-    own settlement finds nothing: the writer, seeing the job ended, settles the row itself."""
-    real_create = middleware.usage_record_create
+    """The job ends (and settles its row) before the request log writes the response's
+    figures: the log gives the row its status and time, and leaves the cost alone."""
+    real_log = middleware.usage_record_log
 
     def job_ends_first(**fields):
-        assert fields["billed_seconds"] is None  # read while the job was queued
         tasks.run_chunk()
-        return real_create(**fields)
+        return real_log(**fields)
 
-    monkeypatch.setattr(middleware, "usage_record_create", job_ends_first)
+    monkeypatch.setattr(middleware, "usage_record_log", job_ends_first)
     response = transcribe(api_a, path="/v1/audio/jobs")
-    assert row_of(response).billed_seconds == JFK_SECONDS
+    row = row_of(response)
+    assert (row.status_code, row.billed_seconds, row.processing_ms > 0) == (202, JFK_SECONDS, True)
+    assert UsageRecord.objects.count() == 1
 
 
 def test_pending_rows_of_ended_jobs_are_swept(api_a, stalled_queue, monkeypatch):
@@ -225,7 +229,7 @@ def test_a_failure_to_log_never_changes_the_response(api_a, monkeypatch, caplog)
     def database_gone(**fields):
         raise ConnectionError("database unreachable")  # injected fault
 
-    monkeypatch.setattr(middleware, "usage_record_create", database_gone)
+    monkeypatch.setattr(middleware, "usage_record_log", database_gone)
     response = api_a.client.get("/v1/models")
     assert response.status_code == 200
     assert "usage record of req_" in caplog.text

@@ -12,7 +12,6 @@ left in the buffer when the client went away) is never transcribed, and billed o
 its interim text covered (live_billing).
 """
 
-import contextlib
 import io
 import uuid
 import wave
@@ -23,13 +22,12 @@ from django.conf import settings as django_settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from accounts.models import ApiKey, Tenant
-from billing.services import usage_record_create, usage_record_settle
+from billing.services import UsageOrigin, usage_record_create
 
 from .. import engine
 from ..models import SAMPLE_RATE, Job
 from .lifecycle import job_cancel
 from .submission import AudioRequest, audio_request_build, job_submit
-from .usage import job_usage
 from .waiting import job_wait_async
 
 REALTIME_ENDPOINT = "/v1/realtime"
@@ -97,19 +95,14 @@ def wav_upload(samples: np.ndarray) -> SimpleUploadedFile:
     return SimpleUploadedFile("turn.wav", body.getvalue(), content_type="audio/wav")
 
 
-def _usage_row(
-    *, tenant: Tenant, api_key: ApiKey, settings: LiveTranscription, samples: np.ndarray
-) -> dict:
-    return {
-        "request_id": f"req_{uuid.uuid4().hex}",
-        "method": REALTIME_METHOD,
-        "endpoint": REALTIME_ENDPOINT,
-        "tenant": tenant,
-        "api_key": api_key,
-        "model": settings.model,
-        "request_bytes": int(samples.nbytes),
-        "audio_seconds": len(samples) / SAMPLE_RATE,
-    }
+def _usage_origin(samples: np.ndarray) -> UsageOrigin:
+    return UsageOrigin(
+        request_id=f"req_{uuid.uuid4().hex}",
+        method=REALTIME_METHOD,
+        endpoint=REALTIME_ENDPOINT,
+        status_code=200,
+        request_bytes=int(samples.nbytes),
+    )
 
 
 def live_turn_submit(
@@ -120,37 +113,24 @@ def live_turn_submit(
     samples: np.ndarray,
     context: str = "",
 ) -> Job:
-    """Queue one committed turn as an interactive job, with its usage row (pending until the
-    job's final transition settles it). Refusals (QuotaExceeded, TooManyJobs, QueueFull) are
-    raised with nothing stored; the caller logs them with live_turn_refused.
+    """Queue one committed turn as an interactive job, with its usage row (written with the
+    job, pending until the job's final transition settles it). Refusals (QuotaExceeded,
+    TooManyJobs, QueueFull) are raised with nothing stored; the caller logs them with
+    live_turn_refused. A fault before the job and its row are committed leaves neither.
 
     `context`: the session's earlier text (turn_prompt); the encoder window: turn_window."""
-    row = _usage_row(tenant=tenant, api_key=api_key, settings=settings, samples=samples)
     params = replace(
         live_transcription_check(settings),
         prompt=turn_prompt(settings, context),
         encoder_window=turn_window(len(samples) / SAMPLE_RATE),
     )
-    job = job_submit(
+    return job_submit(
         tenant=tenant,
         api_key=api_key,
-        request_id=row["request_id"],
+        origin=_usage_origin(samples),
         params=params,
         upload=wav_upload(samples),
     )
-    try:
-        usage_record_create(**row, status_code=200, job_id=job.public_id, billed_seconds=None)
-        job.refresh_from_db()
-        if job.is_finished:  # it ended before its row existed, and found nothing to settle
-            usage_record_settle(request_id=row["request_id"], usage=job_usage(job))
-    except Exception:
-        # The session reports the turn failed: it must not run on unseen (with no usage row,
-        # its seconds would also be settled unlogged). Cancelled before any of it is
-        # transcribed, it is billed nothing.
-        with contextlib.suppress(Exception):
-            live_turn_abandon(job.pk)
-        raise
-    return job
 
 
 def live_turn_refused(
@@ -163,8 +143,20 @@ def live_turn_refused(
     error_code: str,
 ) -> None:
     """The usage row of a turn that was refused (over quota, too many jobs): billed nothing."""
-    row = _usage_row(tenant=tenant, api_key=api_key, settings=settings, samples=samples)
-    usage_record_create(**row, status_code=status_code, error_code=error_code, billed_seconds=0)
+    origin = _usage_origin(samples)
+    usage_record_create(
+        request_id=origin.request_id,
+        method=origin.method,
+        endpoint=origin.endpoint,
+        tenant=tenant,
+        api_key=api_key,
+        model=settings.model,
+        request_bytes=origin.request_bytes,
+        audio_seconds=len(samples) / SAMPLE_RATE,
+        status_code=status_code,
+        error_code=error_code,
+        billed_seconds=0,
+    )
 
 
 async def live_turn_wait(job_pk: int, *, sent: int, timeout: float) -> Job:

@@ -22,6 +22,7 @@ from billing.rounding import billed_seconds
 from billing.selectors import tenant_limits
 from billing.services import (
     Reservation,
+    UsageOrigin,
     idempotency_attach,
     idempotency_claim,
     idempotency_release,
@@ -46,7 +47,7 @@ from ..models import Job
 from .callback_targets import callback_url_check
 from .lifecycle import job_enqueue, job_fail
 from .speakers import speaker_references_delete, speaker_references_store
-from .usage import job_usage
+from .usage import job_usage_record_create
 
 # Long audio is cut at silences by default (OpenAI's "auto"), unlike OpenAI where an unset
 # chunking_strategy means one block: its chunks then run in parallel on every free worker, and
@@ -169,24 +170,29 @@ def job_submit(
     *,
     tenant: Tenant,
     api_key: ApiKey | None,
-    request_id: str,
+    origin: UsageOrigin,
     params: AudioRequest,
     upload: UploadedFile,
-    idempotency_key: str = "",
 ) -> Job:
     """Probe the upload, check it against the plan, reserve its seconds, store it with its
-    job row, and queue the job.
+    job row and the request's usage row (`origin`), and queue the job.
 
-    With an Idempotency-Key used in the last 24 hours for the same request, the first
-    request's job is returned instead: nothing is stored, reserved or billed again.
+    With an Idempotency-Key (`origin.idempotency_key`) used in the last 24 hours for the same
+    request, the first request's job is returned instead, with a usage row that says so:
+    nothing is stored, reserved or billed again.
     """
     claim = None
-    if idempotency_key:
+    request_id = origin.request_id
+    if origin.idempotency_key:
         fingerprint = request_fingerprint(fields=params.fingerprint_fields(), upload=upload)
         claim, first = _idempotency_claim(
-            tenant=tenant, key=idempotency_key, request_id=request_id, fingerprint=fingerprint
+            tenant=tenant,
+            key=origin.idempotency_key,
+            request_id=request_id,
+            fingerprint=fingerprint,
         )
         if first is not None:
+            job_usage_record_create(job=first, origin=origin, api_key=api_key, replayed=True)
             return first
     # Undone in reverse order if a later step fails (ExitStack.pop_all keeps them on success).
     with ExitStack() as undo:
@@ -208,7 +214,7 @@ def job_submit(
         job = job_create(
             tenant=tenant,
             api_key=api_key,
-            request_id=request_id,
+            origin=origin,
             params=params,
             upload=upload,
             info=info,
@@ -264,16 +270,17 @@ def job_create(
     *,
     tenant: Tenant,
     api_key: ApiKey | None,
-    request_id: str,
+    origin: UsageOrigin,
     params: AudioRequest,
     upload: UploadedFile,
     info: audio.AudioInfo,
     reservation: Reservation | None = None,
 ) -> Job:
+    """Store the audio, then insert the job with its request's usage row, in one transaction."""
     job = Job(
         tenant=tenant,
         api_key=api_key,
-        request_id=request_id,
+        request_id=origin.request_id,
         task=params.task,
         requested_model=params.requested_model,
         model=params.model_id,
@@ -306,6 +313,7 @@ def job_create(
         job.known_speakers = speaker_references_store(job=job, speakers=params.known_speakers)
         with transaction.atomic():
             job.save()
+            job_usage_record_create(job=job, origin=origin)
         undo.pop_all()
     return job
 
@@ -347,42 +355,29 @@ def job_submit_recorded(
     upload: UploadedFile,
     endpoint: str = DASHBOARD_ENDPOINT,
 ) -> Job:
-    """Submit a job as job_submit does (the same checks, quota and queue) for a surface other
-    than the API, and write its one usage-log row, as the API's middleware does for a request:
-    pending (settled when the job ends) when the job was queued, with its error code when it
-    was refused (the refusal is raised again for the caller to show)."""
-    request_id = f"req_{uuid.uuid4().hex}"
-    started = time.perf_counter()
-    row = {
-        "request_id": request_id,
-        "method": "POST",
-        "endpoint": endpoint,
-        "tenant": tenant,
-        "model": params.requested_model,
-        "request_bytes": upload.size or 0,
-    }
+    """Submit a job as job_submit does (the same checks, quota and queue, the same usage row
+    with the job) for a surface other than the API; a refused one gets its usage row here,
+    with its error code (the refusal is raised again for the caller to show)."""
+    origin = UsageOrigin(
+        request_id=f"req_{uuid.uuid4().hex}",
+        method="POST",
+        endpoint=endpoint,
+        status_code=202,
+        request_bytes=upload.size or 0,
+        started=time.perf_counter(),
+    )
     try:
-        # One transaction for the job and its row: the worker is given the job once both are
-        # committed, so that its final transition finds the row to settle.
-        with transaction.atomic():
-            job = job_submit(
-                tenant=tenant, api_key=None, request_id=request_id, params=params, upload=upload
-            )
-            usage = job_usage(job)
-            usage_record_create(
-                **row,
-                status_code=202,
-                job_id=job.public_id,
-                audio_seconds=usage.audio_seconds,
-                billed_seconds=usage.billed_seconds,
-                processing_ms=round((time.perf_counter() - started) * 1000),
-            )
+        return job_submit(tenant=tenant, api_key=None, origin=origin, params=params, upload=upload)
     except (TranscriptionError, BillingError) as refused:
         usage_record_create(
-            **row,
+            request_id=origin.request_id,
+            method=origin.method,
+            endpoint=endpoint,
+            tenant=tenant,
+            model=params.requested_model,
+            request_bytes=origin.request_bytes,
             status_code=_refusal_status(refused),
             error_code=_refusal_code(refused),
-            processing_ms=round((time.perf_counter() - started) * 1000),
+            processing_ms=round((time.perf_counter() - origin.started) * 1000),
         )
         raise
-    return job

@@ -1,10 +1,19 @@
-"""What a job costs, for the usage log (billing): known once the job has ended."""
+"""What a job costs, for the usage log (billing): known once the job has ended; and the row of
+the request that creates a job, written with it."""
 
+import time
+
+from django.db import IntegrityError, transaction
+
+from accounts.models import ApiKey
 from billing.models import UsageRecord
 from billing.rounding import billed_seconds
-from billing.services import JobUsage, usage_record_settle
+from billing.services import JobUsage, UsageOrigin, usage_record_create, usage_record_settle
 
+from ..errors import RequestClosed
 from ..models import Job
+
+MSG_REQUEST_CLOSED = "The client closed the connection before its job was created."
 
 
 def job_usage(job: Job) -> JobUsage:
@@ -44,3 +53,39 @@ def usage_records_settle_pending() -> int:
             usage = job_usage(job)
         settled += usage_record_settle(request_id=record.request_id, usage=usage)
     return settled
+
+
+def job_usage_record_create(
+    *, job: Job, origin: UsageOrigin, api_key: ApiKey | None = None, replayed: bool = False
+) -> None:
+    """The usage row of the request that created `job` (pending: its final transition settles
+    it), or was answered from it (`replayed`: an Idempotency-Key retry with its own `api_key`,
+    billed nothing).
+
+    Called inside the transaction that inserts the job, so that no job ever exists without its
+    row. A row already there means the request log wrote it first, for a client that left
+    before its job existed: RequestClosed then, which rolls the job back with it."""
+    started = origin.started
+    usage = job_usage(job)
+    try:
+        with transaction.atomic():
+            usage_record_create(
+                request_id=origin.request_id,
+                method=origin.method,
+                endpoint=origin.endpoint,
+                status_code=origin.status_code,
+                tenant=job.tenant,
+                api_key=api_key if replayed else job.api_key,
+                model=job.requested_model,
+                job_id=job.public_id,
+                request_bytes=origin.request_bytes,
+                audio_seconds=usage.audio_seconds,
+                billed_seconds=0 if replayed else usage.billed_seconds,
+                processing_ms=round((time.perf_counter() - started) * 1000) if started else 0,
+                idempotency_key=origin.idempotency_key,
+                replayed=replayed,
+            )
+    except IntegrityError:
+        if not UsageRecord.objects.filter(request_id=origin.request_id).exists():
+            raise
+        raise RequestClosed(MSG_REQUEST_CLOSED, code="client_closed_request") from None
