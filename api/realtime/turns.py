@@ -123,8 +123,8 @@ class Turns:
             raise
         except Exception as fault:
             # A fault, not a refusal (the database went away, a bug): nothing of the turn runs
-            # (job_submit undoes its steps; live_turn_submit cancels a job left without its
-            # usage row), and the client hears so instead of waiting for a `completed` that
+            # (job_submit undoes its steps; a job and its usage row are written in one
+            # transaction), and the client hears so instead of waiting for a `completed` that
             # never comes. The session goes on.
             self._submits.discard(submit)
             await self._settle(charge, PreviewEnd.TURN_FAILED)
