@@ -51,6 +51,28 @@ def charlie(tenant_b):
 
 
 @pytest.fixture
+def fake_engine(monkeypatch):
+    """The one fake engine (tests/fake_engine.py): only the decode call is replaced, the job's
+    lifecycle (probe, limits, reservation, queue, chunks, usage rows) stays real. For tests
+    whose subject is not the engine; their text assertions are about `fake_text()`."""
+    from tests import fake_engine as fake
+    from transcriptions import engine
+
+    monkeypatch.setattr(engine, "transcribe", fake.fake_transcribe)
+    return fake
+
+
+@pytest.fixture(autouse=True)
+def _engine_of_the_test(request):
+    """`@pytest.mark.fake_engine` (on a test or its module) gives the test the fake engine,
+    before any fixture of its own transcribes; `@pytest.mark.inference` on a test of such a
+    module keeps the real one (its subject is the engine's output)."""
+    marked = request.node.get_closest_marker("fake_engine")
+    if marked is not None and request.node.get_closest_marker("inference") is None:
+        request.getfixturevalue("fake_engine")
+
+
+@pytest.fixture
 def stalled_queue(monkeypatch):
     """Jobs are stored with their first chunk, but no worker is given a turn to take them
     (injected fault): a test runs them itself with tasks.run_chunk()."""
