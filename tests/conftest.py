@@ -50,16 +50,31 @@ def charlie(tenant_b):
     return user
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _decode_seam():
+    """engine.transcribe goes through the fake engine's switch for the whole run (the real
+    decode while it is off): see tests/fake_engine.py."""
+    from tests import fake_engine as fake
+
+    fake.install()
+    yield
+    fake.uninstall()
+
+
 @pytest.fixture
-def fake_engine(monkeypatch):
+def fake_engine():
     """The one fake engine (tests/fake_engine.py): only the decode call is replaced, the job's
     lifecycle (probe, limits, reservation, queue, chunks, usage rows) stays real. For tests
-    whose subject is not the engine; their text assertions are about `fake_text()`."""
+    whose subject is not the engine; their text assertions are about `fake_text()`. A switch,
+    not a patch: a test's own patches of the engine, and their `monkeypatch.undo()`, work on
+    top of it, and it is off again after the test whatever they did."""
     from tests import fake_engine as fake
-    from transcriptions import engine
 
-    monkeypatch.setattr(engine, "transcribe", fake.fake_transcribe)
-    return fake
+    fake.switch.on = True
+    try:
+        yield fake
+    finally:
+        fake.switch.on = False
 
 
 @pytest.fixture(autouse=True)

@@ -25,6 +25,31 @@ WORDS = ("Fake", "words", "segment", "{n}.")
 FIRST_TOKEN = 1000
 
 
+class _Switch:
+    on = False
+    real = None
+
+
+switch = _Switch()
+
+
+def _transcribe(*args, **kwargs) -> engine.TranscriptionResult:
+    """engine.transcribe for the whole test run: the fake while a test has it, else the real."""
+    return (fake_transcribe if switch.on else switch.real)(*args, **kwargs)
+
+
+def install() -> None:
+    """Put the switch in the one place callers decode through (`engine.transcribe`)."""
+    if switch.real is None:
+        switch.real = engine.transcribe
+        engine.transcribe = _transcribe
+
+
+def uninstall() -> None:
+    if switch.real is not None:
+        engine.transcribe, switch.real = switch.real, None
+
+
 def fake_segment_texts(seconds: float) -> list[str]:
     """The segments' text for audio of `seconds` (not silent)."""
     count = max(1, math.ceil(round(seconds, 3) / SEGMENT_SECONDS))

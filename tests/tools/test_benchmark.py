@@ -107,6 +107,7 @@ def test_measures_an_existing_deployment_by_url_and_key(tmp_path, platform_serve
     assert "not found on this machine" in out
 
 
+@pytest.mark.inference
 def test_the_bare_engine_decodes_as_the_platform_does():
     bare = benchmark.BareEngine(model_id="tiny.en", threads=1)
     _, text, duration = bare.run(JFK)
