@@ -79,6 +79,8 @@ def cancel_left_jobs(platform, key: str, responses) -> None:
             assert cancelled.status_code == 200, cancelled.text
 
 
+# Slow (20 s and more): its one job (60 s of audio on whisper-1) must run to its end to be
+# billed once; the module's own platform (a 3 s wait) starts in its setup.
 def test_the_sdk_does_not_retry_a_504_into_three_jobs(tight):
     """One `create()` used to make 3 jobs billed 3 times (the SDK retries 5xx twice)."""
     customer = tenant_with_limits(tight, "patient")
@@ -186,6 +188,7 @@ def _threads(pid: int) -> int:
     return len(list(Path(f"/proc/{pid}/task").iterdir()))
 
 
+# About 20 s: eight requests wait out their 3 s timeouts at once (the subject).
 def test_waiting_requests_hold_no_thread_of_the_web_process(tight):
     """Each synchronous request once held a thread of the web process while its job ran;
     now the wait is a coroutine: 8 requests waiting at once add no thread."""
@@ -222,6 +225,8 @@ def test_waiting_requests_hold_no_thread_of_the_web_process(tight):
     assert during <= idle + 4, (idle, during)
 
 
+# Slow (over a minute on 2 cores): its three jobs (60 s of audio each) must run to their end
+# to show each is billed once (the subject).
 def test_a_client_that_goes_away_ends_its_wait_and_is_billed_once(tight):
     """A synchronous request whose client went away kept waiting (and kept its share of
     SYNC_WAITS_PER_TENANT) until its job ended or the wait timed out. Now the wait ends with

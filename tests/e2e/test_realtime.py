@@ -62,6 +62,7 @@ def word_errors(hypothesis: str, reference: str) -> float:
     return jiwer.wer(" ".join(words(reference)), " ".join(words(hypothesis)))
 
 
+# About 20 s: the SDK streams the recording at the pace it plays (the subject).
 def test_sdk_streams_jfk_in_real_time_with_server_vad(platform_server):
     """Turns found by server VAD, each: speech_started, speech_stopped, committed, completed
     with its usage, and deltas: interim text while it is spoken (previews), then the rest of
@@ -167,6 +168,7 @@ def test_client_commits_in_g711_mu_law(platform_server):
     assert done["usage"]["seconds"] == 11
 
 
+# About 20 s: audio streamed at its pace until the quota runs out mid-session.
 def test_quota_runs_out_mid_session(platform_server):
     """A tenant with 5 seconds a month: the first turns pass, then `error` with
     insufficient_quota; the refused turns are logged, billed nothing and got no text."""
