@@ -1,5 +1,5 @@
 # The README's two commands: `make run` (the product, embedded: SQLite + ORM broker) and
-# `make test` (the whole suite). Both create .venv and install the project on first use.
+# `make test` (the whole suite); `make test-fast` is the daily lane (docs/tests.md). Both create .venv and install the project on first use.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -7,7 +7,7 @@ PORT ?= 8000
 DOCS_PORT ?= 8001
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint format migrate clean benchmark docs
+.PHONY: run test test-fast install lint format migrate clean benchmark docs
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ run: migrate
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Everything but the e2e tests and those whose subject is the real engine's output.
+test-fast: install
+	$(BIN)/python -m pytest -m "not e2e and not inference" $(PYTEST_ARGS)
 
 benchmark: install
 	$(BIN)/python manage.py benchmark $(BENCHMARK_ARGS)

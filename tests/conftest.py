@@ -50,6 +50,43 @@ def charlie(tenant_b):
     return user
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _decode_seam():
+    """engine.transcribe goes through the fake engine's switch for the whole run (the real
+    decode while it is off): see tests/fake_engine.py."""
+    from tests import fake_engine as fake
+
+    fake.install()
+    yield
+    fake.uninstall()
+
+
+@pytest.fixture
+def fake_engine():
+    """The one fake engine (tests/fake_engine.py): only the decode call is replaced, the job's
+    lifecycle (probe, limits, reservation, queue, chunks, usage rows) stays real. For tests
+    whose subject is not the engine; their text assertions are about `fake_text()`. A switch,
+    not a patch: a test's own patches of the engine, and their `monkeypatch.undo()`, work on
+    top of it, and it is off again after the test whatever they did."""
+    from tests import fake_engine as fake
+
+    fake.switch.on = True
+    try:
+        yield fake
+    finally:
+        fake.switch.on = False
+
+
+@pytest.fixture(autouse=True)
+def _engine_of_the_test(request):
+    """`@pytest.mark.fake_engine` (on a test or its module) gives the test the fake engine,
+    before any fixture of its own transcribes; `@pytest.mark.inference` on a test of such a
+    module keeps the real one (its subject is the engine's output)."""
+    marked = request.node.get_closest_marker("fake_engine")
+    if marked is not None and request.node.get_closest_marker("inference") is None:
+        request.getfixturevalue("fake_engine")
+
+
 @pytest.fixture
 def stalled_queue(monkeypatch):
     """Jobs are stored with their first chunk, but no worker is given a turn to take them

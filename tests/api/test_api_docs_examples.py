@@ -5,7 +5,7 @@ import pytest
 
 from tests.audio import JFK, JFK_TEXT, words
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.fake_engine]
 
 FORMS = {
     "/v1/audio/transcriptions": "TranscriptionRequest",
@@ -50,6 +50,7 @@ def test_the_examples_are_whisper_1_and_english(schema):
     )
 
 
+@pytest.mark.inference
 @pytest.mark.parametrize("path", ["/v1/audio/transcriptions", "/v1/audio/translations"])
 def test_a_try_out_with_the_examples_works(schema, api_a, path):
     form = try_out_form(schema, path)

@@ -18,7 +18,7 @@ from tests.conftest import assert_error
 from transcriptions.engine import audio
 from transcriptions.models import Job
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.fake_engine]
 
 
 def stored_files() -> list[Path]:

@@ -460,6 +460,7 @@ def test_what_the_sdk_sends_is_refused_with_the_dotted_param(api_a, nothing_stor
     )
 
 
+@pytest.mark.inference
 @endpoint
 def test_a_server_vad_request_from_the_sdk_is_transcribed(api_a):
     # Nothing stopped here: the real job runs (Q_CLUSTER sync) with the field in the request.

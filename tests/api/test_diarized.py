@@ -114,6 +114,7 @@ def assert_diarized(body: dict, names=None) -> None:
     assert not wrong, wrong
 
 
+@pytest.mark.inference
 def test_diarized_json(api_a):
     response = post(api_a, response_format="diarized_json")
     assert response.status_code == 200, response.content[:500]
@@ -121,6 +122,7 @@ def test_diarized_json(api_a):
     assert_diarized(response.json())
 
 
+@pytest.mark.inference
 def test_speakers_agree_across_chunks(api_a, settings):
     """A file cut into several chunks is diarized whole once they are merged."""
     settings.CHUNK_MAX_SECONDS = 12.0
@@ -130,6 +132,7 @@ def test_speakers_agree_across_chunks(api_a, settings):
     assert_diarized(response.json())
 
 
+@pytest.mark.inference
 def test_async_job_result_carries_speakers(api_a):
     response = post(api_a, "/v1/audio/jobs", response_format="diarized_json")
     assert response.status_code == 202, response.content[:500]
@@ -138,6 +141,7 @@ def test_async_job_result_carries_speakers(api_a):
     assert_diarized(job["result"])
 
 
+@pytest.mark.inference
 def test_json_and_text_without_speakers(api_a):
     body = post(api_a).json()
     assert set(body) == {"text", "usage"}
@@ -217,6 +221,7 @@ def test_prompt_refused(api_a, nothing_stored, path):
 # --- Known speakers ---------------------------------------------------------------------------
 
 
+@pytest.mark.inference
 def test_known_speakers_take_their_names(api_a):
     """A known speaker is named; a voice nobody named keeps a letter (OpenAI's example:
     "agent" and "A")."""
@@ -236,6 +241,7 @@ def test_known_speakers_take_their_names(api_a):
     assert not default_storage.exists(speaker["reference"])
 
 
+@pytest.mark.inference
 def test_every_known_speaker_is_named(api_a):
     response = post(
         api_a,
@@ -381,6 +387,7 @@ def sse(response) -> list[dict]:
     ]
 
 
+@pytest.mark.inference
 def test_stream_sends_segment_events_before_done(api_a):
     response = post(api_a, response_format="diarized_json", stream="true")
     assert response.status_code == 200
@@ -405,6 +412,7 @@ def test_stream_sends_segment_events_before_done(api_a):
     )
 
 
+@pytest.mark.inference
 def test_json_stream_has_no_segment_events(api_a):
     events = sse(post(api_a, stream="true"))
     assert "transcript.text.segment" not in {event["type"] for event in events}
@@ -414,6 +422,7 @@ def test_json_stream_has_no_segment_events(api_a):
 # --- Subtitles and the dashboard --------------------------------------------------------------
 
 
+@pytest.mark.inference
 def test_subtitles_and_the_transcript_page_say_who_speaks(api_a, alice):
     from django.test import Client
 
@@ -488,6 +497,7 @@ def sdk_client(api) -> OpenAI:
     )
 
 
+@pytest.mark.inference
 def test_the_sdk_parses_diarized_json_and_sends_known_speakers(api_a, tmp_path):
     path = tmp_path / "conversation.wav"
     path.write_bytes(conversation()[0])
@@ -504,6 +514,7 @@ def test_the_sdk_parses_diarized_json_and_sends_known_speakers(api_a, tmp_path):
     assert_diarized(result.model_dump(exclude_none=True), names={"jfk": "A", "allison": "agent"})
 
 
+@pytest.mark.inference
 def test_the_sdk_streams_segment_events(api_a, tmp_path):
     path = tmp_path / "conversation.wav"
     path.write_bytes(conversation()[0])

@@ -318,6 +318,7 @@ def assert_logprobs_spell(text: str, logprobs: list[dict]) -> None:
     assert "".join(i["token"] for i in logprobs).strip() == text
 
 
+@pytest.mark.inference
 def test_json_with_logprobs_through_the_sdk(api_a):
     response = replay(api_a, sdk_request(model="gpt-4o-transcribe", include=["logprobs"]))
     assert response.status_code == 200, response.content[:500]
@@ -344,6 +345,7 @@ def test_json_with_logprobs_through_the_sdk(api_a):
     assert parsed.logprobs[0].logprob == body["logprobs"][0]["logprob"]
 
 
+@pytest.mark.inference
 def test_usage_counts_tokens_for_the_gpt_4o_ids_only(api_a, gpt_4o_on_tiny):
     from billing.models import UsageRecord
 
@@ -368,6 +370,7 @@ def test_usage_counts_tokens_for_the_gpt_4o_ids_only(api_a, gpt_4o_on_tiny):
         assert post(api_a, model=model).json()["usage"] == {"type": "duration", "seconds": 11}
 
 
+@pytest.mark.inference
 def test_logprobs_leave_the_text_as_it_is(api_a, gpt_4o_on_tiny):
     plain = post(api_a, model="gpt-4o-transcribe").json()
     scored = post(api_a, model="gpt-4o-transcribe", **{"include[]": ["logprobs"]}).json()
@@ -375,6 +378,7 @@ def test_logprobs_leave_the_text_as_it_is(api_a, gpt_4o_on_tiny):
     assert scored["text"] == plain["text"]
 
 
+@pytest.mark.inference
 def test_gpt_4o_answers_text(api_a, gpt_4o_on_tiny):
     response = post(api_a, model="gpt-4o-transcribe", response_format="text")
     assert response.status_code == 200
@@ -389,6 +393,7 @@ def sse(response) -> list[dict]:
     return [json.loads(line[6:]) for line in text.splitlines() if line.startswith("data: ")]
 
 
+@pytest.mark.inference
 def test_stream_events_carry_their_tokens_logprobs(api_a, gpt_4o_on_tiny):
     response = replay(
         api_a, sdk_request(model="gpt-4o-transcribe", include=["logprobs"], stream=True)
@@ -408,6 +413,7 @@ def test_stream_events_carry_their_tokens_logprobs(api_a, gpt_4o_on_tiny):
     assert TranscriptionTextDoneEvent.model_validate(done).usage.total_tokens > 550
 
 
+@pytest.mark.inference
 def test_a_job_of_several_chunks_has_its_logprobs_in_chunk_order(api_a, gpt_4o_on_tiny):
     upload_ = io.BytesIO(long_speech_flac())
     upload_.name = "long.flac"
@@ -429,6 +435,7 @@ def test_a_job_of_several_chunks_has_its_logprobs_in_chunk_order(api_a, gpt_4o_o
     assert result["usage"]["output_tokens"] == len(result["logprobs"])
 
 
+@pytest.mark.inference
 def test_keywords_prime_the_decoder(api_a):
     def text(**fields) -> str:
         return post(api_a, audio=HOTWORDS, model="whisper-1", **fields).json()["text"]
@@ -438,6 +445,7 @@ def test_keywords_prime_the_decoder(api_a):
     assert Job.objects.order_by("created_at").last().keywords == ["ComfyUI"]
 
 
+@pytest.mark.inference
 def test_languages_restrict_detection(api_a):
     def language(*candidates: str) -> tuple[str, str]:
         body = post(
@@ -457,6 +465,7 @@ def test_languages_restrict_detection(api_a):
     assert language("nl", "en")[0] in ("dutch", "english")  # never German, the likeliest
 
 
+@pytest.mark.inference
 def test_the_language_is_decided_once_for_a_job_of_several_chunks(api_a, settings, monkeypatch):
     settings.CHUNK_MAX_SECONDS = 10
     real = engine.detect_language
@@ -482,6 +491,7 @@ def test_the_language_is_decided_once_for_a_job_of_several_chunks(api_a, setting
     assert body["language"] == {"nl": "dutch", "en": "english"}[job.detected_language]
 
 
+@pytest.mark.inference
 def test_a_stream_of_several_chunks_sends_every_token_once(api_a, gpt_4o_on_tiny):
     upload_ = io.BytesIO(long_speech_flac())
     upload_.name = "long.flac"
@@ -503,6 +513,7 @@ def test_a_stream_of_several_chunks_sends_every_token_once(api_a, gpt_4o_on_tiny
     assert_logprobs_spell(done["text"], done["logprobs"])
 
 
+@pytest.mark.inference
 def test_the_newer_fields_count_in_an_idempotency_keys_fingerprint_only_when_set(api_a):
     plain = AudioRequest(task="transcribe", requested_model="tiny.en", model_id="tiny.en")
     assert plain.fingerprint_fields() == {

@@ -71,6 +71,7 @@ def failed_and_cancelled(api_key) -> Job:
     return job
 
 
+@pytest.mark.inference
 def test_a_fault_while_queueing_the_turn_is_reported_and_the_session_goes_on(tenant_a, monkeypatch):
     api = keyed_client(tenant_a)
     real_submit = turns_module.live_turn_submit

@@ -46,6 +46,7 @@ def assert_jfk(text: str) -> None:
     assert got == expected
 
 
+@pytest.mark.inference
 def test_json_is_text_and_usage_in_whole_seconds(api_a):
     response = post(api_a)
     assert response.status_code == 200, response.content
@@ -63,6 +64,7 @@ def test_json_is_text_and_usage_in_whole_seconds(api_a):
     assert not job.audio, "uploaded audio is deleted once processed"
 
 
+@pytest.mark.inference
 def test_text_format_is_plain_text(api_a):
     response = post(api_a, response_format="text")
     assert response.status_code == 200
@@ -72,6 +74,7 @@ def test_text_format_is_plain_text(api_a):
     assert_jfk(body)
 
 
+@pytest.mark.inference
 def test_srt_has_numbered_blocks_with_valid_increasing_times(api_a):
     response = post(api_a, response_format="srt")
     assert response.status_code == 200
@@ -92,6 +95,7 @@ def test_srt_has_numbered_blocks_with_valid_increasing_times(api_a):
     assert_jfk(" ".join(texts))
 
 
+@pytest.mark.inference
 def test_vtt_has_header_and_valid_times(api_a):
     response = post(api_a, response_format="vtt")
     assert response.status_code == 200
@@ -112,6 +116,7 @@ def test_vtt_has_header_and_valid_times(api_a):
     assert_jfk(" ".join(texts))
 
 
+@pytest.mark.inference
 def test_verbose_json_has_openai_segment_fields_and_words(api_a):
     response = post(
         api_a,
@@ -146,11 +151,13 @@ def test_verbose_json_has_openai_segment_fields_and_words(api_a):
     assert_jfk(" ".join(w["word"] for w in body["words"]))
 
 
+@pytest.mark.inference
 def test_verbose_json_without_granularities_has_segments_but_no_words(api_a):
     body = post(api_a, response_format="verbose_json").json()
     assert body["segments"] and "words" not in body
 
 
+@pytest.mark.inference
 def test_prompt_guides_vocabulary(api_a):
     # whisper-1 (base): tiny.en spells it "comfyUI" with the prompt on some CPUs.
     plain = post(api_a, audio=HOTWORDS, model="whisper-1").json()["text"]
@@ -159,6 +166,7 @@ def test_prompt_guides_vocabulary(api_a):
     assert "ComfyUI" in prompted
 
 
+@pytest.mark.inference
 def test_translation_turns_german_speech_into_english(api_a):
     response = post(
         api_a,
@@ -177,6 +185,7 @@ def test_translation_turns_german_speech_into_english(api_a):
     assert not {"und", "die", "der", "zu"} & set(text)
 
 
+@pytest.mark.inference
 def test_language_is_honoured(api_a):
     german = post(
         api_a,
@@ -190,6 +199,7 @@ def test_language_is_honoured(api_a):
     assert {"und", "die", "software"} <= set(words(german["text"]))
 
 
+@pytest.mark.inference
 def test_streaming_sends_deltas_then_done_with_usage(api_a):
     response = post(api_a, stream="true")
     assert response.status_code == 200

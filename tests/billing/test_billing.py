@@ -22,7 +22,7 @@ from tests.billing.conftest import transcribe
 from tests.conftest import assert_error, keyed_client
 from tests.factories import TenantFactory
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.fake_engine]
 
 _ids = iter(range(1, 10_000))
 

@@ -22,7 +22,7 @@ from transcriptions.services.waiting import MSG_JOB_GONE
 
 from .conftest import counters, transcribe
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.fake_engine]
 
 
 def test_a_header_that_claims_1s_does_not_pass_a_30s_plan_limit(api_a, set_limits):
@@ -235,6 +235,7 @@ def test_an_admin_retry_is_refused_without_quota_or_slot(api_a, failed_job, set_
     assert not UsageRecord.objects.filter(endpoint=RETRY_ENDPOINT).exists()
 
 
+@pytest.mark.inference
 def test_jfk_is_still_exact(api_a):
     """The bounded decoder gives the engine the same samples: the same text as before."""
     from tests.audio import JFK_TEXT, words

@@ -21,7 +21,7 @@ from tests.conftest import assert_error
 from transcriptions import engine
 from transcriptions.models import Job
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.fake_engine]
 
 KEY = {"Idempotency-Key": "retry-7d1f0c"}
 

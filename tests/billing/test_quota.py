@@ -27,7 +27,7 @@ from transcriptions import engine, services
 from transcriptions.models import Job
 from transcriptions.services import AudioRequest, submission
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.fake_engine]
 
 
 def resets_at() -> str:

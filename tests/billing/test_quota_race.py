@@ -27,7 +27,11 @@ from tests.billing.conftest import JFK_SECONDS, counters, transcribe
 from tests.conftest import keyed_client
 from transcriptions.models import Job
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.fake_engine,
+]
 
 
 def as_answered(results: list[Any]) -> list[Any]:

@@ -13,7 +13,7 @@ from tests.billing.conftest import transcribe
 from tests.conftest import assert_error, keyed_client
 from transcriptions.models import Job
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.fake_engine]
 
 
 def bucket(limit: int, scope: str = "organization test") -> Bucket:

@@ -22,7 +22,7 @@ from transcriptions import engine, services, tasks
 from transcriptions.models import Job
 from transcriptions.services import lifecycle, usage_records_settle_pending
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.fake_engine]
 
 
 def row_of(response) -> UsageRecord:

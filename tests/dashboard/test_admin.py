@@ -16,7 +16,7 @@ from tests.dashboard.conftest import transcribe
 from transcriptions.admin import MSG_NOT_RETRIED, MSG_RETRIED
 from transcriptions.models import Job
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.fake_engine]
 
 
 def changelist(model) -> str:
@@ -37,6 +37,7 @@ def test_every_model_has_a_working_searchable_list(staff_client, jfk_job):
             )
 
 
+@pytest.mark.inference
 def test_job_list_answers_who_what_and_how_long(staff_client, jfk_job):
     html = staff_client.get(changelist(Job)).content.decode()
     for column in ("tenant", "status", "requested_model", "audio_duration", "created_at"):
@@ -91,6 +92,7 @@ def test_a_key_added_in_the_admin_is_shown_once_and_works(staff_client, tenant_a
     )
 
 
+@pytest.mark.inference
 def test_retry_runs_a_failed_job_again(staff_client, api_a, settings):
     settings.RETAIN_AUDIO = True  # a job can only run again while its audio is stored
     with (

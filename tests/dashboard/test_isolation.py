@@ -5,7 +5,7 @@ import pytest
 
 from dashboard.tenancy import SESSION_TENANT
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.fake_engine]
 
 NOT_FOUND = "This page does not exist"
 

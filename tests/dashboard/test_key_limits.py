@@ -15,7 +15,7 @@ from billing.ratelimit import KEY_PREFIX
 from dashboard.views.keys import MSG_KEYS_OWNERS_ONLY
 from tests.conftest import assert_error, keyed_client
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.fake_engine]
 
 
 @pytest.fixture

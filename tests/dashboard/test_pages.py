@@ -10,7 +10,7 @@ from dashboard.views.overview import MSG_STAFF_ONLY
 from ops.models import WorkerHeartbeat
 from transcriptions.models import Job
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.fake_engine]
 
 STYLESHEET = "/static/dashboard/dashboard.css"
 

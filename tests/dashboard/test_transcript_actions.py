@@ -18,7 +18,7 @@ from tests.dashboard.conftest import clone, transcribe
 from transcriptions import tasks
 from transcriptions.models import Job
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.fake_engine]
 
 NOT_FOUND = "This page does not exist"
 

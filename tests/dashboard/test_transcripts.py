@@ -13,7 +13,7 @@ from tests.dashboard.conftest import clone, transcribe
 from transcriptions.engine.formats import render
 from transcriptions.models import Job
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.fake_engine]
 
 SRT_CUE = re.compile(r"^\d+\n\d{2}:\d{2}:\d{2},\d{3} --> \d{2}:\d{2}:\d{2},\d{3}\n.+$", re.M)
 
@@ -43,6 +43,7 @@ def test_empty_list_says_how_to_make_one(alice_client):
     assert "/v1/audio/transcriptions" in response.content.decode()
 
 
+@pytest.mark.inference
 def test_list_shows_a_transcript_made_through_the_api(alice_client, jfk_job):
     response = alice_client.get("/transcripts/")
     html = response.content.decode()
@@ -53,6 +54,7 @@ def test_list_shows_a_transcript_made_through_the_api(alice_client, jfk_job):
     assert "11.0 s" in html
 
 
+@pytest.mark.inference
 def test_search_is_over_the_text(alice_client, jfk_job):
     assert listed(alice_client.get("/transcripts/", {"q": "fellow americans"})) == [
         jfk_job.public_id
@@ -88,6 +90,7 @@ def test_filters_by_status_model_language_and_date(alice_client, api_a, jfk_job)
     assert ids(status="succeeded", date_from=str(today)) == {jfk_job.public_id}
 
 
+@pytest.mark.inference
 def test_language_filter_lists_the_languages_seen(alice_client, api_a, tmp_path):
     german = tmp_path / "german.wav"
     german.write_bytes(german_wav())
@@ -98,6 +101,7 @@ def test_language_filter_lists_the_languages_seen(alice_client, api_a, tmp_path)
     assert listed(alice_client.get("/transcripts/", {"language": "de"})) == [with_german.public_id]
 
 
+@pytest.mark.inference
 def test_pages_of_twenty_five_keep_the_filters(alice_client, jfk_job):
     for _ in range(PAGE_SIZE):
         clone(jfk_job)
@@ -130,6 +134,7 @@ def test_detail_shows_language_duration_and_timed_segments(alice_client, jfk_job
         assert f'href="/transcripts/{jfk_job.public_id}/download.{fmt}"' in html
 
 
+@pytest.mark.inference
 @pytest.mark.parametrize(
     ("fmt", "content_type"),
     [

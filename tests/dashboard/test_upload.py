@@ -17,7 +17,7 @@ from tests.audio import JFK, JFK_TEXT, words
 from transcriptions.models import Job
 from transcriptions.services.submission import MSG_NO_TRANSLATION
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.fake_engine]
 
 JFK_BILLED = 11  # jfk.flac is 11.0 s
 
@@ -50,6 +50,7 @@ def test_the_form_offers_models_languages_formats_and_tasks(alice_client):
     assert 'href="/transcribe/" class="active">New transcription</a>' in page  # the nav entry
 
 
+@pytest.mark.inference
 def test_an_upload_is_transcribed_and_lands_in_the_list(alice_client, tenant_a):
     response = upload(alice_client)
     job = Job.objects.get()

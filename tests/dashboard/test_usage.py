@@ -26,7 +26,7 @@ from dashboard.ranges import (
 )
 from tests.dashboard.conftest import transcribe
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.fake_engine]
 
 
 def bars(html: str) -> dict[str, float]:

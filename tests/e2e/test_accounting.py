@@ -43,6 +43,8 @@ def usage_log_locked(platform):
         conn.close()
 
 
+# The first test of the session's shared platform: its start (migrate, models) is counted
+# in this test's setup.
 def test_the_answer_does_not_wait_for_its_usage_row(platform_server):
     """The row is written once the answer is sent (api.middleware): a usage log slow to write
     (here: locked) delays no client, and the row still lands, once, when it can."""

@@ -79,6 +79,8 @@ def platform(tmp_path_factory):
         platform.stop()
 
 
+# Slow: the receivers hold both callbacks to the CALLBACK_TIMEOUT (20 s) cut (the subject);
+# the module's own platform starts in its setup.
 def test_slow_receivers_do_not_stall_another_tenants_request(platform):
     other_tenant = "other"
     platform.manage("create_tenant", other_tenant, "--name", "Other")

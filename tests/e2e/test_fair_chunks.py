@@ -56,6 +56,8 @@ def latest_job_id(platform) -> str:
     return job_id
 
 
+# Slow: 74 s of real speech in three or more chunks on two clusters (the subject); the
+# module's own two-cluster platform starts in its setup.
 def test_a_long_file_runs_on_both_clusters_and_streams_in_order(two_clusters):
     sdk = client(two_clusters, two_clusters.key)
     stream = sdk.audio.transcriptions.create(
@@ -80,6 +82,8 @@ def test_a_long_file_runs_on_both_clusters_and_streams_in_order(two_clusters):
     assert words(text.text) == words(done.text)
 
 
+# Slow: a batch of long files must be queued and running for the other tenant's request to
+# overtake it (the subject).
 def test_another_tenants_request_goes_before_a_queued_batch(two_clusters):
     headers = {"Authorization": f"Bearer {two_clusters.key}"}
     batch = []

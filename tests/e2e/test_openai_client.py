@@ -182,6 +182,8 @@ def test_keywords_prime_the_decoder(client):
     assert "ComfyUI" in text(keywords=["ComfyUI"])
 
 
+# Up to 20 s and more on a loaded machine: three real decodes of German speech on
+# whisper-1 (the engine path under test: languages[] restricts detection).
 def test_languages_restrict_detection(client):
     def transcribe(*languages: str):
         return client.audio.transcriptions.create(

@@ -13,6 +13,7 @@ from tests.e2e.accounting import tenant_with_limits, usage_rows
 pytestmark = pytest.mark.e2e
 
 
+# About 20 s: the client waits the Retry-After it was given (the subject).
 def test_headers_count_down_then_the_client_honours_retry_after(platform_server):
     # 20 requests per minute: a burst of 20, then one more every 3 seconds.
     key = tenant_with_limits(platform_server, "rpm", requests_per_minute=20).key

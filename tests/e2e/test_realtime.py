@@ -6,7 +6,10 @@ messages, an abrupt leave)."""
 import base64
 import contextlib
 import json
+import os
+import signal
 import socket
+import sqlite3
 import time
 
 import numpy as np
@@ -59,6 +62,7 @@ def word_errors(hypothesis: str, reference: str) -> float:
     return jiwer.wer(" ".join(words(reference)), " ".join(words(hypothesis)))
 
 
+# About 20 s: the SDK streams the recording at the pace it plays (the subject).
 def test_sdk_streams_jfk_in_real_time_with_server_vad(platform_server):
     """Turns found by server VAD, each: speech_started, speech_stopped, committed, completed
     with its usage, and deltas: interim text while it is spoken (previews), then the rest of
@@ -164,6 +168,7 @@ def test_client_commits_in_g711_mu_law(platform_server):
     assert done["usage"]["seconds"] == 11
 
 
+# About 20 s: audio streamed at its pace until the quota runs out mid-session.
 def test_quota_runs_out_mid_session(platform_server):
     """A tenant with 5 seconds a month: the first turns pass, then `error` with
     insufficient_quota; the refused turns are logged, billed nothing and got no text."""
@@ -294,12 +299,83 @@ def test_a_message_past_the_servers_ceiling_is_refused_from_its_header(platform_
         assert receive(ws, "session.created")["type"] == "session.created"
 
 
+def tenant_job(platform, slug: str) -> list[tuple]:
+    """(status, worker) of the tenant's jobs."""
+    return platform.query(
+        "SELECT j.status, j.worker FROM transcriptions_job j JOIN accounts_tenant t "
+        "ON t.id = j.tenant_id WHERE t.slug = %s ORDER BY j.id",
+        (slug,),
+    )
+
+
+def wait_until(predicate, *, timeout: float, what: str):
+    """Poll for an event (a row's state): no fixed sleep stands in for it."""
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        assert time.monotonic() < deadline, f"{what}: not reached in {timeout:.0f} s"
+        time.sleep(0.1)
+    return value
+
+
+def writes_free(platform, job_id: str) -> bool:
+    """Nothing holds what the server must write to cancel the job (SQLite's write lock, or
+    the job's row on PostgreSQL)."""
+    try:
+        if platform.env.get("DATABASE_URL", "").startswith("postgres"):
+            platform.query(
+                "SELECT id FROM transcriptions_job WHERE public_id = %s FOR UPDATE NOWAIT",
+                (job_id,),
+            )
+        else:
+            with sqlite3.connect(platform.var_dir / "db.sqlite3", timeout=0.2) as conn:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.rollback()
+    except Exception:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def workers_paused(platform, slug: str):
+    """Once the tenant's job runs, every worker process of the platform is stopped (SIGSTOP)
+    between two database writes, and resumed on exit: whatever the test does meanwhile
+    happens while the job is running, however loaded the machine (injected fault: workers
+    that are slow)."""
+    [(job_id,)] = wait_until(
+        lambda: platform.query(
+            "SELECT j.public_id FROM transcriptions_job j JOIN accounts_tenant t "
+            "ON t.id = j.tenant_id WHERE t.slug = %s AND j.status = 'running'",
+            (slug,),
+        ),
+        timeout=120,
+        what="the job running on a worker",
+    )
+    pids = platform.worker_pids()
+    assert pids
+
+    def signal_all(sig):
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+
+    try:
+        signal_all(signal.SIGSTOP)
+        while not writes_free(platform, job_id):
+            signal_all(signal.SIGCONT)  # one was stopped inside a write: let it finish it
+            time.sleep(0.05)
+            signal_all(signal.SIGSTOP)
+        assert tenant_job(platform, slug)[0][0] == "running", "the job ended before the pause"
+        yield
+    finally:
+        signal_all(signal.SIGCONT)
+
+
 def test_abrupt_disconnect_cancels_the_turn_and_frees_the_worker(platform_server):
     """The client commits a turn and vanishes: its job is cancelled (not left running for
     nobody), and nothing is billed that was not transcribed."""
     customer = tenant_with_limits(platform_server, "leaver")
-    # 55 s (a turn may be 60) with `base`: seconds of work on any free worker, so the leave
-    # is seen while it runs (33 s of tiny.en on CI's four workers once ended first).
+    # 55 s (a turn may be 60) with `base`: seconds of work; the workers are paused while it
+    # runs (workers_paused), so the leave is always seen while the job runs.
     long_turn = audio_bytes(JFK, trailing_silence=0) * 5
     ws = raw(platform_server, customer.key)
     receive(ws, "session.created")
@@ -312,28 +388,25 @@ def test_abrupt_disconnect_cancels_the_turn_and_frees_the_worker(platform_server
         ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": piece}))
     ws.send(json.dumps({"type": "input_audio_buffer.commit"}))
     receive(ws, "input_audio_buffer.committed")
-    # Half a frame, then the TCP connection is dropped without a close handshake. shutdown()
-    # sends the FIN now: close() alone would not while the client's reading thread is blocked
-    # in recv() on the socket (Linux keeps it open until that call returns, i.e. until the
-    # server sends something), and the turn could end before the server saw the leave.
-    ws.socket.sendall(b"\x81\x7e\x10")
-    # The server may have closed first, on the half frame (unmasked, a protocol error), and the
-    # client's reading thread closed the socket on that: the connection is gone either way.
-    with contextlib.suppress(OSError):
-        ws.socket.shutdown(socket.SHUT_RDWR)
-    ws.socket.close()
-
-    def statuses():
-        return platform_server.query(
-            "SELECT j.status FROM transcriptions_job j JOIN accounts_tenant t "
-            "ON t.id = j.tenant_id WHERE t.slug = %s",
-            (customer.slug,),
+    with workers_paused(platform_server, customer.slug):
+        # Half a frame, then the TCP connection is dropped without a close handshake.
+        # shutdown() sends the FIN now: close() alone would not while the client's reading
+        # thread is blocked in recv() on the socket (Linux keeps it open until that call
+        # returns, i.e. until the server sends something).
+        ws.socket.sendall(b"\x81\x7e\x10")
+        # The server may have closed first, on the half frame (unmasked, a protocol error),
+        # and the client's reading thread closed the socket on that: it is gone either way.
+        with contextlib.suppress(OSError):
+            ws.socket.shutdown(socket.SHUT_RDWR)
+        ws.socket.close()
+        wait_until(
+            lambda: (
+                [status for status, _ in tenant_job(platform_server, customer.slug)]
+                == ["cancelled"]
+            ),
+            timeout=60,
+            what="the turn's job cancelled",
         )
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and statuses() != [("cancelled",)]:
-        time.sleep(0.2)
-    assert statuses() == [("cancelled",)]
     [row] = usage_rows(platform_server, customer.key)
     assert row[0] == "/v1/realtime"
     assert row[3] is not None and row[3] < 55, "billed at most what was transcribed"
@@ -348,6 +421,8 @@ def test_abrupt_disconnect_cancels_the_turn_and_frees_the_worker(platform_server
     )
     [done] = run.of_type(COMPLETED)
     assert words(done["transcript"]) == words(JFK_TEXT)
+    # The job stays cancelled once its worker goes on: the decode's result is refused.
+    assert [status for status, _ in tenant_job(platform_server, customer.slug)][:1] == ["cancelled"]
 
 
 def test_open_sessions_per_tenant_are_capped(platform_server):

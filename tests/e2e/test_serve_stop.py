@@ -72,6 +72,8 @@ def busy(platform) -> None:
     raise AssertionError("the job never started")
 
 
+# Slow (each case 20 s and more): each starts a real `serve` (workers load their models)
+# to stop it: the stop is the subject.
 @pytest.mark.parametrize(
     "how",
     ["SIGINT to the group", "SIGTERM to the group", "SIGTERM to serve", "SIGTERM while busy"],
@@ -99,6 +101,7 @@ def test_serve_stops_everything_in_time(prepared, how):
         prepared.stop()
 
 
+# Slow: `make run` in a terminal starts the whole platform (models loaded) before Ctrl-C.
 def test_ctrl_c_in_a_terminal_stops_make_run(prepared):
     """The README's command in a real terminal (a pty): Ctrl-C is SIGINT to the terminal's
     foreground process group, which is make and serve; their children have groups of their own."""

@@ -32,6 +32,7 @@ def quota(platform) -> tuple[int, int]:
     return rows[0] if rows else (0, 0)
 
 
+# Slow: a 60 s file's job is killed mid-decode and must be run again to its end.
 def test_sigkill_mid_job_is_retried_to_completion(platform_server):
     headers = {"Authorization": f"Bearer {platform_server.key}"}
     wait_for(lambda: quota(platform_server)[1] == 0, timeout=60)  # other tests' jobs settled

@@ -58,6 +58,7 @@ def assert_common_figures(report: dict) -> None:
     assert len(report["machine"]["load_before"]) == 3
 
 
+# Slow: the benchmark starts and stops its own platform (the subject).
 @pytest.mark.e2e
 def test_starts_its_own_platform_and_reports_every_figure(tmp_path):
     report, out = run_benchmark(tmp_path)
@@ -90,6 +91,8 @@ def test_starts_its_own_platform_and_reports_every_figure(tmp_path):
         httpx.get(f"{platform['url']}/healthz", timeout=2)
 
 
+# Slow when it is the first user of the session's shared platform (its start is counted
+# here), then the benchmark's own requests.
 @pytest.mark.e2e
 @pytest.mark.django_db
 def test_measures_an_existing_deployment_by_url_and_key(tmp_path, platform_server):
@@ -107,6 +110,7 @@ def test_measures_an_existing_deployment_by_url_and_key(tmp_path, platform_serve
     assert "not found on this machine" in out
 
 
+@pytest.mark.inference
 def test_the_bare_engine_decodes_as_the_platform_does():
     bare = benchmark.BareEngine(model_id="tiny.en", threads=1)
     _, text, duration = bare.run(JFK)

@@ -23,9 +23,14 @@ from transcriptions.services import callbacks
 
 from .conftest import shown_attempts, submit
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("loopback_only")]
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("loopback_only"),
+    pytest.mark.fake_engine,
+]
 
 
+@pytest.mark.inference
 def test_callback_is_signed_over_timestamp_and_body(api_a, receiver, private_allowed):
     listener = receiver()
     before = int(time.time())

@@ -32,7 +32,11 @@ from transcriptions.services.callback_targets import MSG_CALLBACK_REFUSED, MSG_C
 
 from .conftest import shown_attempts, submit
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("loopback_only")]
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("loopback_only"),
+    pytest.mark.fake_engine,
+]
 
 GENERIC_REASONS = {
     outbound.REASON_REFUSED,

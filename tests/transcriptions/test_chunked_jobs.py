@@ -24,6 +24,7 @@ def post_long(api, path="/v1/audio/transcriptions", **fields):
     return api.client.post(path, {"file": upload, "model": "tiny.en", **fields}, format="multipart")
 
 
+@pytest.mark.inference
 def test_long_audio_runs_as_chunks_and_reads_as_one_pass(api_a):
     response = post_long(
         api_a, response_format="verbose_json", **{"timestamp_granularities[]": ["word", "segment"]}
@@ -74,6 +75,7 @@ def test_long_audio_runs_as_chunks_and_reads_as_one_pass(api_a):
     assert (period.used_seconds, period.reserved_seconds) == (73, 0)
 
 
+@pytest.mark.inference
 def test_chunked_text_matches_one_pass(api_a, settings):
     """Cutting changes little: the same words as one pass over the whole file, near enough."""
     import difflib
@@ -86,6 +88,7 @@ def test_chunked_text_matches_one_pass(api_a, settings):
     assert matcher.ratio() > 0.95, (one_pass, chunked)
 
 
+@pytest.mark.inference
 def test_a_file_of_one_chunk_gives_exactly_the_engines_text(api_a):
     from tests.audio import JFK
 
@@ -100,6 +103,7 @@ def test_a_file_of_one_chunk_gives_exactly_the_engines_text(api_a):
     assert Job.objects.get().chunks.count() == 1
 
 
+@pytest.mark.inference
 def test_chunking_strategy_decides_the_cuts(api_a):
     """server_vad with a silence longer than every pause of the file: no place to cut."""
     response = post_long(
@@ -120,6 +124,7 @@ def test_chunking_strategy_decides_the_cuts(api_a):
     assert job.chunk_count == 1 and job.status == Job.Status.SUCCEEDED
 
 
+@pytest.mark.inference
 def test_a_failing_chunk_fails_the_job_refunds_it_and_leaves_no_samples(api_a, monkeypatch):
     real = engine.transcribe
     calls = {"n": 0}
@@ -142,6 +147,7 @@ def test_a_failing_chunk_fails_the_job_refunds_it_and_leaves_no_samples(api_a, m
     assert (period.used_seconds, period.reserved_seconds) == (0, 0)
 
 
+@pytest.mark.inference
 def test_a_chunk_whose_worker_died_is_run_again_and_the_job_billed_once(
     api_a, stalled_queue, monkeypatch
 ):
@@ -171,6 +177,7 @@ def test_a_chunk_whose_worker_died_is_run_again_and_the_job_billed_once(
     assert (period.used_seconds, period.reserved_seconds) == (73, 0)
 
 
+@pytest.mark.inference
 def test_cancelling_a_chunked_job_drops_its_queued_chunks_and_samples(api_a, stalled_queue):
     response = post_long(api_a, path="/v1/audio/jobs")
     job = Job.objects.get(public_id=response.json()["id"])
@@ -184,6 +191,7 @@ def test_cancelling_a_chunked_job_drops_its_queued_chunks_and_samples(api_a, sta
     assert Job.objects.get(pk=job.pk).status == Job.Status.CANCELLED
 
 
+@pytest.mark.inference
 def test_speech_whisper_left_out_at_a_chunks_end_is_transcribed():
     """Whisper sometimes ends a chunk's transcript early, taking the rest for silence: the
     benchmark's 604 s file lost an 11 s sentence that way (engine/chunking.py). Here: hotwords.mp3,

@@ -213,6 +213,7 @@ def reading():
     return samples, words
 
 
+@pytest.mark.inference
 @pytest.mark.parametrize("vad", [VadSettings(), VadSettings.from_strategy({"type": "server_vad"})])
 def test_continuous_speech_is_cut_between_words(reading, vad):
     samples, words = reading

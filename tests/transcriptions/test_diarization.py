@@ -135,6 +135,7 @@ def first_appearance(parts=CONVERSATION) -> dict[str, str]:
     return {speaker: "ABCDEFGH"[i] for i, speaker in enumerate(order)}
 
 
+@pytest.mark.inference
 def test_speakers_are_counted_and_their_time_attributed():
     samples, _ = conversation()
     turns = diarize(samples)
@@ -146,6 +147,7 @@ def test_speakers_are_counted_and_their_time_attributed():
     assert all(a.end <= b.start for a, b in itertools.pairwise(turns))
 
 
+@pytest.mark.inference
 def test_transcript_segments_as_regions():
     """Whisper's segments as the stretches of speech: the clips here, as a transcript has them."""
     samples, truth = conversation()
@@ -163,6 +165,7 @@ def test_quick_turns():
     assert accuracy(turns, first_appearance(QUICK_TURNS), QUICK_TURNS) >= 0.9
 
 
+@pytest.mark.inference
 def test_whisper_segments_as_regions(tmp_path):
     """The real flow: Whisper's segments of the conversation (cut every few words, on whole
     seconds) as the regions, and each segment labelled by the turns. The multilingual model:
@@ -204,6 +207,7 @@ def test_labels_follow_first_appearance():
             assert label_segments([{"start": s, "end": e}], shifted) == [expected[speaker]]
 
 
+@pytest.mark.inference
 def test_known_speakers_take_their_names():
     samples, _ = conversation()
     known = {name: embed(clip(*REFERENCES[name])) for name in ("jfk", "june")}
@@ -214,6 +218,7 @@ def test_known_speakers_take_their_names():
     assert accuracy(turns, names) >= 0.9
 
 
+@pytest.mark.inference
 @pytest.mark.parametrize("seconds", [2.0, 10.0])
 def test_every_known_speaker_is_named(seconds):
     """References of 2 s, and of the whole reference clip (3.4 to 7.5 s)."""
@@ -227,6 +232,7 @@ def test_every_known_speaker_is_named(seconds):
     assert accuracy(turns, {name: name for name in REFERENCES}) >= 0.9
 
 
+@pytest.mark.inference
 def test_a_voice_nobody_named_keeps_a_letter():
     """A reference of someone absent names nobody."""
     samples, _ = conversation()
@@ -243,6 +249,7 @@ def test_the_closest_voice_does_not_take_an_absent_speakers_name():
     assert sorted({t.speaker for t in turns}) == ["A", "B", "C"]
 
 
+@pytest.mark.inference
 def test_one_voice_is_one_speaker():
     for samples in (clip(MULTILINGUAL, 0.0, GERMAN_START - 1.0), decoded(JFK)):
         turns = diarize(samples)
@@ -265,6 +272,7 @@ def test_silence_has_no_turns():
     assert diarize(np.zeros(5 * RATE, dtype=np.float32), regions=[]) == []
 
 
+@pytest.mark.inference
 def test_max_speakers_caps_the_count():
     samples, _ = conversation()
     turns = diarize(samples, max_speakers=2)

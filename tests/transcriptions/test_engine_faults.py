@@ -8,7 +8,7 @@ from tests.streams import streamed
 from transcriptions import engine, services
 from transcriptions.models import Job
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.fake_engine]
 
 
 def test_engine_exception_fails_the_job_and_answers_500(api_a, monkeypatch):

@@ -39,6 +39,7 @@ def german() -> np.ndarray:
     return samples[int(GERMAN_START * 16000) :]
 
 
+@pytest.mark.inference
 def test_detection_picks_the_likeliest_candidate(german):
     assert engine.detect_language(german, model_id="base") == "de"
     assert engine.detect_language(german, model_id="base", candidates=["en", "de"]) == "de"
@@ -62,6 +63,7 @@ def assert_spells(result) -> None:
     assert all(item["logprob"] <= 0 for item in result.logprobs)
 
 
+@pytest.mark.inference
 @pytest.mark.parametrize("model_id", ["tiny.en", "base"])
 def test_logprobs_are_per_token_and_change_nothing_else(model_id):
     plain = engine.transcribe(str(JFK), model_id=model_id)
@@ -114,6 +116,7 @@ def test_the_values_are_the_decoders_own_step_scores_up_to_the_timestamps():
     assert abs(float(np.mean(differences))) < 0.05
 
 
+@pytest.mark.inference
 def test_logprobs_with_word_timestamps_and_a_chunk_of_german():
     samples = decode_audio(str(MULTILINGUAL), sampling_rate=16000)
     german = samples[int(GERMAN_START * 16000) : int((GERMAN_START + 12) * 16000)]

@@ -13,7 +13,7 @@ from transcriptions.models import Chunk, Job
 from transcriptions.selectors import MSG_JOB_NOT_FOUND
 from transcriptions.services import recovery, retention
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.fake_engine]
 
 
 def submit(api, **fields):
@@ -23,6 +23,7 @@ def submit(api, **fields):
         )
 
 
+@pytest.mark.inference
 def test_submit_answers_202_then_fetch_gives_the_result(api_a):
     response = submit(api_a, response_format="verbose_json")
     assert response.status_code == 202, response.content
@@ -38,6 +39,7 @@ def test_submit_answers_202_then_fetch_gives_the_result(api_a):
     assert fetched["error"] is None
 
 
+@pytest.mark.inference
 @pytest.mark.parametrize("fmt", ["text", "srt", "vtt"])
 def test_result_comes_in_the_requested_format(api_a, fmt):
     job_id = submit(api_a, response_format=fmt).json()["id"]
@@ -169,6 +171,7 @@ def running_job(api, *, worker: str, attempts: int) -> Job:
 DEAD_WORKER = f"{__import__('socket').gethostname()}:4194303"  # above any live pid here
 
 
+@pytest.mark.inference
 def test_a_job_whose_worker_died_is_retried(api_a, stalled_queue, monkeypatch):
     job = running_job(api_a, worker=DEAD_WORKER, attempts=1)
     monkeypatch.undo()  # the retry really runs (inline, in this test process)

@@ -17,6 +17,8 @@ from transcriptions.models import Chunk, Job
 from transcriptions.services import chunks as chunk_services
 from transcriptions.services import lanes
 
+pytestmark = pytest.mark.fake_engine
+
 
 @pytest.fixture
 def one_batch_place(settings):
@@ -88,6 +90,8 @@ def test_a_full_cluster_takes_a_clients_chunk_and_leaves_the_batch(
     assert Job.objects.get(pk=batch.pk).status == Job.Status.SUCCEEDED
 
 
+# The real engine: the turn's deadline (a third of 0.3 s) must pass while a chunk decodes.
+@pytest.mark.inference
 def test_a_worker_takes_the_next_chunk_itself_until_its_turn_runs_out(
     api_a, stalled_queue, settings, monkeypatch
 ):

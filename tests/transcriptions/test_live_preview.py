@@ -92,6 +92,7 @@ def test_the_encoder_sees_only_the_window():
     assert np.asarray(full).shape[1] == 1500
 
 
+@pytest.mark.inference
 def test_a_short_window_gives_the_full_windows_words_on_jfks_turns():
     """The same words (punctuation may differ: the last turn loses its full stop)."""
     audio = decode_audio(str(JFK))
@@ -125,6 +126,7 @@ def stalled_previews(monkeypatch):
     monkeypatch.setattr("transcriptions.services.live_preview.async_task", lambda *a, **k: None)
 
 
+@pytest.mark.inference
 @pytest.mark.django_db(transaction=True)
 def test_a_preview_is_decoded_by_the_worker_service_and_read_once(tenant_a, stalled_previews):
     pk = preview(tenant_a, jfk_start())
@@ -137,6 +139,7 @@ def test_a_preview_is_decoded_by_the_worker_service_and_read_once(tenant_a, stal
     assert not LivePreview.objects.filter(pk=pk).exists()  # read once, then gone
 
 
+@pytest.mark.inference
 @pytest.mark.django_db(transaction=True)
 def test_a_preview_is_queued_for_the_workers(tenant_a):
     """Through django-q2 (run at once by the test settings' sync cluster)."""
@@ -144,6 +147,7 @@ def test_a_preview_is_queued_for_the_workers(tenant_a):
     assert "americans" in words(take(pk, timeout=1.0))
 
 
+@pytest.mark.inference
 @pytest.mark.django_db(transaction=True)
 def test_a_preview_starts_with_the_words_already_sent(tenant_a, stalled_previews):
     pk = preview(tenant_a, jfk_start(), prefix="And so my")
@@ -180,6 +184,7 @@ def test_only_turns_that_fit_the_shortest_window_get_it(settings):
     assert turn_window(2.7) == 0
 
 
+@pytest.mark.inference
 @pytest.mark.django_db(transaction=True)
 def test_a_preview_gives_way_to_a_clients_waiting_chunk(api_a, stalled_queue, stalled_previews):
     """A committed turn (or a synchronous request) waits for a worker: the worker that meets a

@@ -31,7 +31,7 @@ from transcriptions.models import Chunk, Job
 from transcriptions.services import chunks, lifecycle
 from transcriptions.services.submission import _in_pieces
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.fake_engine]
 
 
 def test_serve_queues_no_spare_turn_with_one_cluster():
