@@ -114,7 +114,3 @@ def worker_list(*, now: datetime | None = None) -> list[WorkerState]:
             alive = _process_exists(beat.pid)
         states.append(WorkerState(beat, alive))
     return sorted(states, key=lambda s: not s.alive)
-
-
-def workers_forget_stale(*, older_than: timedelta = timedelta(days=1)) -> int:
-    return WorkerHeartbeat.objects.filter(last_seen__lt=timezone.now() - older_than).delete()[0]

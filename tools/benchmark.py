@@ -22,13 +22,13 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
 
 from .diarization_cost import diarization_run
 from .fairness import fairness_run
+from .figures import Figures
 from .local_platform import LocalPlatform
 from .long_latency import long_run
 from .measure import (
@@ -105,30 +105,13 @@ def deployment_worker_pids(model_id: str) -> list[int]:
 # --- The run ------------------------------------------------------------------------------------
 
 
-@dataclass
-class _Figures:
-    """What the measuring phases collect."""
-
-    bare_times: list[float] = field(default_factory=list)
-    bare_cpu: list[float] = field(default_factory=list)
-    api_times: list[float] = field(default_factory=list)
-    platform_cpu: float | None = None  # CPU seconds of the whole platform per sync request
-    concurrent_rates: list[float] = field(default_factory=list)
-    sequential_rates: list[float] = field(default_factory=list)
-    latencies: list[float] = field(default_factory=list)
-    first_request: float | None = None
-    workers: dict[int, dict[str, float]] = field(default_factory=dict)
-    texts: set[str] = field(default_factory=set)
-    api_texts: set[str] = field(default_factory=set)  # the platform's answers only
-
-
 def _measure_sync(
     *,
     bare: BareEngine,
     client: ApiClient,
     platform: LocalPlatform | None,
     options: BenchmarkOptions,
-    figures: _Figures,
+    figures: Figures,
     progress: Progress,
 ) -> None:
     """Bare engine and API request in turns, one at a time."""
@@ -160,7 +143,7 @@ def _measure_concurrent(
     client: ApiClient,
     audio_seconds: float,
     options: BenchmarkOptions,
-    figures: _Figures,
+    figures: Figures,
     progress: Progress,
 ) -> None:
     """Rounds of N requests at once, each followed by N bare runs one after the other."""
@@ -195,7 +178,7 @@ def short_run(*, options: BenchmarkOptions, progress: Progress) -> dict[str, Any
     )
     bare = BareEngine(model_id=model_id, threads=bare_threads)
     _, bare_text, audio_seconds = bare.run(options.clip)  # the first inference warms up
-    figures = _Figures()
+    figures = Figures()
     platform: LocalPlatform | None = None
     # faster-whisper runs gc.collect() on every file it decodes, and this process has Django
     # loaded: without this the bare engine would pay for walking Django's objects, which a

@@ -12,8 +12,9 @@ from django.conf import settings
 from .realtime_latency import realtime_lines
 
 if TYPE_CHECKING:
-    from .benchmark import BenchmarkOptions, _Figures
+    from .figures import Figures
     from .local_platform import LocalPlatform
+    from .options import BenchmarkOptions
 
 # The targets of issue 6, on a 2-core CPU machine with tiny.en.
 TARGET_API_OVER_BARE = 1.03
@@ -40,7 +41,7 @@ def _target(name: str, value: float | None, limit: float, *, at_most: bool) -> d
 def report_build(
     *,
     options: BenchmarkOptions,
-    figures: _Figures,
+    figures: Figures,
     url: str,
     platform: LocalPlatform | None,
     bare_threads: int,

@@ -95,9 +95,9 @@ def no_encoder_copy(settings, tmp_path, monkeypatch):
         raise AssertionError("the speaker encoder was downloaded on a request's way")
 
     monkeypatch.setattr(speaker_encoder, "_download_wheel", download)
-    speaker_encoder._reset_for_tests()
+    # No encoder loaded in this process yet (monkeypatch puts back the one there was).
+    monkeypatch.setattr(speaker_encoder, "_encoder", None)
     yield fetched
-    speaker_encoder._reset_for_tests()
 
 
 def test_a_missing_encoder_is_never_downloaded_and_the_error_names_the_command(

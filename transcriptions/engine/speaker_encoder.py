@@ -380,9 +380,3 @@ def get_encoder() -> VoiceEncoder:
         if _encoder is None:
             _encoder = VoiceEncoder.load(weights_path(download=False))
         return _encoder
-
-
-def _reset_for_tests() -> None:
-    global _encoder
-    with _encoder_lock:
-        _encoder = None

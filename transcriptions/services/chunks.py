@@ -276,10 +276,6 @@ def in_file_time(
     return chunking.times_moved(segments, words, chunk.start_sample)
 
 
-def chunk_max_seconds() -> float:
-    return settings.CHUNK_MAX_SECONDS
-
-
 @contextmanager
 def job_audio_source(job: Job):
     """A path when the storage is local (no copy), an open file otherwise (S3 and the like)."""

@@ -21,8 +21,10 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
+from pathlib import Path
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 # Graceful stop first; whatever is left at this point is killed, so the whole stop stays well
@@ -66,6 +68,17 @@ def children_stop(children: list[subprocess.Popen]) -> None:
         child.wait()
 
 
+def static_files_ensure(stdout) -> None:
+    """Collect the static files when STATIC_ROOT has none: the web process serves CSS and JS
+    only from there (WhiteNoise), so a first `serve` without `collectstatic` would give pages
+    without them. `make run` and the e2e harness collect first; this is for a bare `serve`."""
+    root = Path(settings.STATIC_ROOT)
+    if root.is_dir() and any(path.is_file() for path in root.rglob("*")):
+        return
+    stdout.write(f"No static files in {root}: collecting them first (manage.py collectstatic).")
+    call_command("collectstatic", interactive=False, verbosity=0)
+
+
 def cluster_environment(base: Mapping[str, str], *, clusters: int) -> dict[str, str]:
     """The children's environment. Spare turns are for another cluster's free workers
     (settings.SPARE_TURNS): with one cluster they only cost each job a second queue insert,
@@ -90,6 +103,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, port: int, host: str, clusters: int, **options) -> None:
+        static_files_ensure(self.stdout)
         site = settings.Q_CLUSTER["name"]
         env = cluster_environment(os.environ, clusters=clusters)
         env.update(BIND=f"{host}:{port}", Q_SITE_NAME=site)
