@@ -3,7 +3,7 @@ request, of THREAD_POOL_WORKERS threads.
 
 Django's ASGI handler gives each request a thread of its own for its synchronous parts, kept
 until the request ends. A request that waits long for something else (its transcription) lets
-that thread go (ops.asgiref_private) and does its few reads meanwhile in this pool (`in_thread`).
+that thread go (ops.request_thread) and does its few reads meanwhile in this pool (`in_thread`).
 The work that can wait long on others has a share of the pool it cannot exceed (`Share`), so that
 it never takes the threads the waiting requests' reads need.
 """
@@ -20,16 +20,17 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import close_old_connections, connections
 
-# The shares of the pool (their sum, plus READ_THREADS for the waits' reads, is the least
-# THREAD_POOL_WORKERS allowed). The usage log's writes may wait for SQLite's write lock; the
-# realtime sessions' work is as long as their turns; a lookup of a callback host lasts as long
-# as the tenant's name server wants. Capped, none of them can delay a waiting request's read.
+# The shares of the pool. The usage log's writes may wait for SQLite's write lock; the realtime
+# sessions' work is as long as their turns; a lookup of a callback host lasts as long as the
+# tenant's name server wants. Capped, none of them can take the threads of the waits' reads,
+# which have the rest of the pool: at least READ_THREADS (short reads of a row when woken,
+# never a wait in them, so a few suffice).
 REQUEST_THREADS = 8
 REALTIME_THREADS = 16
 RESOLVER_THREADS = 8
-# Short reads of waiting requests (a row when woken): never a wait in them, so a few suffice.
+CAPPED_THREADS = REQUEST_THREADS + REALTIME_THREADS + RESOLVER_THREADS
 READ_THREADS = 4
-LEAST_WORKERS = REQUEST_THREADS + REALTIME_THREADS + RESOLVER_THREADS + READ_THREADS
+LEAST_WORKERS = CAPPED_THREADS + READ_THREADS
 
 
 _pool: ThreadPoolExecutor | None = None
@@ -43,9 +44,7 @@ def pool() -> ThreadPoolExecutor:
         if _pool is None:
             workers = settings.THREAD_POOL_WORKERS
             if workers < LEAST_WORKERS:
-                raise ImproperlyConfigured(
-                    f"THREAD_POOL_WORKERS must be at least {LEAST_WORKERS}."
-                )
+                raise ImproperlyConfigured(f"THREAD_POOL_WORKERS must be at least {LEAST_WORKERS}.")
             _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="platform-pool")
         return _pool
 
@@ -54,7 +53,7 @@ class Share(Executor):
     """At most `size` of the pool's threads at once; further calls queue here, not in the pool
     (where they would hold its queue ahead of others' work)."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: Callable[[], int]) -> None:
         self.size = size
         self._lock = threading.Lock()
         self._running = 0
@@ -70,7 +69,7 @@ class Share(Executor):
     def _start(self) -> None:
         while True:
             with self._lock:
-                if self._running >= self.size or not self._queued:
+                if self._running >= self.size() or not self._queued:
                     return
                 future, fn, args, kwargs = self._queued.popleft()
                 if not future.set_running_or_notify_cancel():
@@ -89,9 +88,10 @@ class Share(Executor):
             self._start()
 
 
-requests_share = Share(REQUEST_THREADS)
-realtime_share = Share(REALTIME_THREADS)
-resolver_share = Share(RESOLVER_THREADS)
+requests_share = Share(lambda: REQUEST_THREADS)
+realtime_share = Share(lambda: REALTIME_THREADS)
+resolver_share = Share(lambda: RESOLVER_THREADS)
+reads_share = Share(lambda: settings.THREAD_POOL_WORKERS - CAPPED_THREADS)
 
 
 def _with_fresh_connections(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -113,9 +113,9 @@ def _with_fresh_connections(fn: Callable[..., Any]) -> Callable[..., Any]:
 def in_thread(
     fn: Callable[..., Any], executor: Executor | None = None
 ) -> Callable[..., Awaitable[Any]]:
-    """`fn` in a thread of the pool (of `executor`'s share of it, if given)."""
+    """`fn` in `executor`'s share of the pool (by default the waits' reads')."""
     return sync_to_async(
-        _with_fresh_connections(fn), thread_sensitive=False, executor=executor or pool()
+        _with_fresh_connections(fn), thread_sensitive=False, executor=executor or reads_share
     )
 
 

@@ -35,6 +35,18 @@ def test_the_pool_has_the_threads_the_setting_says(settings, fresh_pool):
         waits[0].result(timeout=TIMEOUT)
 
 
+def test_the_waits_reads_have_the_rest_of_the_pool(settings, fresh_pool):
+    settings.THREAD_POOL_WORKERS = threads.LEAST_WORKERS + 4
+    rest = settings.THREAD_POOL_WORKERS - threads.CAPPED_THREADS
+    together = threading.Barrier(rest, timeout=TIMEOUT)
+    for waited in [threads.reads_share.submit(together.wait) for _ in range(rest)]:
+        waited.result(timeout=TIMEOUT)
+    over = threading.Barrier(rest + 1, timeout=1)
+    waits = [threads.reads_share.submit(over.wait) for _ in range(rest + 1)]
+    with pytest.raises(threading.BrokenBarrierError):
+        waits[0].result(timeout=TIMEOUT)
+
+
 def test_a_pool_smaller_than_its_shares_is_refused(settings, fresh_pool):
     settings.THREAD_POOL_WORKERS = threads.LEAST_WORKERS - 1
     with pytest.raises(ImproperlyConfigured, match="THREAD_POOL_WORKERS"):
@@ -53,7 +65,7 @@ def test_slow_lookups_never_take_the_threads_of_the_waits_reads(settings, fresh_
     lookups = [outbound._resolvers.submit(lookup) for _ in range(2 * threads.LEAST_WORKERS)]
     try:
         # A waiting request's re-read of its job still gets a thread at once.
-        assert threads.pool().submit(lambda: "read").result(timeout=TIMEOUT) == "read"
+        assert threads.reads_share.submit(lambda: "read").result(timeout=TIMEOUT) == "read"
         assert len(running) == threads.RESOLVER_THREADS
     finally:
         name_server.set()
