@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 from django.conf import settings
 
-from ops.threads import request_thread_release
+from ops.request_thread import request_thread_release
 from transcriptions.engine.formats import diarized_json, usage_of
 from transcriptions.errors import TranscriptionError
 from transcriptions.models import Job
@@ -38,7 +38,7 @@ async def sse_events(job: Job) -> AsyncIterator[str]:
     """With include=["logprobs"], each delta carries its tokens' log probabilities and the
     done event all of them (OpenAI's `logprobs` on both events)."""
     yield STREAM_OPENED
-    await request_thread_release()  # given back until the stream ends (ops.threads)
+    await request_thread_release()  # given back until the stream ends (ops.request_thread)
     sent = sent_scores = 0
     scored = "logprobs" in (job.include or [])
     deadline = time.monotonic() + settings.SYNC_WAIT_TIMEOUT

@@ -14,7 +14,7 @@ from asgiref.sync import sync_to_async
 from django.http import HttpResponse
 from rest_framework.views import APIView
 
-from ops.threads import request_thread_release
+from ops.request_thread import request_thread_release
 
 
 class Suspended(HttpResponse):

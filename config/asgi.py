@@ -3,11 +3,15 @@ to Django as under WSGI, the `/v1/realtime` websocket to the realtime consumer (
 
 import os
 
-from django.core.asgi import get_asgi_application
+import django
+
+from ops.request_thread import ASGIHandler
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
-# Django is set up before anything imports a model (the consumer does).
-http_application = get_asgi_application()
+# Django is set up before anything imports a model (the consumer does), as get_asgi_application
+# does; the handler is Django's, with a request thread a waiting request can give back.
+django.setup(set_prefix=False)
+http_application = ASGIHandler()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import WebsocketDenier  # noqa: E402

@@ -1,4 +1,4 @@
-"""The realtime sessions' threads.
+"""The realtime sessions' threads: their share of the process's pool (ops.threads).
 
 The database is synchronous: sessions submit their turns and previews, and write their rows,
 in these threads, never in the event loop. Their waits (live_turn_wait, live_preview_take) are
@@ -6,12 +6,11 @@ coroutines and hold none.
 """
 
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ops import threads
 
-threads_pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="realtime")
+threads_pool = threads.realtime_share
 
 
 def in_thread(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:

@@ -21,8 +21,9 @@ from django.utils.decorators import method_decorator
 from billing.errors import IdempotencyKeyPending
 from billing.services import idempotency_wait_async
 from billing.services.idempotency import IDEMPOTENCY_WAIT
+from ops.request_thread import request_thread_release
 from ops.streams import ClosingStream
-from ops.threads import in_thread, request_thread_release
+from ops.threads import in_thread
 from transcriptions.engine.formats import render
 from transcriptions.models import Job
 from transcriptions.services import (

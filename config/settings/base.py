@@ -234,6 +234,9 @@ SYNC_WAIT_TIMEOUT = env.float("SYNC_WAIT_TIMEOUT", default=600.0)
 # Synchronous and streaming requests of one tenant that may wait at once in one web process
 # (each holds no thread, but a connection, a Redis subscription and its memory: api/waits.py).
 SYNC_WAITS_PER_TENANT = env.int("SYNC_WAITS_PER_TENANT", default=32)
+# Threads of a web process's one pool (ops/threads.py): waits' reads, usage-log writes, realtime
+# work, callback lookups. At least 36 (the capped shares of the last three, plus 4 for the reads).
+THREAD_POOL_WORKERS = env.int("THREAD_POOL_WORKERS", default=36)
 
 # --- Live transcription (/v1/realtime, api/realtime/) -------------------------------------------
 # Open realtime sessions one tenant may hold at once, on every web process and machine together

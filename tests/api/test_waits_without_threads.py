@@ -13,12 +13,12 @@ import os
 import threading
 
 import pytest
-from django.core.handlers.asgi import ASGIHandler
 from django.db import connection
 from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 
 from billing.services import idempotency
 from ops import threads
+from ops.request_thread import ASGIHandler
 from tests.audio import JFK
 from tests.conftest import assert_error
 from transcriptions.engine import audio

@@ -9,13 +9,13 @@ import threading
 import time
 
 import pytest
-from django.core.handlers.asgi import ASGIHandler
 from django.db import OperationalError
 from django.db.models import Sum
 from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 
 from api.views import audio as audio_views
 from billing.models import QuotaPeriod, UsageRecord
+from ops.request_thread import ASGIHandler
 from tests.audio import JFK
 from transcriptions import tasks
 from transcriptions.engine import audio

@@ -292,8 +292,9 @@ def test_a_client_that_never_reads_its_answer_still_gets_its_usage_row(api_a):
     import asyncio
 
     from asgiref.sync import sync_to_async
-    from django.core.handlers.asgi import ASGIHandler
     from django.db import OperationalError
+
+    from ops.request_thread import ASGIHandler
 
     scope = {
         "type": "http",

@@ -8,10 +8,10 @@ import threading
 import time
 
 import pytest
-from django.core.handlers.asgi import ASGIHandler
 from django.db import connection
 
 from ops import wakeups
+from ops.request_thread import ASGIHandler
 from tests.factories import TenantFactory
 from transcriptions.models import Job
 from transcriptions.services import waiting

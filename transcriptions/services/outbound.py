@@ -31,6 +31,8 @@ from urllib.parse import urlsplit
 
 import httpcore
 
+from ops import threads
+
 REASON_REFUSED = "refused: the address is not public"
 REASON_UNRESOLVED = "the host could not be resolved"
 REASON_CONNECT = "could not connect"
@@ -38,10 +40,11 @@ REASON_TIMEOUT = "timed out"
 REASON_TOO_LARGE = "the answer was too large"
 REASON_PROTOCOL = "invalid HTTP answer"
 
-# A submit's lookups of callback hosts: in at most this many threads of the web process, shared
-# by all its requests (callback_targets gives each tenant a share of them).
-RESOLVER_THREADS = 8
-_resolvers = ThreadPoolExecutor(max_workers=RESOLVER_THREADS, thread_name_prefix="callback-resolve")
+# A submit's lookups of callback hosts: in the resolvers' share of the process's pool, shared by
+# all its requests (callback_targets gives each tenant a part of it). A share, not the whole
+# pool: a lookup outlives its deadline in its thread, so slow name servers could otherwise take
+# every thread and hold up the waiting requests' re-reads of their jobs.
+_resolvers = threads.resolver_share
 
 
 class TargetRefused(Exception):
