@@ -23,8 +23,8 @@ from billing.services import idempotency_wait_async
 from billing.services.idempotency import IDEMPOTENCY_WAIT
 from ops.streams import ClosingStream
 from ops.threads import in_thread, request_thread_release
-from transcriptions.engine.formats import render
 from transcriptions.models import Job
+from transcriptions.openai.formats import render
 from transcriptions.services import (
     audio_request_build,
     callback_url_resolve,

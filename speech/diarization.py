@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .speaker_encoder import SAMPLE_RATE, get_encoder, mel_frames, volume_gain
+from .constants import SAMPLE_RATE
+from .speaker_encoder import get_encoder, mel_frames, volume_gain
 
 FRAME_SECONDS = 0.01  # one mel frame every 10 ms
 WINDOW_SECONDS = 1.5
