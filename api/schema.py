@@ -6,7 +6,7 @@ transcriptions/representations.py). Two kinds of description are written here: t
 forms (the views validate with serializers shaped for OpenAI's error messages, strings parsed
 by hand, `timestamp_granularities[]` read from the raw form, while the schema describes the
 wire format); the JSON bodies of the response formats are the serializers that render them
-(transcriptions/engine/bodies.py).
+(transcriptions/openai/bodies.py).
 """
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiViewExtension
@@ -20,13 +20,13 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers
 
-from transcriptions.engine import openai_models
-from transcriptions.engine.bodies import (
+from transcriptions.openai import policy as openai_models
+from transcriptions.openai.bodies import (
     DiarizedTranscription,
     Transcription,
     VerboseTranscription,
 )
-from transcriptions.engine.formats import RESPONSE_FORMATS
+from transcriptions.openai.formats import RESPONSE_FORMATS
 from transcriptions.representations import JobSerializer
 
 from .serializers import chunking

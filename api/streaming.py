@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator
 from django.conf import settings
 
 from ops.request_thread import request_thread_release
-from transcriptions.engine.formats import diarized_json, usage_of
 from transcriptions.errors import TranscriptionError
 from transcriptions.models import Job
+from transcriptions.openai.formats import diarized_json, usage_of
 from transcriptions.services import job_outcome_error, job_wait_async
 
 from .errors import to_api_error

@@ -4,9 +4,9 @@ and a new transcription (an upload)."""
 from django import forms
 from django.conf import settings
 
-from transcriptions.engine import openai_models
-from transcriptions.engine.languages import LANGUAGES, language_label
+from speech.languages import LANGUAGES, language_label
 from transcriptions.models import Job
+from transcriptions.openai import policy as openai_models
 
 MAX_EXPIRY_DAYS = 3650
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from transcriptions import engine
-from transcriptions.models import SAMPLE_RATE
+import speech as engine
+from speech import SAMPLE_RATE
 
 SEGMENT_SECONDS = 10.0
 WORDS = ("Fake", "words", "segment", "{n}.")

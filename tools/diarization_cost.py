@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from transcriptions import engine
-from transcriptions.engine import diarization
+import speech as engine
+from speech import diarization
 
 from .longaudio import HOTWORDS, JFK, MIT_ENGLISH, SAMPLE_RATE, Clip, clip_samples
 

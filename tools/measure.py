@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from transcriptions import engine
+import speech as engine
 
 # gunicorn closes an idle keep-alive connection after 5 s; reconnect before that.
 IDLE_RECONNECT_SECONDS = 2.0

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from transcriptions import engine
+import speech as engine
 
 from .measure import BenchmarkError
 

@@ -9,6 +9,10 @@ class TranscriptionsConfig(AppConfig):
         from django.db.models.signals import post_migrate
 
         from . import signals  # noqa: F401  (worker start-up: preload models)
+        from .engine_config import configure_engine
+
+        # The engine reads no Django settings: they are handed to it here, once per process.
+        configure_engine()
 
         post_migrate.connect(_install_schedules, sender=self)
 

@@ -2,15 +2,9 @@
 one error table (api/errors.py) says which status, type, code and headers each one gets, and
 the dashboard turns a missing job into its 404 page."""
 
+from speech.errors import InvalidAudio, TranscriptionError, UnsupportedAudioFormat
 
-class TranscriptionError(Exception):
-    def __init__(
-        self, message: str, *, code: str | None = None, retry_after: int | None = None
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code  # where one class covers several outcomes (a job's error code)
-        self.retry_after = retry_after
+__all__ = ["InvalidAudio", "TranscriptionError", "UnsupportedAudioFormat"]
 
 
 class ModelNotFound(TranscriptionError):
@@ -27,14 +21,6 @@ class ModelLanguageUnsupported(TranscriptionError):
 
 class ModelLanguagesUnsupported(ModelLanguageUnsupported):
     """An English-only model given `languages[]` without English among them."""
-
-
-class InvalidAudio(TranscriptionError):
-    """Empty, truncated, undecodable, or without an audio track."""
-
-
-class UnsupportedAudioFormat(InvalidAudio):
-    """Not one of the containers the API accepts."""
 
 
 class CallbackUrlRefused(TranscriptionError):

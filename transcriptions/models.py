@@ -6,6 +6,7 @@ from django.db import models
 from django.utils import timezone
 
 from accounts.models import ApiKey, Tenant
+from speech import SAMPLE_RATE
 
 
 def new_public_id() -> str:
@@ -193,9 +194,6 @@ class Chunk(models.Model):
     @property
     def start_seconds(self) -> float:
         return self.start_sample / SAMPLE_RATE
-
-
-SAMPLE_RATE = 16000
 
 
 class LivePreview(models.Model):

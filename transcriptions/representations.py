@@ -11,9 +11,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from .engine.bodies import UsageField
-from .engine.formats import JSON_FORMATS, RESPONSE_FORMATS, render, usage, usage_of
 from .models import Job
+from .openai.bodies import UsageField
+from .openai.formats import JSON_FORMATS, RESPONSE_FORMATS, render, usage, usage_of
 
 
 def constant(value: str) -> serializers.Field:

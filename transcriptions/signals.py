@@ -9,7 +9,7 @@ from django.conf import settings
 from django.dispatch import receiver
 from django_q.signals import post_spawn
 
-from . import engine
+import speech as engine
 
 logger = logging.getLogger(__name__)
 

@@ -23,8 +23,8 @@ import time
 from django.conf import settings
 
 from billing.errors import BillingError
+from speech import SAMPLE_RATE
 from transcriptions.errors import TranscriptionError
-from transcriptions.models import SAMPLE_RATE
 from transcriptions.services.live import turn_prompt
 from transcriptions.services.live_billing import PreviewCharge, live_preview_settle
 from transcriptions.services.live_preview import (

@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from transcriptions.engine.turns import VadSettings
+from speech.turns import VadSettings
 from transcriptions.services.live import LiveTranscription
 
 LOGPROBS = "item.input_audio_transcription.logprobs"

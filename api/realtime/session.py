@@ -16,8 +16,8 @@ from django.conf import settings
 
 from accounts.models import ApiKey
 from billing.errors import BillingError
+from speech import SAMPLE_RATE
 from transcriptions.errors import TranscriptionError
-from transcriptions.models import SAMPLE_RATE
 from transcriptions.services.live import live_transcription_check, live_turn_abandon
 from transcriptions.services.live_audio import (
     BufferFull,

@@ -11,9 +11,9 @@ from typing import Any
 from django.conf import settings
 
 from billing.errors import BillingError
-from transcriptions.engine.formats import usage
 from transcriptions.errors import TranscriptionError
 from transcriptions.models import Job
+from transcriptions.openai.formats import usage
 from transcriptions.services import job_outcome_error
 from transcriptions.services.live import (
     live_turn_abandon,

@@ -8,10 +8,11 @@ from typing import Any
 
 from rest_framework import serializers
 
-from transcriptions.engine import audio, openai_models
-from transcriptions.engine.formats import RESPONSE_FORMATS
-from transcriptions.engine.languages import LANGUAGES
+from speech import audio
+from speech.languages import LANGUAGES
 from transcriptions.errors import InvalidAudio
+from transcriptions.openai import policy as openai_models
+from transcriptions.openai.formats import RESPONSE_FORMATS
 
 from .chunking import AUTO, MSG_BOTH, PARAM, bracketed_parts, chunking_strategy_parse
 

@@ -24,8 +24,8 @@ from billing.services.idempotency import IDEMPOTENCY_WAIT
 from ops.request_thread import request_thread_release
 from ops.streams import ClosingStream
 from ops.threads import in_thread
-from transcriptions.engine.formats import render
 from transcriptions.models import Job
+from transcriptions.openai.formats import render
 from transcriptions.services import (
     audio_request_build,
     callback_url_resolve,

@@ -5,7 +5,7 @@ from django.utils.decorators import method_decorator
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from transcriptions import engine
+import speech as engine
 from transcriptions.errors import ModelNotFound
 
 from ..serializers.responses import ModelListSerializer, ModelSerializer, model_ids

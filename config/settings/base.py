@@ -213,7 +213,7 @@ SPECTACULAR_SETTINGS = {
     # The form field is `timestamp_granularities[]`; brackets are not allowed in a component name.
     "ENUM_NAME_OVERRIDES": {
         "TimestampGranularityEnum": "api.serializers.requests.GRANULARITIES",
-        "TranscriptionIncludeEnum": "transcriptions.engine.openai_models.INCLUDE_VALUES",
+        "TranscriptionIncludeEnum": "transcriptions.openai.policy.INCLUDE_VALUES",
     },
     "SERVE_INCLUDE_SCHEMA": False,
     # drf-spectacular's own hook, then valid examples for Swagger UI's "Try it out".
@@ -291,8 +291,8 @@ WHISPER_MODELS = {
 # OpenAI's model ids, each naming a model of the registry. `whisper-1` (what the OpenAI SDK
 # examples send) names the multilingual model so translation works; so do the gpt-4o ids (and
 # the mini's dated snapshot), which answer as OpenAI's gpt-4o models do (json and text only,
-# include[]=logprobs: transcriptions.engine.openai_models); gpt-4o-transcribe-diarize also
-# answers in diarized_json, with speakers (transcriptions.engine.diarization).
+# include[]=logprobs: transcriptions.openai.policy); gpt-4o-transcribe-diarize also
+# answers in diarized_json, with speakers (speech.diarization).
 WHISPER_MODEL_ALIASES = {
     "whisper-1": env.str("WHISPER_DEFAULT_MODEL", default="base"),
     "gpt-4o-transcribe": env.str("WHISPER_GPT_4O_TRANSCRIBE_MODEL", default="base"),

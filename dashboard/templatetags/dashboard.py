@@ -2,7 +2,7 @@
 
 from django import template
 
-from transcriptions.engine.languages import language_label as _language_label
+from speech.languages import language_label as _language_label
 
 register = template.Library()
 

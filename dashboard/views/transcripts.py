@@ -9,10 +9,10 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from transcriptions.engine.formats import render as render_result
-from transcriptions.engine.languages import language_label
+from speech.languages import language_label
 from transcriptions.errors import JobNotFound
 from transcriptions.models import Job
+from transcriptions.openai.formats import render as render_result
 from transcriptions.selectors import job_cost, job_get, job_languages, job_models, job_search
 
 from ..forms import TranscriptFilterForm

@@ -13,9 +13,9 @@ from django.utils import timezone
 
 from accounts.models import ApiKey
 from api.serializers import requests as serializers
+from speech import audio
 from tests.audio import JFK
 from tests.conftest import assert_error
-from transcriptions.engine import audio
 from transcriptions.models import Job
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.fake_engine]

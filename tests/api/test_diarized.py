@@ -454,7 +454,7 @@ def test_subtitles_and_the_transcript_page_say_who_speaks(api_a, alice):
 
 
 def test_subtitles_without_speakers_are_unchanged(api_a):
-    from transcriptions.engine.formats import render
+    from transcriptions.openai.formats import render
 
     result = {"segments": [{"start": 0.0, "end": 1.5, "text": " Hello."}]}
     assert (

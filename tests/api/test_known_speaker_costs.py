@@ -10,11 +10,11 @@ import pytest
 from django.core.files.storage import default_storage
 
 from billing.models import UsageRecord
+from speech import diarization, limits, speaker_encoder
+from speech.audio import MSG_UNDECODABLE
 from tests.api.test_diarized import DIARIZE, reference
 from tests.audio import JFK
 from tests.conftest import assert_error
-from transcriptions.engine import diarization, limits, speaker_encoder
-from transcriptions.engine.audio import MSG_UNDECODABLE
 from transcriptions.models import Job
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -144,7 +144,7 @@ def test_a_diarizing_job_without_the_encoder_fails_before_it_is_transcribed(
     api_a, no_encoder_copy, monkeypatch
 ):
     """Without known speakers too: the encoder is looked for before any decoding, not after."""
-    from transcriptions import engine
+    import speech as engine
 
     transcribed = []
     real = engine.transcribe

@@ -15,13 +15,13 @@ import pytest
 from django.conf import settings as django_settings
 from openai.types.audio import Transcription, TranscriptionTextDoneEvent
 
+import speech as engine
 from api.errors import ApiError
 from api.serializers import requests as messages
 from tests.audio import HOTWORDS, JFK, JFK_TEXT, german_wav, long_speech_flac, words
 from tests.conftest import assert_error
 from tests.sdk import replay, sdk_request
 from tests.streams import streamed
-from transcriptions import engine
 from transcriptions.models import Job
 from transcriptions.services import AudioRequest
 

@@ -10,7 +10,7 @@ from api.realtime.protocol import (
     session_object,
     session_update,
 )
-from transcriptions.engine.turns import VadSettings
+from speech.turns import VadSettings
 
 
 def test_ga_session_update():

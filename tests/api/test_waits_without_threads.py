@@ -19,9 +19,9 @@ from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 from billing.services import idempotency
 from ops import threads
 from ops.request_thread import ASGIHandler
+from speech import audio
 from tests.audio import JFK
 from tests.conftest import assert_error
-from transcriptions.engine import audio
 from transcriptions.models import Job
 from transcriptions.services import callback_targets, outbound
 

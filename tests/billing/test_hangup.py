@@ -16,9 +16,9 @@ from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 from api.views import audio as audio_views
 from billing.models import QuotaPeriod, UsageRecord
 from ops.request_thread import ASGIHandler
+from speech import audio
 from tests.audio import JFK
 from transcriptions import tasks
-from transcriptions.engine import audio
 from transcriptions.models import Job
 from transcriptions.services import submission
 

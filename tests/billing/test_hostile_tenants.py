@@ -10,11 +10,11 @@ from django_q.exceptions import TimeoutException
 from api import waits
 from billing.models import UsageRecord
 from billing.services import MSG_AUDIO_TOO_LONG, MSG_AUDIO_TOO_LONG_MEASURED
+from speech import audio as engine_audio
 from tests.audio import JFK, MULTILINGUAL, long_silence_flac, lying_flac
 from tests.conftest import assert_error
 from tests.streams import streamed
 from transcriptions import services
-from transcriptions.engine import audio as engine_audio
 from transcriptions.models import Job
 from transcriptions.services import progress, running
 from transcriptions.services.recovery import RETRY_ENDPOINT, job_retry

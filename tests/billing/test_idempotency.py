@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+import speech as engine
 from api.waits import waiting_now
 from billing.models import IdempotencyRecord, UsageRecord
 from billing.reports import billing_report
@@ -18,7 +19,6 @@ from billing.services.idempotency import (
 from tests.audio import HOTWORDS
 from tests.billing.conftest import JFK_SECONDS, counters, transcribe
 from tests.conftest import assert_error
-from transcriptions import engine
 from transcriptions.models import Job
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.fake_engine]

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_q.exceptions import TimeoutException
 
+import speech as engine
 from billing.models import LIMIT_FIELDS, Plan, UsageRecord
 from billing.periods import month_end, month_start
 from billing.selectors import plan_default, tenant_limits
@@ -23,7 +24,7 @@ from billing.services.quota import MSG_INSUFFICIENT_QUOTA, MSG_TOO_MANY_JOBS
 from tests.audio import JFK
 from tests.billing.conftest import JFK_SECONDS, counters, transcribe
 from tests.conftest import assert_error
-from transcriptions import engine, services
+from transcriptions import services
 from transcriptions.models import Job
 from transcriptions.services import AudioRequest, submission
 

@@ -9,6 +9,7 @@ import pytest
 from django.utils import timezone
 from django_q.models import Schedule
 
+import speech as engine
 from accounts.services import api_key_revoke
 from api import middleware
 from api.middleware import UNKNOWN_ENDPOINT
@@ -18,7 +19,7 @@ from billing.services import usage_record_settle, usage_records_purge
 from tests.billing.conftest import JFK_SECONDS, counters, transcribe
 from tests.conftest import keyed_client
 from tests.streams import streamed
-from transcriptions import engine, services, tasks
+from transcriptions import services, tasks
 from transcriptions.models import Job
 from transcriptions.services import lifecycle, usage_records_settle_pending
 

@@ -96,7 +96,7 @@ def test_a_key_added_in_the_admin_is_shown_once_and_works(staff_client, tenant_a
 def test_retry_runs_a_failed_job_again(staff_client, api_a, settings):
     settings.RETAIN_AUDIO = True  # a job can only run again while its audio is stored
     with (
-        mock.patch("transcriptions.engine.transcribe", side_effect=RuntimeError("injected")),
+        mock.patch("speech.transcribe", side_effect=RuntimeError("injected")),
         JFK.open("rb") as fh,
     ):
         response = api_a.client.post(

@@ -10,8 +10,8 @@ from django.utils import timezone
 from dashboard.views.transcripts import PAGE_SIZE
 from tests.audio import JFK_TEXT, german_wav, words
 from tests.dashboard.conftest import clone, transcribe
-from transcriptions.engine.formats import render
 from transcriptions.models import Job
+from transcriptions.openai.formats import render
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.fake_engine]
 

@@ -9,9 +9,9 @@ import httpx
 import pytest
 from django.core.management import CommandError, call_command
 
+import speech as engine
 from tests.audio import JFK, JFK_TEXT, words
 from tools import benchmark
-from transcriptions import engine
 
 TINY = {"scenarios": "short", "runs": 1, "concurrency": 2, "rounds": 1, "warmup": 0}
 TARGETS = {"api_over_bare", "concurrent_over_bare", "first_over_warm", "worker_extra_mb"}

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from faster_whisper.audio import decode_audio
 
+from speech.limits import AudioLimitExceeded, decode_bounded, duration_measure
 from tests.audio import JFK, MULTILINGUAL, long_silence_flac, lying_flac
-from transcriptions.engine.limits import AudioLimitExceeded, decode_bounded, duration_measure
 
 
 def measure(data: bytes, **kwargs) -> tuple[float, float]:

@@ -8,9 +8,10 @@ import pytest
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+import speech as engine
 from billing.models import QuotaPeriod
 from tests.audio import long_speech_flac, long_speech_samples, words
-from transcriptions import engine, services, tasks
+from transcriptions import services, tasks
 from transcriptions.models import Chunk, Job
 from transcriptions.services import chunks as chunk_services
 
@@ -203,8 +204,8 @@ def test_speech_whisper_left_out_at_a_chunks_end_is_transcribed():
     import numpy as np
     from faster_whisper import decode_audio
 
+    from speech.decoding import TranscriptionResult
     from tests.audio import HOTWORDS, JFK, JFK_TEXT
-    from transcriptions.engine.decoding import TranscriptionResult
     from transcriptions.services import running
 
     first = decode_audio(str(HOTWORDS), sampling_rate=16000)

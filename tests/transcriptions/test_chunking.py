@@ -1,4 +1,4 @@
-"""Cutting long audio into chunks at silences (transcriptions/engine/chunking.py), on the
+"""Cutting long audio into chunks at silences (speech/chunking.py), on the
 repository's real recordings: clips joined by silences of known length, and continuous speech
 checked against Whisper's own word times."""
 
@@ -11,9 +11,9 @@ import pytest
 from faster_whisper import decode_audio
 from faster_whisper import vad as silero
 
+import speech as engine
+from speech.chunking import SAMPLE_RATE, VadSettings, chunk_bounds
 from tests.audio import GERMAN_START, HOTWORDS, JFK, MULTILINGUAL
-from transcriptions import engine
-from transcriptions.engine.chunking import SAMPLE_RATE, VadSettings, chunk_bounds
 
 RATE = SAMPLE_RATE
 
@@ -235,7 +235,7 @@ def test_continuous_speech_is_cut_between_words(reading, vad):
 def test_speech_after_the_transcripts_end_is_found_where_it_starts():
     """JFK's sentence 1.5 s after 3 s of another clip: found from where it starts (less the
     prefix padding), not from the transcript's end."""
-    from transcriptions.engine.chunking import unheard_speech_start
+    from speech.chunking import unheard_speech_start
 
     samples, [(gap_start, gap_end)] = joined(HOTWORDS, 1.5, JFK)
     head_end = gap_start / RATE
@@ -246,7 +246,7 @@ def test_speech_after_the_transcripts_end_is_found_where_it_starts():
 
 
 def test_no_speech_left_out_when_the_transcript_reaches_the_end_or_only_a_word_tail_follows():
-    from transcriptions.engine.chunking import unheard_speech_start
+    from speech.chunking import unheard_speech_start
 
     samples, _ = joined(JFK, 2.0)
     duration = len(clip(JFK)) / RATE

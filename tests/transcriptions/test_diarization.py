@@ -11,10 +11,10 @@ from functools import cache
 import numpy as np
 import pytest
 
+import speech as engine
+from speech import ModelUnavailable, diarization, sha256_file, speaker_encoder
+from speech.diarization import SpeakerTurn, diarize, embed, label_segments
 from tests.audio import AUDIO_DIR, GERMAN_START, HOTWORDS, JFK, MULTILINGUAL, encode
-from transcriptions import engine
-from transcriptions.engine import ModelUnavailable, diarization, sha256_file, speaker_encoder
-from transcriptions.engine.diarization import SpeakerTurn, diarize, embed, label_segments
 
 RATE = 16000
 ALLISON = AUDIO_DIR / "allison.ogg"  # en-US, Asterisk's prompts (see tests/data/NOTICE)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from transcriptions import engine
+import speech as engine
 
 
 def test_whisper_1_is_the_multilingual_model():

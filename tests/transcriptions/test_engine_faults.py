@@ -2,10 +2,11 @@
 
 import pytest
 
+import speech as engine
 from tests.audio import JFK
 from tests.conftest import assert_error, transcribe_jfk
 from tests.streams import streamed
-from transcriptions import engine, services
+from transcriptions import services
 from transcriptions.models import Job
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.fake_engine]

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from faster_whisper.audio import decode_audio, pad_or_trim
 
+import speech as engine
+from speech import logprobs as token_scores
 from tests.audio import GERMAN_START, JFK, MULTILINGUAL
-from transcriptions import engine
-from transcriptions.engine import logprobs as token_scores
 
 # What decode_options() gave before the newer fields: the bare engine of the benchmark decodes
 # exactly so, and so does every request that sets none of them.

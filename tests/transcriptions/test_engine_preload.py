@@ -12,7 +12,7 @@ import gc, logging
 import django
 django.setup()
 logging.basicConfig(level=logging.INFO, format="%(message)s")
-from transcriptions import engine
+import speech as engine
 engine.preload(["tiny.en"])
 print("loaded", engine.loaded_models(), "frozen", gc.get_freeze_count())
 engine.preload(["tiny.en"])

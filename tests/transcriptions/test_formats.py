@@ -2,7 +2,7 @@
 
 import pytest
 
-from transcriptions.engine import formats
+from transcriptions.openai import formats
 
 SEGMENTS = [
     {"start": 0.0, "end": 2.5, "text": " Hello there."},

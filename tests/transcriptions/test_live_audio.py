@@ -6,10 +6,10 @@ import audioop  # the reference G.711 decoder (deprecated, still in 3.11): only 
 import numpy as np
 import pytest
 
+from speech.pcm import PcmDecoder, _alaw_table, _mulaw_table
+from speech.turns import VadSettings
 from tests.audio import JFK
 from tools.realtime_client import encode, load_samples
-from transcriptions.engine.pcm import PcmDecoder, _alaw_table, _mulaw_table
-from transcriptions.engine.turns import VadSettings
 from transcriptions.services.live_audio import (
     BufferFull,
     BufferTooSmall,

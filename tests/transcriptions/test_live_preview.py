@@ -10,10 +10,11 @@ from asgiref.sync import async_to_sync
 from django.utils import timezone
 from faster_whisper import decode_audio
 
+import speech as engine
+from speech import SAMPLE_RATE
+from speech.decoding import encoder_window, window_seconds_for
 from tests.audio import JFK, words
-from transcriptions import engine
-from transcriptions.engine.decoding import encoder_window, window_seconds_for
-from transcriptions.models import SAMPLE_RATE, LivePreview
+from transcriptions.models import LivePreview
 from transcriptions.services import retention
 from transcriptions.services.live import LiveTranscription, turn_prompt
 from transcriptions.services.live_billing import PreviewCharge

@@ -24,8 +24,9 @@ from django.utils import timezone
 from django_q.conf import Conf
 from django_q.tasks import async_task
 
+from speech import chunking
+
 from ..dispatch import TENANT_CHUNK_ORDER, Waiting, next_tenant
-from ..engine import chunking
 from ..models import Chunk, Job
 
 TURN_TASK = "transcriptions.tasks.run_chunk"

@@ -8,11 +8,11 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+import speech as engine
 from billing.errors import AudioTooLong
 from billing.rounding import billed_seconds
 from billing.services import quota_settle, usage_record_settle
 
-from .. import engine
 from ..errors import (
     JobCancelled,
     JobFailed,

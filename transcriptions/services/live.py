@@ -21,11 +21,12 @@ import numpy as np
 from django.conf import settings as django_settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+import speech as engine
 from accounts.models import ApiKey, Tenant
 from billing.services import UsageOrigin, usage_record_create
+from speech import SAMPLE_RATE
 
-from .. import engine
-from ..models import SAMPLE_RATE, Job
+from ..models import Job
 from .lifecycle import job_cancel
 from .submission import AudioRequest, audio_request_build, job_submit
 from .waiting import job_wait_async

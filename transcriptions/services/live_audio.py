@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..engine.pcm import INPUT_RATES, PcmDecoder
-from ..engine.turns import SpeechStarted, SpeechStopped, TurnDetector, VadSettings
-from ..models import SAMPLE_RATE
+from speech import SAMPLE_RATE
+from speech.pcm import INPUT_RATES, PcmDecoder
+from speech.turns import SpeechStarted, SpeechStopped, TurnDetector, VadSettings
 
 # OpenAI refuses to commit less than this ("buffer too small").
 MIN_COMMIT_MS = 100

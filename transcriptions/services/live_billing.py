@@ -26,8 +26,9 @@ from accounts.models import ApiKey, Tenant
 from billing.models import UsageRecord
 from billing.rounding import billed_seconds
 from billing.services import quota_hold, quota_unhold, usage_record_create
+from speech import SAMPLE_RATE
 
-from ..models import SAMPLE_RATE, Job
+from ..models import Job
 from .lifecycle import job_cancel
 from .usage import job_usage
 

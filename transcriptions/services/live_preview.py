@@ -24,11 +24,12 @@ import re
 import numpy as np
 from django_q.tasks import async_task
 
+import speech as engine
 from accounts.models import Tenant
 from ops import threads
+from speech import SAMPLE_RATE
 
-from .. import engine
-from ..models import SAMPLE_RATE, Chunk, LivePreview
+from ..models import Chunk, LivePreview
 from .live import LiveTranscription, live_transcription_check
 from .live_billing import PreviewCharge, live_preview_hold
 from .waiting import topic_notify, topic_wait_async

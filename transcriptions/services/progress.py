@@ -8,7 +8,9 @@ from django.db import transaction
 from django.db.models import F, Value
 from django.db.models.functions import Concat
 
-from ..models import SAMPLE_RATE, Chunk, Job
+from speech import SAMPLE_RATE
+
+from ..models import Chunk, Job
 from .waiting import job_notify
 
 

@@ -18,11 +18,12 @@ from django.db import transaction
 from django.utils import timezone
 from django_q.exceptions import TimeoutException
 
+import speech as engine
 from ops.workers import worker_identity
+from speech import SAMPLE_RATE, chunking, limits
 
-from .. import engine
-from ..engine import chunking, limits, openai_models
-from ..models import SAMPLE_RATE, Chunk, Job
+from ..models import Chunk, Job
+from ..openai import policy as openai_models
 from . import chunks, lanes
 from .chunks import (
     chunk_claim,

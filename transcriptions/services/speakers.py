@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 from django.core.files.base import ContentFile
 
-from .. import engine
-from ..engine import diarization, limits, speaker_encoder
+import speech as engine
+from speech import diarization, limits, speaker_encoder
+
 from ..models import Job
 from .chunks import job_audio_source
 

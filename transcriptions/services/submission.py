@@ -15,6 +15,7 @@ from django.core.files import File
 from django.core.files.uploadedfile import InMemoryUploadedFile, UploadedFile
 from django.db import transaction
 
+import speech as engine
 from accounts.models import ApiKey, Tenant
 from billing.errors import BillingError, QuotaExceeded, TooManyJobs
 from billing.models import DASHBOARD_ENDPOINT, IdempotencyRecord
@@ -32,9 +33,8 @@ from billing.services import (
     request_fingerprint,
     usage_record_create,
 )
+from speech import audio
 
-from .. import engine
-from ..engine import audio
 from ..errors import (
     ModelCannotTranslate,
     ModelLanguagesUnsupported,

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from transcriptions.engine import ModelUnavailable
-from transcriptions.engine.speaker_encoder import encoder_spec, weights_path
+from speech import ModelUnavailable
+from speech.speaker_encoder import encoder_spec, weights_path
 
 
 class Command(BaseCommand):

@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-SAMPLE_RATE = 16000
+from .constants import SAMPLE_RATE
+
 # OpenAI's defaults for the keys a server_vad strategy leaves out (openai-openapi, VadConfig).
 SERVER_VAD_DEFAULTS = {"threshold": 0.5, "silence_duration_ms": 200, "prefix_padding_ms": 300}
 

@@ -1,4 +1,4 @@
-"""The model registry (WHISPER_MODELS in settings) and the model files: where each model's
+"""The model registry (`EngineConfig.models`) and the model files: where each model's
 CTranslate2 files come from, verified against their pinned SHA-256 digests."""
 
 import hashlib
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
+from .config import current
 
 MODEL_FILES = ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt")
 
@@ -38,14 +38,15 @@ def registry() -> dict[str, ModelSpec]:
             sha256=conf.get("sha256", {}),
             compute_type=conf.get("compute_type"),
         )
-        for model_id, conf in settings.WHISPER_MODELS.items()
+        for model_id, conf in current().models.items()
     }
 
 
 def resolve_model_id(requested: str) -> str | None:
     """The registry id for a requested model id or alias; None when unknown."""
-    model_id = settings.WHISPER_MODEL_ALIASES.get(requested, requested)
-    return model_id if model_id in settings.WHISPER_MODELS else None
+    config = current()
+    model_id = config.aliases.get(requested, requested)
+    return model_id if model_id in config.models else None
 
 
 # --- Model files ------------------------------------------------------------------------------
@@ -82,7 +83,7 @@ def _reassemble(spec: ModelSpec, parts: Iterable[tuple[str, str]]) -> Path:
     Written to a temporary name and renamed, so a worker killed half-way (or two workers
     starting together) never leaves a truncated model.bin that looks complete.
     """
-    target = Path(settings.WHISPER_CACHE_DIR) / spec.id
+    target = Path(current().cache_dir) / spec.id
     model_bin = target / "model.bin"
     part_dirs = [_package_dir(module, subdir) for module, subdir in parts]
     if model_bin.exists() and sha256_file(model_bin) == spec.sha256.get("model.bin"):

@@ -1,10 +1,14 @@
 """The speech engine: the model registry and its files (registry.py), loading and decoding
-(decoding.py), probing uploads (audio.py), languages and the response formats.
+(decoding.py), probing uploads (audio.py), chunking, diarization, languages and live audio.
+It imports neither Django nor any app of the platform: its settings are handed in once at its
+edge (`speech.configure(EngineConfig(...))`, done by transcriptions/apps.py).
 
 Callers use the package (`engine.transcribe`, `engine.registry()`): one name to patch when a
 test injects a fault into the engine.
 """
 
+from .config import EngineConfig, configure
+from .constants import SAMPLE_RATE
 from .decoding import (
     BEAM_SIZE,
     MIN_WINDOW_SECONDS,
@@ -36,12 +40,15 @@ __all__ = [
     "BEAM_SIZE",
     "MIN_WINDOW_SECONDS",
     "MODEL_FILES",
+    "SAMPLE_RATE",
     "TEMPERATURE_LADDER",
     "WARM_UP_CLIP",
+    "EngineConfig",
     "ModelSpec",
     "ModelUnavailable",
     "TranscriptionResult",
     "compute_device",
+    "configure",
     "decode_options",
     "detect_language",
     "get_model",

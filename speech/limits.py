@@ -15,7 +15,8 @@ import av
 import numpy as np
 from faster_whisper.audio import _group_frames, _ignore_invalid_frames, _resample_frames
 
-SAMPLE_RATE = 16000
+from .constants import SAMPLE_RATE
+
 # Decoding may run this far past the measured (reserved) duration before it is refused: codec
 # delay and padding make the decoded length differ from the packets' sum by a few frames.
 DECODE_MARGIN_SECONDS = 2.0

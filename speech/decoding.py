@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from django.conf import settings
-
 from . import logprobs as token_scores
+from .config import current
 from .registry import model_directory, registry
 
 logger = logging.getLogger(__name__)
@@ -29,7 +28,9 @@ TEMPERATURE_LADDER = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 BEAM_SIZE = 5
 # Real speech shipped with the project (benchmark_data/NOTICE): each worker transcribes it once
 # per model at start.
-WARM_UP_CLIP = Path(__file__).resolve().parent.parent / "benchmark_data" / "jfk.flac"
+WARM_UP_CLIP = (
+    Path(__file__).resolve().parent.parent / "transcriptions" / "benchmark_data" / "jfk.flac"
+)
 
 
 @dataclass
@@ -41,9 +42,9 @@ class TranscriptionResult:
     words: list[dict[str, Any]] | None = None
     # include=["logprobs"]: [{"token", "bytes", "logprob"}] of every text token, in order.
     logprobs: list[dict[str, Any]] | None = None
-    # The models billed by tokens at OpenAI (openai_models.reports_tokens), for their `usage`:
-    # the tokens of the text given to the decoder (prompt and keywords), and the text tokens
-    # it decoded (timestamps and special tokens left out, as in `logprobs`).
+    # The models billed by tokens at OpenAI (`reports_tokens` in transcriptions/openai/policy.py),
+    # for their `usage`: the tokens of the text given to the decoder (prompt and keywords), and
+    # the text tokens it decoded (timestamps and special tokens left out, as in `logprobs`).
     text_tokens: int | None = None
     output_tokens: int | None = None
 
@@ -56,7 +57,7 @@ _lock = threading.Lock()
 
 def compute_device() -> tuple[str, str]:
     """(device, compute type) for new models: int8 on CPU, float16 on CUDA when present."""
-    device = settings.WHISPER_DEVICE
+    device = current().device
     if device == "auto":
         import ctranslate2
 
@@ -79,7 +80,7 @@ def get_model(model_id: str):
                 str(model_directory(spec)),
                 device=device,
                 compute_type=spec.compute_type or compute_type,
-                cpu_threads=settings.WHISPER_CPU_THREADS,
+                cpu_threads=current().cpu_threads,
                 num_workers=1,
             )
             _windowed(_models[model_id])
@@ -144,7 +145,7 @@ def preload(model_ids: Iterable[str] | None = None) -> None:
     other: a model's first inference sets up buffers and kernels that later ones reuse, and
     the first decoded file initialises PyAV's codecs."""
     try:
-        for model_id in model_ids if model_ids is not None else settings.WHISPER_PRELOAD_MODELS:
+        for model_id in model_ids if model_ids is not None else current().preload_models:
             _warm_up(model_id, get_model(model_id))
     finally:
         _freeze_long_lived_objects()

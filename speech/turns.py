@@ -15,7 +15,7 @@ from functools import cache
 
 import numpy as np
 
-from ..models import SAMPLE_RATE
+from .constants import SAMPLE_RATE
 
 FRAME = 512
 CONTEXT = 64

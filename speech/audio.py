@@ -12,7 +12,7 @@ from typing import BinaryIO
 
 import av
 
-from ..errors import InvalidAudio, UnsupportedAudioFormat
+from .errors import InvalidAudio, UnsupportedAudioFormat
 from .limits import duration_measure
 
 SUPPORTED_EXTENSIONS = ("flac", "m4a", "mp3", "mp4", "mpeg", "mpga", "oga", "ogg", "wav", "webm")

@@ -11,35 +11,35 @@ cluster close enough to a known speaker's reference takes that speaker's name, t
 
 from __future__ import annotations
 
-import string
 from dataclasses import dataclass
 
 import numpy as np
 
-from .speaker_encoder import SAMPLE_RATE, get_encoder, mel_frames, volume_gain
+from .clustering import (
+    FRAME_SECONDS,
+    HOP_SECONDS,
+    absorb_small,
+    cluster,
+    cluster_centroids,
+    smooth,
+    speaker_names,
+)
+from .constants import SAMPLE_RATE
+from .speaker_encoder import get_encoder, mel_frames, volume_gain
 
-FRAME_SECONDS = 0.01  # one mel frame every 10 ms
 WINDOW_SECONDS = 1.5
-HOP_SECONDS = 0.75
 SHORTEST_WINDOW = 0.5  # speech shorter than this is given its neighbours' speaker
 # Average cosine distance under which two clusters are one speaker. Resemblyzer's embeddings
 # are non-negative, so distances lie in [0, 1]. Tuned on real voices (tests/data): one voice's
 # windows were all merged by 0.265, the two closest voices (Allison and June) stayed apart to
 # 0.305; turns of 2-3 s between pauses of 0.3-0.5 s came out right over the same range.
 CLUSTER_THRESHOLD = 0.28
-# A cluster takes a known speaker's name when its centroid is at least this similar to the
-# speaker's reference embedding (the closest pairs first: one name per cluster and one cluster
-# per name).
-KNOWN_SIMILARITY = 0.83
 BATCH = 64  # windows per forward pass
 # Silero's regions: a pause this long ends one (a new voice usually comes after a pause), and
 # each is padded by this much.
 VAD_MIN_SILENCE_MS = 300
 VAD_SPEECH_PAD_MS = 100
 BRIDGE_SECONDS = 1.5  # the pauses between given regions (Whisper's segments) bridged over
-# A cluster with less speech than this is no speaker of its own: a cough, a laugh, a few
-# noisy windows. Its windows join the closest other cluster.
-SMALLEST_SPEAKER_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -131,153 +131,6 @@ def embed(samples: np.ndarray, sampling_rate: int = SAMPLE_RATE) -> np.ndarray:
     return (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
 
 
-# --- Clustering -----------------------------------------------------------------------------
-
-
-def _average_linkage(vectors: np.ndarray) -> list[tuple[float, int, int]]:
-    """The merges (distance, a, b) of average-linkage clustering on cosine distance, by the
-    nearest-neighbour chain (O(n^2)): for unit vectors the average similarity of two
-    clusters is the dot product of their sums over the product of their sizes."""
-    n = len(vectors)
-    sums = vectors.astype(np.float64).copy()
-    sizes = np.ones(n)
-    active = np.ones(n, dtype=bool)
-    merges: list[tuple[float, int, int]] = []
-    chain: list[int] = []
-    remaining = n
-    while remaining > 1:
-        if not chain:
-            chain.append(int(np.flatnonzero(active)[0]))
-        a = chain[-1]
-        similarity = sums @ sums[a] / (sizes * sizes[a])
-        similarity[~active] = -np.inf
-        similarity[a] = -np.inf
-        b = int(np.argmax(similarity))
-        if len(chain) > 1 and similarity[chain[-2]] >= similarity[b]:
-            b = chain[-2]
-        if len(chain) > 1 and b == chain[-2]:
-            chain.pop()
-            chain.pop()
-            merges.append((1.0 - float(similarity[b]), a, b))
-            sums[a] += sums[b]
-            sizes[a] += sizes[b]
-            active[b] = False
-            remaining -= 1
-        else:
-            chain.append(b)
-    return merges
-
-
-def _cluster(vectors: np.ndarray, threshold: float, max_clusters: int) -> np.ndarray:
-    """A cluster index per vector: merges closer than the threshold, then more until at most
-    max_clusters are left."""
-    n = len(vectors)
-    if n == 0:
-        return np.zeros(0, dtype=int)
-    merges = sorted(_average_linkage(vectors))
-    parent = list(range(n))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    clusters = n
-    for distance, a, b in merges:
-        if distance >= threshold and clusters <= max_clusters:
-            break
-        parent[root(b)] = root(a)
-        clusters -= 1
-    roots = [root(i) for i in range(n)]
-    numbering = {r: k for k, r in enumerate(dict.fromkeys(roots))}
-    return np.array([numbering[r] for r in roots])
-
-
-def _smooth(labels: np.ndarray, groups: list[int]) -> np.ndarray:
-    """Within a stretch of speech, a window whose neighbours on both sides agree with each
-    other but not with it takes their label (one 1.5 s window is too short for a turn)."""
-    labels = labels.copy()
-    for i in range(1, len(labels) - 1):
-        same_stretch = groups[i - 1] == groups[i] == groups[i + 1]
-        if same_stretch and labels[i - 1] == labels[i + 1] != labels[i]:
-            labels[i] = labels[i - 1]
-    return labels
-
-
-def _absorb_small(
-    vectors: np.ndarray, labels: np.ndarray, windows: list[tuple[int, int]]
-) -> np.ndarray:
-    """Clusters given less than SMALLEST_SPEAKER_SECONDS of speech (a window counts for its
-    hop), smallest first, join the cluster whose centroid is closest to theirs."""
-    labels = labels.copy()
-    hop = round(HOP_SECONDS / FRAME_SECONDS)
-    share = np.array([min(last - first, hop) for first, last in windows]) * FRAME_SECONDS
-    while True:
-        present = [int(k) for k in np.unique(labels)]
-        if len(present) < 2:
-            return labels
-        sizes = {k: float(share[labels == k].sum()) for k in present}
-        smallest = min(present, key=lambda k: sizes[k])
-        if sizes[smallest] >= SMALLEST_SPEAKER_SECONDS:
-            return labels
-        centroids = {k: vectors[labels == k].mean(axis=0) for k in present}
-        own = centroids[smallest] / np.linalg.norm(centroids[smallest])
-        others = [k for k in present if k != smallest]
-        closest = max(
-            others, key=lambda k: float(centroids[k] @ own) / np.linalg.norm(centroids[k])
-        )
-        labels[labels == smallest] = closest
-
-
-def _centroids(vectors: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    count = int(labels.max()) + 1 if len(labels) else 0
-    centroids = np.zeros((count, vectors.shape[1]), dtype=np.float64)
-    for k in range(count):
-        mean = vectors[labels == k].mean(axis=0)
-        centroids[k] = mean / max(float(np.linalg.norm(mean)), 1e-12)
-    return centroids
-
-
-def _names(
-    centroids: np.ndarray, first_seen: list[float], known: dict[str, np.ndarray] | None
-) -> list[str]:
-    """A name per cluster: the known speaker it matches, else a letter by first appearance."""
-    names: list[str | None] = [None] * len(centroids)
-    if known:
-        references = list(known.items())
-        matrix = np.array([np.asarray(v, dtype=np.float64).reshape(-1) for _, v in references])
-        matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
-        similarity = centroids @ matrix.T  # clusters x known
-        # The closest pairs first, one cluster per name and one name per cluster.
-        used: set[int] = set()
-        for flat in np.argsort(-similarity, axis=None):
-            k, r = divmod(int(flat), len(references))
-            if similarity[k, r] < KNOWN_SIMILARITY:
-                break
-            if names[k] is None and r not in used:
-                names[k] = references[r][0]
-                used.add(r)
-    letters = _letters()
-    taken = {name for name in names if name}
-    for k in sorted(range(len(centroids)), key=lambda k: first_seen[k]):
-        if names[k] is None:
-            name = next(letters)
-            while name in taken:
-                name = next(letters)
-            names[k] = name
-    return [str(name) for name in names]
-
-
-def _letters():
-    """A, B, ..., Z, AA, AB, ..."""
-    size = 1
-    while True:
-        for index in np.ndindex(*([26] * size)):
-            yield "".join(string.ascii_uppercase[i] for i in index)
-        size += 1
-
-
 # --- Diarization ----------------------------------------------------------------------------
 
 
@@ -328,11 +181,11 @@ def diarize(
     if not windows:  # only snippets of speech: one speaker, unnamed
         return _turns([(s, e, 0) for s, e in stretches], ["A"])
     vectors = _embed_windows(samples, mels, windows)
-    labels = _cluster(vectors, CLUSTER_THRESHOLD, max(1, max_speakers))
-    labels = _smooth(labels, groups)
-    labels = _absorb_small(vectors, labels, windows)
+    labels = cluster(vectors, CLUSTER_THRESHOLD, max(1, max_speakers))
+    labels = smooth(labels, groups)
+    labels = absorb_small(vectors, labels, windows)
     labels = np.unique(labels, return_inverse=True)[1]  # renumbered
-    centroids = _centroids(vectors, labels)
+    centroids = cluster_centroids(vectors, labels)
 
     # Each stretch is split between its windows at the midpoints of their centres; a stretch
     # without a window (shorter than half a second) takes the speaker of the nearest window.
@@ -353,7 +206,7 @@ def diarize(
             pieces.append((edge, cut, int(labels[i])))
             edge = cut
     first_seen = [min(s for s, _, k in pieces if k == label) for label in range(len(centroids))]
-    return _turns(pieces, _names(centroids, first_seen, known))
+    return _turns(pieces, speaker_names(centroids, first_seen, known))
 
 
 def _intersect(

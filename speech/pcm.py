@@ -9,7 +9,7 @@ keeps its state across appends, so that the audio is the same however the client
 import av
 import numpy as np
 
-from ..models import SAMPLE_RATE
+from .constants import SAMPLE_RATE
 
 INPUT_RATES = {"audio/pcm": 24000, "audio/pcmu": 8000, "audio/pcma": 8000}
 

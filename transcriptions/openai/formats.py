@@ -6,10 +6,10 @@ import math
 from typing import Any
 
 from billing.rounding import billed_seconds
+from speech.languages import language_name
 
-from . import openai_models
+from . import policy as openai_models
 from .bodies import DiarizedTranscription, Transcription, VerboseTranscription
-from .languages import language_name
 
 RESPONSE_FORMATS = ("json", "text", "srt", "verbose_json", "vtt", "diarized_json")
 # The formats whose body is a JSON object.

@@ -29,13 +29,13 @@ from importlib.util import find_spec
 from pathlib import Path
 
 import numpy as np
-from django.conf import settings
 
+from .config import current
+from .constants import SAMPLE_RATE
 from .registry import ModelUnavailable, sha256_file
 
 logger = logging.getLogger(__name__)
 
-SAMPLE_RATE = 16000
 # Resemblyzer's hparams: 25 ms windows every 10 ms, 40 mel channels, -30 dBFS volume.
 N_FFT = 400
 HOP = 160
@@ -55,16 +55,12 @@ DEFAULT_ENCODER = {
 
 
 def encoder_spec() -> dict[str, str]:
-    return {**DEFAULT_ENCODER, **getattr(settings, "DIARIZATION_ENCODER", {})}
+    return {**DEFAULT_ENCODER, **current().diarization_encoder}
 
 
 def cache_directory(spec: dict[str, str] | None = None) -> Path:
     spec = spec or encoder_spec()
-    return (
-        Path(settings.WHISPER_CACHE_DIR)
-        / "speaker-encoder"
-        / f"{spec['package']}-{spec['version']}"
-    )
+    return Path(current().cache_dir) / "speaker-encoder" / f"{spec['package']}-{spec['version']}"
 
 
 # --- The weight file ------------------------------------------------------------------------
