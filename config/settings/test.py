@@ -25,3 +25,5 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Test runs may share one PostgreSQL server (CI, engineers side by side): each run
     # creates and drops a test database of its own.
     DATABASES["default"]["TEST"] = {"NAME": f"test_whisper_{uuid.uuid4().hex[:12]}"}
+    # The same backend, with the flush after each `transaction=True` test by DELETE.
+    DATABASES["default"]["ENGINE"] = "config.test_postgresql"

@@ -1,0 +1,1 @@
+"""Django's PostgreSQL backend for the test run (config.settings.test), flushing by DELETE."""
