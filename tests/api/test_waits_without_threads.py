@@ -14,12 +14,13 @@ import threading
 
 import pytest
 from django.db import connection
-from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
+from django.test.client import BOUNDARY, encode_multipart
 
 from billing.services import idempotency
 from ops import threads
 from ops.request_thread import ASGIHandler
 from speech import audio
+from tests.asgi import http_scope, multipart_headers
 from tests.audio import JFK
 from tests.conftest import assert_error
 from transcriptions.models import Job
@@ -65,26 +66,9 @@ async def post_job(key: str, *, headers=(), **fields) -> Answer:
     """POST /v1/audio/jobs (multipart, jfk.flac) through the ASGI handler."""
     with JFK.open("rb") as fh:
         body = encode_multipart(BOUNDARY, {"file": fh, "model": "tiny.en", **fields})
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/v1/audio/jobs",
-        "raw_path": b"/v1/audio/jobs",
-        "root_path": "",
-        "query_string": b"",
-        "headers": [
-            (b"host", b"testserver"),
-            (b"authorization", f"Bearer {key}".encode()),
-            (b"content-type", MULTIPART_CONTENT.encode()),
-            (b"content-length", str(len(body)).encode()),
-            *[(name.encode(), value.encode()) for name, value in headers],
-        ],
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
-    }
+    scope = http_scope(
+        "POST", "/v1/audio/jobs", key=key, headers=[*multipart_headers(body), *headers]
+    )
     messages = [{"type": "http.request", "body": body, "more_body": False}]
     connected = asyncio.Event()
     status, parts = [], []

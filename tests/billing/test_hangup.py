@@ -11,12 +11,13 @@ import time
 import pytest
 from django.db import OperationalError
 from django.db.models import Sum
-from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
+from django.test.client import BOUNDARY, encode_multipart
 
 from api.views import audio as audio_views
 from billing.models import QuotaPeriod, UsageRecord
 from ops.request_thread import ASGIHandler
 from speech import audio
+from tests.asgi import http_scope, multipart_headers
 from tests.audio import JFK
 from transcriptions import tasks
 from transcriptions.models import Job
@@ -55,25 +56,7 @@ def hang_up_at(monkeypatch, target: str, name: str) -> threading.Event:
 
 def post_and_hang_up(key: str, path: str, reached: threading.Event) -> None:
     body = encode_multipart(BOUNDARY, {"model": "tiny.en", "file": JFK.open("rb")})
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": [
-            (b"host", b"testserver"),
-            (b"authorization", f"Bearer {key}".encode()),
-            (b"content-type", MULTIPART_CONTENT.encode()),
-            (b"content-length", str(len(body)).encode()),
-        ],
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
-    }
+    scope = http_scope("POST", path, key=key, headers=multipart_headers(body))
 
     async def exchange() -> None:
         sent = [{"type": "http.request", "body": body, "more_body": False}]

@@ -296,21 +296,9 @@ def test_a_client_that_never_reads_its_answer_still_gets_its_usage_row(api_a):
     from django.db import OperationalError
 
     from ops.request_thread import ASGIHandler
+    from tests.asgi import http_scope
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": "/v1/models",
-        "raw_path": b"/v1/models",
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(b"host", b"testserver"), (b"authorization", f"Bearer {api_a.key}".encode())],
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
-    }
+    scope = http_scope("GET", "/v1/models", key=api_a.key)
 
     async def exchange() -> tuple[int, int]:
         forever = asyncio.Event()
