@@ -23,7 +23,7 @@ from transcriptions import tasks
 from transcriptions.models import Job
 from transcriptions.services import submission
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.fake_engine]
 
 
 def closed_row_written() -> None:

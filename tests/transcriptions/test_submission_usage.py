@@ -14,7 +14,7 @@ from transcriptions.errors import RequestClosed
 from transcriptions.models import Job
 from transcriptions.services import AudioRequest, job_submit
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.fake_engine]
 
 ORIGIN = UsageOrigin(
     request_id="req_hangup", method="POST", endpoint="/v1/audio/jobs", status_code=202
