@@ -18,7 +18,7 @@ from django.core.files.storage import default_storage
 from openai import OpenAI
 from openai.types.audio import TranscriptionDiarized
 
-from api.serializers import requests as messages
+from api.serializers import messages
 from tests.audio import AUDIO_DIR, JFK, encode, long_silence_flac
 from tests.conftest import assert_error
 from tests.streams import streamed

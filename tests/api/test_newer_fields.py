@@ -17,7 +17,7 @@ from openai.types.audio import Transcription, TranscriptionTextDoneEvent
 
 import speech as engine
 from api.errors import ApiError
-from api.serializers import requests as messages
+from api.serializers import messages
 from tests.audio import HOTWORDS, JFK, JFK_TEXT, german_wav, long_speech_flac, words
 from tests.conftest import assert_error
 from tests.sdk import replay, sdk_request
