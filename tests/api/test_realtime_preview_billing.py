@@ -29,7 +29,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 DELTA = "conversation.item.input_audio_transcription.delta"
 COMPLETED = "conversation.item.input_audio_transcription.completed"
-# The usage log's row of the interim text of a turn (live_billing), and how the turn ended.
+# The usage log's row of the interim text of a turn (preview_billing), and how the turn ended.
 PREVIEW_ENDPOINT = "/v1/realtime/preview"
 CLEARED, CLOSED = "preview_cleared", "preview_closed"
 RATE = 24_000
