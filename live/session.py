@@ -25,14 +25,12 @@ from .events import (
     new_id,
 )
 from .pool import in_thread, threads_pool
-from .previews import PREVIEW_MAX_SECONDS, PREVIEW_TIMEOUT, Previews
+from .previews import Previews
 from .services.audio_buffer import LiveAudioBuffer, TurnStarted, TurnStopped
 from .services.preview_billing import PreviewCharge, PreviewEnd
 from .services.preview_decoding import live_preview_drop
 from .services.turn_jobs import live_transcription_check, live_turn_abandon
 from .turns import Turns
-
-__all__ = ["PREVIEW_MAX_SECONDS", "PREVIEW_TIMEOUT", "LiveSession"]
 
 # An append bigger than this (half a second of 24 kHz PCM16) is decoded in a thread.
 LARGE_APPEND_BYTES = 24_000
