@@ -10,6 +10,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
 
+# The runtime folder: the embedded database, media, static files and model cache by default.
+VAR_DIR = Path(env.str("PLATFORM_VAR_DIR", default=str(BASE_DIR / "var")))
+
 
 def env_bool(name: str, default: bool) -> bool:
     """A boolean variable; anything but a clear yes/no is a configuration error.

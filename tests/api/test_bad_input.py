@@ -12,7 +12,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import ApiKey
-from api.serializers import requests as serializers
+from api.serializers import messages as serializers
 from speech import audio
 from tests.audio import JFK
 from tests.conftest import assert_error

@@ -2,116 +2,31 @@
 `TranscriptionDiarized`) through the API, with real inference (django-q2 runs jobs inline in
 tests) on a conversation of two real voices: speakers "A" and "B" by first appearance, the
 right one on each clip's segments, letters that agree across the chunks of a long file, and
-every refusal an exact OpenAI-shaped error that leaves nothing behind."""
+every refusal an exact OpenAI-shaped error that leaves nothing behind (known speakers:
+test_diarized_known_speakers.py; the conversation and its checks: diarized.py)."""
 
-import base64
-import io
 import json
 import re
-import tracemalloc
-from functools import cache
 
 import httpx
-import numpy as np
 import pytest
-from django.core.files.storage import default_storage
 from openai import OpenAI
 from openai.types.audio import TranscriptionDiarized
 
-from api.serializers import requests as messages
-from tests.audio import AUDIO_DIR, JFK, encode, long_silence_flac
+from api.serializers import messages
+from tests.api.diarized import (
+    DIARIZE,
+    assert_diarized,
+    conversation,
+    post,
+    reference,
+)
+from tests.audio import JFK
 from tests.conftest import assert_error
 from tests.streams import streamed
 from transcriptions.models import Job
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-RATE = 16000
-ALLISON = AUDIO_DIR / "allison.ogg"
-DIARIZE = "gpt-4o-transcribe-diarize"
-# (speaker, file, start, end) or a pause in seconds: JFK first, then Allison, turn about.
-TURNS = (
-    ("jfk", JFK, 0.0, 4.0),
-    1.0,
-    ("allison", ALLISON, 0.0, 6.0),
-    1.0,
-    ("jfk", JFK, 4.0, 7.6),
-    1.0,
-    ("allison", ALLISON, 6.0, 12.0),
-)
-# Other stretches of the same voices, for known_speaker_references[].
-REFERENCES = {"jfk": (JFK, 7.6, 11.0), "allison": (ALLISON, 12.0, 19.0)}
-
-
-@cache
-def decoded(path) -> np.ndarray:
-    from faster_whisper.audio import decode_audio
-
-    return decode_audio(str(path), sampling_rate=RATE)
-
-
-@cache
-def conversation() -> tuple[bytes, tuple[tuple[float, float, str], ...]]:
-    """The WAV and the truth: (start, end, speaker) of each clip."""
-    parts, truth, position = [], [], 0.0
-    for item in TURNS:
-        if isinstance(item, float):
-            samples = np.zeros(int(item * RATE), dtype=np.float32)
-        else:
-            speaker, path, start, end = item
-            samples = decoded(path)[int(start * RATE) : int(end * RATE)]
-            truth.append((position, position + len(samples) / RATE, speaker))
-        parts.append(samples)
-        position += len(samples) / RATE
-    return encode(np.concatenate(parts)), tuple(truth)
-
-
-def post(api, path="/v1/audio/transcriptions", *, audio=None, **fields):
-    fh = io.BytesIO(audio if audio is not None else conversation()[0])
-    fh.name = "conversation.wav"
-    data = {"file": fh, "model": DIARIZE, **fields}
-    return api.client.post(path, data, format="multipart")
-
-
-def clip_speaker(segment: dict, truth) -> str | None:
-    """The speaker of the clip holding most of the segment, if it holds most of it."""
-    length = segment["end"] - segment["start"]
-    best, shared = None, 0.0
-    for start, end, speaker in truth:
-        overlap = min(segment["end"], end) - max(segment["start"], start)
-        if overlap > shared:
-            best, shared = speaker, overlap
-    return best if length > 0 and shared >= 0.6 * length else None
-
-
-def reference(name: str, *, seconds: float | None = None) -> str:
-    path, start, end = REFERENCES[name]
-    if seconds is not None:
-        end = start + seconds
-    wav = encode(decoded(path)[int(start * RATE) : int(end * RATE)])
-    return "data:audio/wav;base64," + base64.b64encode(wav).decode()
-
-
-def assert_diarized(body: dict, names=None) -> None:
-    truth = conversation()[1]
-    assert set(body) == {"task", "duration", "text", "segments", "usage"}
-    assert body["task"] == "transcribe"
-    assert body["usage"] == {"type": "duration", "seconds": round(body["duration"] + 0.4999)}
-    segments = body["segments"]
-    assert segments
-    for index, segment in enumerate(segments):
-        assert set(segment) == {"type", "id", "start", "end", "text", "speaker"}
-        assert segment["type"] == "transcript.text.segment"
-        assert segment["id"] == f"seg_{index + 1:03d}"
-    assert "my fellow Americans" in body["text"]
-    names = names or {"jfk": "A", "allison": "B"}
-    letters = list(dict.fromkeys(s["speaker"] for s in segments))
-    assert letters == [names["jfk"], names["allison"]]
-    judged = [(s, clip_speaker(s, truth)) for s in segments]
-    judged = [(s, speaker) for s, speaker in judged if speaker]
-    assert {speaker for _, speaker in judged} == {"jfk", "allison"}
-    wrong = [s for s, speaker in judged if s["speaker"] != names[speaker]]
-    assert not wrong, wrong
 
 
 @pytest.mark.inference
@@ -216,165 +131,6 @@ def test_prompt_refused(api_a, nothing_stored, path):
         param="prompt",
         message="Unsupported parameter: 'prompt' is not supported with this model.",
     )
-
-
-# --- Known speakers ---------------------------------------------------------------------------
-
-
-@pytest.mark.inference
-def test_known_speakers_take_their_names(api_a):
-    """A known speaker is named; a voice nobody named keeps a letter (OpenAI's example:
-    "agent" and "A")."""
-    response = post(
-        api_a,
-        response_format="diarized_json",
-        **{
-            "known_speaker_names[]": ["agent"],
-            "known_speaker_references[]": [reference("allison")],
-        },
-    )
-    assert response.status_code == 200, response.content[:500]
-    assert_diarized(response.json(), names={"jfk": "A", "allison": "agent"})
-    [speaker] = Job.objects.get().known_speakers
-    # Embedded by the worker; the reference file it was stored as is gone with the job.
-    assert speaker["name"] == "agent" and len(speaker["embedding"]) == 256
-    assert not default_storage.exists(speaker["reference"])
-
-
-@pytest.mark.inference
-def test_every_known_speaker_is_named(api_a):
-    response = post(
-        api_a,
-        response_format="diarized_json",
-        **{
-            "known_speaker_names[]": ["president", "agent"],
-            "known_speaker_references[]": [reference("jfk"), reference("allison")],
-        },
-    )
-    assert response.status_code == 200, response.content[:500]
-    assert_diarized(response.json(), names={"jfk": "president", "allison": "agent"})
-
-
-def known(api, names, references, **fields):
-    fields.setdefault("response_format", "diarized_json")
-    return post(
-        api,
-        audio=JFK.read_bytes(),
-        **{"known_speaker_names[]": names, "known_speaker_references[]": references},
-        **fields,
-    )
-
-
-def test_known_speakers_count_must_match(api_a, nothing_stored):
-    response = known(api_a, ["agent", "customer"], [reference("allison")])
-    assert_error(
-        response,
-        400,
-        code="invalid_value",
-        param="known_speaker_references",
-        message=(
-            "Invalid 'known_speaker_references': expected as many references as "
-            "'known_speaker_names' (2), but got 1 instead."
-        ),
-    )
-
-
-def test_at_most_four_known_speakers(api_a, nothing_stored):
-    response = known(api_a, ["a", "b", "c", "d", "e"], [reference("jfk")] * 5)
-    assert_error(
-        response,
-        400,
-        code="array_above_max_length",
-        param="known_speaker_names",
-        message=(
-            "Invalid 'known_speaker_names': array too long. Expected an array with maximum "
-            "length 4, but got an array with length 5 instead."
-        ),
-    )
-
-
-@pytest.mark.parametrize("seconds", [1.0, 10.8])
-def test_reference_length(api_a, nothing_stored, seconds):
-    path = REFERENCES["allison"]
-    REFERENCES["long"] = (path[0], 0.0, 30.0)
-    response = known(api_a, ["agent"], [reference("long", seconds=seconds)])
-    assert_error(
-        response,
-        400,
-        code="invalid_value",
-        param="known_speaker_references",
-        message=(
-            "Invalid 'known_speaker_references[0]': the audio must be between 2 and 10 "
-            "seconds long."
-        ),
-    )
-
-
-def test_a_reference_that_decodes_to_hours_is_refused_at_its_limit(api_a, nothing_stored):
-    """A small file of two hours of silence: decoding stops just past 10 s (bounded in time and
-    memory), and the reference is refused for its length."""
-    hours = long_silence_flac(2 * 3600)
-    assert len(hours) < 1_500_000
-    value = "data:audio/flac;base64," + base64.b64encode(hours).decode()
-    references = [reference("allison"), value]
-    tracemalloc.start()
-    try:
-        response = known(api_a, ["agent", "jfk"], references)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    # Two hours decoded would hold 460 MB of samples (numpy reports its buffers to tracemalloc).
-    assert peak < 100_000_000, f"{peak / 1e6:.0f} MB at the peak"
-    assert_error(
-        response,
-        400,
-        code="invalid_value",
-        param="known_speaker_references",
-        message=messages.MSG_REFERENCE_LENGTH.format(index=1),
-    )
-
-
-@pytest.mark.parametrize(
-    ("value", "message"),
-    [
-        ("https://example.com/agent.wav", messages.MSG_REFERENCE_URL),
-        (
-            "data:audio/wav;base64," + base64.b64encode(b"not audio" * 50).decode(),
-            messages.MSG_REFERENCE_AUDIO,
-        ),
-    ],
-)
-def test_reference_must_be_audio_in_a_data_url(api_a, nothing_stored, value, message):
-    response = known(api_a, ["jfk", "agent"], [reference("jfk"), value])
-    assert_error(
-        response,
-        400,
-        code="invalid_value",
-        param="known_speaker_references",
-        message=message.format(index=1),
-    )
-    assert message.format(index=1).startswith("Invalid 'known_speaker_references[1]': ")
-
-
-@pytest.mark.parametrize("model", ["whisper-1", "gpt-4o-transcribe"])
-def test_known_speakers_need_the_diarizing_model(api_a, nothing_stored, model):
-    response = known(api_a, ["agent"], [reference("allison")], model=model, response_format="json")
-    assert_error(
-        response,
-        400,
-        code="unsupported_parameter",
-        param="known_speaker_names",
-        message=(
-            "Unsupported parameter: 'known_speaker_names' is not supported with this model. "
-            "Use 'gpt-4o-transcribe-diarize'."
-        ),
-    )
-
-
-@pytest.fixture
-def nothing_stored():
-    yield
-    assert Job.objects.count() == 0, "a refused request must not leave a job"
 
 
 # --- Streaming --------------------------------------------------------------------------------

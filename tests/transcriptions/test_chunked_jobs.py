@@ -216,7 +216,9 @@ def test_speech_whisper_left_out_at_a_chunks_end_is_transcribed():
     options |= {"language": "en", "word_timestamps": True}
     whole = engine.transcribe(samples, prompt="", **options)
     first_end = len(first) / 16000
-    kept = [s for s in whole.segments if s["end"] <= first_end + 0.5]
+    # The first clip's segments: Whisper may stretch the last one into the 1.5 s pause (to
+    # 5.26 s on one machine, for a 4.0 s clip), never past JFK's onset.
+    kept = [s for s in whole.segments if s["end"] <= first_end + 1.5]
     assert kept, whole.segments
     dropped = TranscriptionResult(
         language="en",

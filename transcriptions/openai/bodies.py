@@ -1,6 +1,6 @@
 """The JSON bodies of OpenAI's `json`, `verbose_json` and `diarized_json` formats, as serializers: the same
 classes render every answer (formats.render) and describe it in the OpenAPI schema
-(api/schema.py), so the document cannot drift from what clients receive."""
+(api/schema/), so the document cannot drift from what clients receive."""
 
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
