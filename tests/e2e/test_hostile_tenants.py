@@ -14,7 +14,7 @@ from openai import OpenAI
 
 from tests.audio import MULTILINGUAL
 from tests.e2e.accounting import tenant_with_limits, usage_rows
-from tests.live import make_platform
+from tests.platforms import make_platform
 
 pytestmark = pytest.mark.e2e
 

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.audio import MULTILINGUAL
-from tests.live import make_platform
+from tests.platforms import make_platform
 from tools.live_platform import BASE_DIR, free_port, session_pids
 
 # `make run` is the embedded setup: these tests run it whatever the environment says.

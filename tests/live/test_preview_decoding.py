@@ -11,19 +11,19 @@ from django.utils import timezone
 from faster_whisper import decode_audio
 
 import speech as engine
-from speech import SAMPLE_RATE
-from speech.decoding import encoder_window, window_seconds_for
-from tests.audio import JFK, words
-from transcriptions.models import LivePreview
-from transcriptions.services import retention
-from transcriptions.services.live import LiveTranscription, turn_prompt
-from transcriptions.services.live_billing import PreviewCharge
-from transcriptions.services.live_preview import (
+from live.models import LivePreview
+from live.services.preview_billing import PreviewCharge
+from live.services.preview_decoding import (
     live_preview_run,
     live_preview_submit,
     live_preview_take,
     words_agreed,
 )
+from live.services.turn_jobs import LiveTranscription, turn_prompt
+from speech import SAMPLE_RATE
+from speech.decoding import encoder_window, window_seconds_for
+from tests.audio import JFK, words
+from transcriptions.services import retention
 
 take = async_to_sync(live_preview_take)  # a coroutine: the session awaits it
 
@@ -124,7 +124,7 @@ def test_turn_prompt_is_the_sessions_prompt_then_the_end_of_what_was_said():
 def stalled_previews(monkeypatch):
     """Previews are stored but no worker is given them (injected fault): the test runs them
     with live_preview_run, as the worker's task does."""
-    monkeypatch.setattr("transcriptions.services.live_preview.async_task", lambda *a, **k: None)
+    monkeypatch.setattr("live.services.preview_decoding.async_task", lambda *a, **k: None)
 
 
 @pytest.mark.inference
@@ -176,7 +176,7 @@ def test_previews_left_behind_are_purged(tenant_a):
 
 
 def test_only_turns_that_fit_the_shortest_window_get_it(settings):
-    from transcriptions.services.live import turn_window
+    from live.services.turn_jobs import turn_window
 
     assert turn_window(2.7) == 10
     assert turn_window(9.0) == 10
