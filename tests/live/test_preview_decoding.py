@@ -128,6 +128,7 @@ def stalled_previews(monkeypatch):
 
 
 @pytest.mark.inference
+@pytest.mark.backend
 @pytest.mark.django_db(transaction=True)
 def test_a_preview_is_decoded_by_the_worker_service_and_read_once(tenant_a, stalled_previews):
     pk = preview(tenant_a, jfk_start())
@@ -141,6 +142,7 @@ def test_a_preview_is_decoded_by_the_worker_service_and_read_once(tenant_a, stal
 
 
 @pytest.mark.inference
+@pytest.mark.backend
 @pytest.mark.django_db(transaction=True)
 def test_a_preview_is_queued_for_the_workers(tenant_a):
     """Through django-q2 (run at once by the test settings' sync cluster)."""
@@ -186,6 +188,7 @@ def test_only_turns_that_fit_the_shortest_window_get_it(settings):
 
 
 @pytest.mark.inference
+@pytest.mark.backend
 @pytest.mark.django_db(transaction=True)
 def test_a_preview_gives_way_to_a_clients_waiting_chunk(api_a, stalled_queue, stalled_previews):
     """A committed turn (or a synchronous request) waits for a worker: the worker that meets a
