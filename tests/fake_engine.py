@@ -121,7 +121,10 @@ def _memoized(name: str, real, args: tuple, kwargs: dict) -> Any:
     bound.apply_defaults()
     arguments = dict(bound.arguments)
     on_segment = arguments.pop("on_segment", None)
+    audio = next(iter(arguments.values()))  # the samples (or a path, a file: always run)
     try:
+        if not isinstance(audio, np.ndarray):
+            raise _NotMemoizable(type(audio).__name__)
         canonical = _canonical(sorted(arguments.items()))
     except _NotMemoizable:
         return real(*args, **kwargs)
