@@ -77,6 +77,22 @@ def fake_engine():
         fake.switch.on = False
 
 
+@pytest.fixture
+def shared_decode():
+    """Real decodes, diarizations and speaker embeddings run once per test session for each
+    exact input (tests/fake_engine.py `_memoized`): a later identical call gets a deep copy of
+    the real result. For tests whose subject is what the platform makes of real output
+    (formats, diarized answers, fields), never for the engine's own tests or those that count,
+    spy on or patch its calls (docs/tests.md)."""
+    from tests import fake_engine as fake
+
+    fake.switch.memo = True
+    try:
+        yield fake
+    finally:
+        fake.switch.memo = False
+
+
 @pytest.fixture(autouse=True)
 def _engine_of_the_test(request):
     """`@pytest.mark.fake_engine` (on a test or its module) gives the test the fake engine,

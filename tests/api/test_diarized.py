@@ -26,7 +26,9 @@ from tests.conftest import assert_error
 from tests.streams import streamed
 from transcriptions.models import Job
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# The subject is what the platform makes of real output: identical real decodes run once per
+# session (`shared_decode`, docs/tests.md).
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("shared_decode")]
 
 
 @pytest.mark.inference

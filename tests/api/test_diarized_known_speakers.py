@@ -15,7 +15,9 @@ from tests.audio import JFK, long_silence_flac
 from tests.conftest import assert_error
 from transcriptions.models import Job
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# The subject is what the platform makes of real output: identical real decodes run once per
+# session (`shared_decode`, docs/tests.md).
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("shared_decode")]
 
 
 # --- Known speakers ---------------------------------------------------------------------------

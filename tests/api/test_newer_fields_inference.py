@@ -19,7 +19,9 @@ from tests.streams import streamed
 from transcriptions.models import Job
 from transcriptions.services import AudioRequest
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# The subject is what the platform makes of real output: identical real decodes run once per
+# session (`shared_decode`, docs/tests.md).
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("shared_decode")]
 
 
 # --- Real inference -------------------------------------------------------------------------------

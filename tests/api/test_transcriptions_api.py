@@ -12,7 +12,9 @@ from tests.audio import HOTWORDS, JFK, JFK_TEXT, german_wav, words
 from tests.streams import streamed
 from transcriptions.models import Job
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# The subject is what the platform makes of real output: identical real decodes run once per
+# session (`shared_decode`, docs/tests.md).
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("shared_decode")]
 
 SRT_TIME = re.compile(r"^(\d{2}):(\d{2}):(\d{2}),(\d{3}) --> (\d{2}):(\d{2}):(\d{2}),(\d{3})$")
 VTT_TIME = re.compile(r"^(\d{2}):(\d{2}):(\d{2})\.(\d{3}) --> (\d{2}):(\d{2}):(\d{2})\.(\d{3})$")

@@ -19,6 +19,10 @@ from transcriptions.services import chunks as chunk_services
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.backend]
 
 LONG_SECONDS = len(long_speech_samples()) / 16000
+# Identical real decodes run once per session (docs/tests.md) for the tests about what the
+# platform makes of the chunks' real output; not for those that patch the engine or compare a
+# job's text with a decode of their own.
+shared_decode = pytest.mark.usefixtures("shared_decode")
 
 
 def post_long(api, path="/v1/audio/transcriptions", **fields):
@@ -27,6 +31,7 @@ def post_long(api, path="/v1/audio/transcriptions", **fields):
 
 
 @pytest.mark.inference
+@shared_decode
 def test_long_audio_runs_as_chunks_and_reads_as_one_pass(api_a):
     response = post_long(
         api_a, response_format="verbose_json", **{"timestamp_granularities[]": ["word", "segment"]}
@@ -78,6 +83,7 @@ def test_long_audio_runs_as_chunks_and_reads_as_one_pass(api_a):
 
 
 @pytest.mark.inference
+@shared_decode
 def test_chunked_text_matches_one_pass(api_a, settings):
     """Cutting changes little: the same words as one pass over the whole file, near enough."""
     import difflib
@@ -106,6 +112,7 @@ def test_a_file_of_one_chunk_gives_exactly_the_engines_text(api_a):
 
 
 @pytest.mark.inference
+@shared_decode
 def test_chunking_strategy_decides_the_cuts(api_a):
     """server_vad with a silence longer than every pause of the file: no place to cut."""
     response = post_long(
@@ -150,6 +157,7 @@ def test_a_failing_chunk_fails_the_job_refunds_it_and_leaves_no_samples(api_a, m
 
 
 @pytest.mark.inference
+@shared_decode
 def test_a_chunk_whose_worker_died_is_run_again_and_the_job_billed_once(
     api_a, stalled_queue, monkeypatch
 ):
@@ -180,6 +188,7 @@ def test_a_chunk_whose_worker_died_is_run_again_and_the_job_billed_once(
 
 
 @pytest.mark.inference
+@shared_decode
 def test_cancelling_a_chunked_job_drops_its_queued_chunks_and_samples(api_a, stalled_queue):
     response = post_long(api_a, path="/v1/audio/jobs")
     job = Job.objects.get(public_id=response.json()["id"])
