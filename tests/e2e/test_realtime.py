@@ -6,10 +6,7 @@ messages, an abrupt leave)."""
 import base64
 import contextlib
 import json
-import os
-import signal
 import socket
-import sqlite3
 import time
 
 import numpy as np
@@ -19,6 +16,7 @@ from websockets.exceptions import ConnectionClosed
 
 from tests.audio import JFK, JFK_TEXT, MULTILINGUAL, words
 from tests.e2e.accounting import tenant_with_limits, usage_rows
+from tests.e2e.workers import wait_until, workers_paused
 from tools.realtime_client import audio_bytes, encode, load_samples, session_config, stream
 
 pytestmark = pytest.mark.e2e
@@ -306,68 +304,6 @@ def tenant_job(platform, slug: str) -> list[tuple]:
         "ON t.id = j.tenant_id WHERE t.slug = %s ORDER BY j.id",
         (slug,),
     )
-
-
-def wait_until(predicate, *, timeout: float, what: str):
-    """Poll for an event (a row's state): no fixed sleep stands in for it."""
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        assert time.monotonic() < deadline, f"{what}: not reached in {timeout:.0f} s"
-        time.sleep(0.1)
-    return value
-
-
-def writes_free(platform, job_id: str) -> bool:
-    """Nothing holds what the server must write to cancel the job (SQLite's write lock, or
-    the job's row on PostgreSQL)."""
-    try:
-        if platform.env.get("DATABASE_URL", "").startswith("postgres"):
-            platform.query(
-                "SELECT id FROM transcriptions_job WHERE public_id = %s FOR UPDATE NOWAIT",
-                (job_id,),
-            )
-        else:
-            with sqlite3.connect(platform.var_dir / "db.sqlite3", timeout=0.2) as conn:
-                conn.execute("BEGIN IMMEDIATE")
-                conn.rollback()
-    except Exception:
-        return False
-    return True
-
-
-@contextlib.contextmanager
-def workers_paused(platform, slug: str):
-    """Once the tenant's job runs, every worker process of the platform is stopped (SIGSTOP)
-    between two database writes, and resumed on exit: whatever the test does meanwhile
-    happens while the job is running, however loaded the machine (injected fault: workers
-    that are slow)."""
-    [(job_id,)] = wait_until(
-        lambda: platform.query(
-            "SELECT j.public_id FROM transcriptions_job j JOIN accounts_tenant t "
-            "ON t.id = j.tenant_id WHERE t.slug = %s AND j.status = 'running'",
-            (slug,),
-        ),
-        timeout=120,
-        what="the job running on a worker",
-    )
-    pids = platform.worker_pids()
-    assert pids
-
-    def signal_all(sig):
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
-
-    try:
-        signal_all(signal.SIGSTOP)
-        while not writes_free(platform, job_id):
-            signal_all(signal.SIGCONT)  # one was stopped inside a write: let it finish it
-            time.sleep(0.05)
-            signal_all(signal.SIGSTOP)
-        assert tenant_job(platform, slug)[0][0] == "running", "the job ended before the pause"
-        yield
-    finally:
-        signal_all(signal.SIGCONT)
 
 
 def test_abrupt_disconnect_cancels_the_turn_and_frees_the_worker(platform_server):
