@@ -86,7 +86,8 @@ def cancel_left_jobs(platform, key: str, responses) -> None:
             assert cancelled.status_code == 200, cancelled.text
 
 
-# The module's own platform (a 3 s wait, three workers with both models) starts in its setup.
+# Over 20 s with its setup: the module's own platform (a 3 s wait) starts there, its three
+# workers loading both models the tests send (whisper-1 is base, and tiny.en).
 def test_the_sdk_does_not_retry_a_504_into_three_jobs(tight):
     """One `create()` used to make 3 jobs billed 3 times (the SDK retries 5xx twice)."""
     customer = tenant_with_limits(tight, "patient")

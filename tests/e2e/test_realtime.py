@@ -22,7 +22,8 @@ from tools.realtime_client import audio_bytes, encode, load_samples, session_con
 pytestmark = pytest.mark.e2e
 
 
-# About 20 s: the SDK streams the recording at the pace it plays (the subject).
+# About 20 s: the SDK streams the recording at the pace it plays (the subject); when it is
+# the first to ask for the session's platform (platform_server), its setup starts that too.
 def test_sdk_streams_jfk_in_real_time_with_server_vad(platform_server):
     """Turns found by server VAD, each: speech_started, speech_stopped, committed, completed
     with its usage, and deltas: interim text while it is spoken (previews), then the rest of
