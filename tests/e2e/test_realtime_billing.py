@@ -20,7 +20,8 @@ from tools.realtime_client import audio_bytes, load_samples, session_config, str
 pytestmark = pytest.mark.e2e
 
 
-# About 20 s: audio streamed at its pace until the quota runs out mid-session.
+# About 20 s: audio streamed at its pace until the quota runs out mid-session; when it is the
+# first to ask for the session's platform (platform_server), its setup starts that too.
 def test_quota_runs_out_mid_session(platform_server):
     """A tenant with 5 seconds a month: the first turns pass, then `error` with
     insufficient_quota; the refused turns are logged, billed nothing and got no text."""
