@@ -141,7 +141,7 @@ def platform_server(tmp_path_factory):
     embedded (SQLite, ORM broker, one qcluster) by default, or with DATABASE_URL/REDIS_URL set
     (CI's second pass) PostgreSQL and the Redis broker with two separate qcluster processes of
     one worker (and one kept for clients) each."""
-    from tests.live import make_platform, production_like
+    from tests.platforms import make_platform, production_like
 
     workers = 1 if production_like() else 2
     platform = make_platform(

@@ -196,51 +196,6 @@ class Chunk(models.Model):
         return self.start_sample / SAMPLE_RATE
 
 
-class LivePreview(models.Model):
-    """A live turn's audio so far, to be decoded once for its interim text (the Realtime API's
-    deltas while a turn is spoken): a unit of work for the same workers as chunks, queued by a
-    session and deleted by it once read. Its seconds are held against the quota before it is
-    queued, and those its sent text covers billed (services.live_billing). Rows a session left
-    behind are purged (retention)."""
-
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
-
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
-    model = models.CharField(max_length=64)
-    language = models.CharField(max_length=8, blank=True)
-    prompt = models.TextField(blank=True)
-    prefix = models.TextField(blank=True)
-    # 16 kHz mono int16: at most a turn (REALTIME_MAX_TURN_SECONDS), so a row, not a file.
-    samples = models.BinaryField()
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
-    text = models.TextField(blank=True)
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
-
-    def __str__(self) -> str:
-        return f"preview {self.pk}"
-
-
-class LiveSession(models.Model):
-    """An open realtime session, counted against its tenant's cap (REALTIME_SESSIONS_PER_TENANT)
-    across every web process and machine. Its web process refreshes `seen_at` while it is open
-    and deletes the row when it closes; the row of a process that died stops counting once
-    `seen_at` is stale (services.live_sessions), and is purged later (retention)."""
-
-    public_id = models.CharField(max_length=40, unique=True)
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
-    opened_at = models.DateTimeField(default=timezone.now)
-    seen_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        indexes = [models.Index(fields=["tenant", "seen_at"])]
-
-    def __str__(self) -> str:
-        return self.public_id
-
-
 class CallbackSecret(models.Model):
     """The per-tenant secret that signs job callbacks (HMAC-SHA256 over the body)."""
 

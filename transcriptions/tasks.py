@@ -4,7 +4,6 @@ from billing.services import idempotency_records_purge, usage_records_purge
 from ops.task_history import task_history_prune
 
 from . import services
-from .services.live_preview import live_preview_run
 
 
 def run_chunk() -> str | None:
@@ -42,8 +41,3 @@ def housekeeping() -> dict[str, int]:
         "usage_records_purged": usage_records_purge(),
         "task_history_pruned": task_history_prune(),
     }
-
-
-def run_preview(preview_pk: int) -> str | None:
-    """A live turn's interim text (services.live_preview): one decode, no chunk, not billed."""
-    return live_preview_run(preview_pk)

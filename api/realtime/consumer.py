@@ -1,5 +1,5 @@
-"""`GET /v1/realtime?intent=transcription`: the websocket, its key, its size limits. What the
-messages mean is the session's (session.py).
+"""`GET /v1/realtime?intent=transcription`: the websocket, its key, its size limits, and the
+live session (live.session) it speaks to in OpenAI's events (RealtimeSession, protocol.py).
 
 The key comes as OpenAI's clients send it: `Authorization: Bearer <key>` (servers, the Python
 SDK), or the subprotocol `openai-insecure-api-key.<key>` beside `realtime` (browsers, which
@@ -12,23 +12,40 @@ further past it from its frame header (ops/web_worker.py).
 """
 
 import asyncio
+import base64
+import binascii
 import contextlib
 import json
+from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qs
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from accounts.authentication import KeyRefused, api_key_check
-from transcriptions.services.live_sessions import (
+from accounts.models import ApiKey
+from billing.errors import BillingError
+from live.events import Event, new_id
+from live.pool import in_thread
+from live.services.audio_buffer import BufferFull, BufferTooSmall
+from live.services.session_slots import (
     LIVE_SESSION_HEARTBEAT,
     live_session_close,
     live_session_open,
     live_session_seen,
 )
+from live.session import LiveSession
+from transcriptions.errors import TranscriptionError
 
-from .protocol import error_event
-from .session import RealtimeSession, in_thread
+from ..errors import to_api_error
+from .protocol import (
+    ProtocolError,
+    beta_session_object,
+    error_event,
+    server_events,
+    session_object,
+    session_update,
+)
 
 KEY_SUBPROTOCOL = "openai-insecure-api-key."
 # OpenAI's close code for a refused connection (its reason is the error's type).
@@ -52,6 +69,122 @@ MSG_TOO_MANY_SESSIONS = (
     "Too many realtime sessions of this organization are open (at most {limit} at once). "
     "Close one, or retry shortly."
 )
+MSG_UNKNOWN_EVENT = (
+    "Invalid value for 'type': '{type}'. A transcription session takes session.update, "
+    "transcription_session.update, input_audio_buffer.append, input_audio_buffer.commit and "
+    "input_audio_buffer.clear."
+)
+MSG_BAD_AUDIO = "Invalid 'audio': expected base64-encoded audio bytes."
+MSG_COMMIT_EMPTY = (
+    "Error committing input audio buffer: buffer too small. Expected at least 100ms of audio, "
+    "but buffer only has {ms:.2f}ms of audio."
+)
+MSG_BUFFER_FULL = (
+    "The input audio buffer holds {seconds:g} seconds, as much as one turn may: commit it "
+    "before appending more."
+)
+
+
+def _refusal_codes(refused: Exception) -> tuple[int, str]:
+    error = to_api_error(refused)
+    return error.status_code, error.code or ""
+
+
+class RealtimeSession(LiveSession):
+    """A live session in OpenAI's events: each client event (a parsed JSON object) becomes a
+    call of the session, each of its events the server events that tell it (protocol.py).
+    Knows no websocket: `send` takes each server event."""
+
+    def __init__(self, *, api_key: ApiKey, send: Callable[[dict], Awaitable[None]]) -> None:
+        super().__init__(api_key=api_key, emit=self._emit, refusal_codes=_refusal_codes)
+        self._send = send
+
+    async def send(self, event: dict) -> None:
+        if "event_id" not in event:
+            event = {"event_id": new_id("event"), **event}
+        await self._send(event)
+
+    async def _emit(self, event: Event) -> None:
+        for server_event in server_events(event):
+            await self.send(server_event)
+
+    async def start(self) -> None:
+        await self.send(
+            {"type": "session.created", "session": session_object(self.id, self.settings)}
+        )
+
+    async def handle(self, event: dict) -> None:
+        kind = event.get("type")
+        handler = {
+            "session.update": self._session_update,
+            "transcription_session.update": self._session_update,
+            "input_audio_buffer.append": self._append,
+            "input_audio_buffer.commit": self._commit,
+            "input_audio_buffer.clear": self._clear,
+        }.get(kind if isinstance(kind, str) else "")
+        try:
+            if handler is None:
+                raise ProtocolError(
+                    MSG_UNKNOWN_EVENT.format(type=kind), code="invalid_value", param="type"
+                )
+            await handler(event)
+        except ProtocolError as bad:
+            await self.send(
+                error_event(
+                    bad.message, code=bad.code, param=bad.param, event_id=event.get("event_id")
+                )
+            )
+
+    async def _session_update(self, event: dict) -> None:
+        try:
+            await self.configure(session_update(event, self.settings))
+        except (TranscriptionError, BillingError) as refused:
+            error = to_api_error(refused)
+            param = "session.audio.input.transcription." + (error.param or "model")
+            raise ProtocolError(
+                error.message, code=error.code or "invalid_value", param=param
+            ) from None
+        if event.get("type") == "transcription_session.update":
+            await self.send(
+                {
+                    "type": "transcription_session.updated",
+                    "session": beta_session_object(self.id, self.settings),
+                }
+            )
+        else:
+            await self.send(
+                {"type": "session.updated", "session": session_object(self.id, self.settings)}
+            )
+
+    async def _append(self, event: dict) -> None:
+        audio = event.get("audio")
+        try:
+            data = base64.b64decode(audio, validate=True) if isinstance(audio, str) else None
+        except (binascii.Error, ValueError):
+            data = None
+        if data is None:
+            raise ProtocolError(MSG_BAD_AUDIO, param="audio")
+        try:
+            await self.append(data)
+        except BufferFull as full:
+            raise ProtocolError(
+                MSG_BUFFER_FULL.format(seconds=full.max_seconds),
+                code="input_audio_buffer_full",
+                param="audio",
+            ) from None
+
+    async def _commit(self, event: dict) -> None:
+        try:
+            await self.commit()
+        except BufferTooSmall as small:
+            raise ProtocolError(
+                MSG_COMMIT_EMPTY.format(ms=small.buffered_ms),
+                code="input_audio_buffer_commit_empty",
+            ) from None
+
+    async def _clear(self, event: dict) -> None:
+        await self.clear()
+        await self.send({"type": "input_audio_buffer.cleared"})
 
 
 def _key(scope: dict) -> str | None:
@@ -117,7 +250,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
 
     @staticmethod
     async def _beat(session_id: str) -> None:
-        """Keeps the session counted (services.live_sessions) while it is open."""
+        """Keeps the session counted (live.services.session_slots) while it is open."""
         while True:
             await asyncio.sleep(LIVE_SESSION_HEARTBEAT)
             with contextlib.suppress(Exception):  # a missed beat: the next one counts

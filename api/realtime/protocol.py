@@ -1,6 +1,7 @@
 """The Realtime API's transcription session as OpenAI shapes it (openai-python
 `types/realtime/`): the session object we describe, the settings a client's `session.update`
-(or the older `transcription_session.update`) asks for, and the server events we send.
+(or the older `transcription_session.update`) asks for, and the server events we send for
+a live session's events (live.events).
 
 A client may send either shape of the update:
 - `session.update` with `{"type": "transcription", "audio": {"input": {"format": {"type":
@@ -11,12 +12,26 @@ A client may send either shape of the update:
   answered `transcription_session.updated`.
 """
 
-import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
+from live.events import (
+    Committed,
+    Completed,
+    Delta,
+    Event,
+    SessionSettings,
+    SpeechStarted,
+    SpeechStopped,
+    TurnFailed,
+    TurnRefused,
+    new_id,
+)
+from live.services.turn_jobs import LiveTranscription
 from speech.turns import VadSettings
-from transcriptions.services.live import LiveTranscription
+from transcriptions.openai.formats import usage
+
+from ..errors import to_api_error
 
 LOGPROBS = "item.input_audio_transcription.logprobs"
 # The older (beta) format names.
@@ -44,18 +59,6 @@ class ProtocolError(Exception):
         self.message = message
         self.code = code
         self.param = param
-
-
-@dataclass(frozen=True)
-class SessionSettings:
-    audio_format: str = "audio/pcm"
-    transcription: LiveTranscription = field(default_factory=LiveTranscription)
-    # OpenAI's default for a transcription session: server VAD.
-    vad: VadSettings | None = field(default_factory=VadSettings)
-
-
-def new_id(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:24]}"
 
 
 def _object(value: Any, param: str) -> dict:
@@ -282,3 +285,75 @@ def error_event(
             "event_id": event_id,
         },
     }
+
+
+ITEM_EVENT = "conversation.item.input_audio_transcription."
+
+
+def _failed(item_id: str, error: Exception) -> dict:
+    return {
+        "type": ITEM_EVENT + "failed",
+        "item_id": item_id,
+        "content_index": 0,
+        "error": to_api_error(error).as_dict()["error"],
+    }
+
+
+def server_events(event: Event) -> list[dict]:
+    """The server events that tell a client a live session's `event`."""
+    match event:
+        case SpeechStarted(item_id=item_id, audio_start_ms=start):
+            return [
+                {
+                    "type": "input_audio_buffer.speech_started",
+                    "audio_start_ms": start,
+                    "item_id": item_id,
+                }
+            ]
+        case SpeechStopped(item_id=item_id, audio_end_ms=end):
+            return [
+                {
+                    "type": "input_audio_buffer.speech_stopped",
+                    "audio_end_ms": end,
+                    "item_id": item_id,
+                }
+            ]
+        case Committed(item_id=item_id, previous_item_id=previous):
+            return [
+                {
+                    "type": "input_audio_buffer.committed",
+                    "previous_item_id": previous,
+                    "item_id": item_id,
+                }
+            ]
+        case Delta(item_id=item_id, text=text, logprobs=logprobs):
+            delta: dict[str, Any] = {
+                "type": ITEM_EVENT + "delta",
+                "item_id": item_id,
+                "content_index": 0,
+                "delta": text,
+            }
+            if logprobs is not None:
+                delta["logprobs"] = logprobs
+            return [delta]
+        case Completed(item_id=item_id, transcript=transcript, seconds=seconds):
+            completed: dict[str, Any] = {
+                "type": ITEM_EVENT + "completed",
+                "item_id": item_id,
+                "content_index": 0,
+                "transcript": transcript,
+                "usage": usage(seconds),
+            }
+            if event.logprobs is not None:
+                completed["logprobs"] = event.logprobs
+            return [completed]
+        case TurnFailed(item_id=item_id, error=error):
+            return [_failed(item_id, error)]
+        case TurnRefused(item_id=item_id, error=error):
+            # OpenAI's `error` for the refusal, then the turn's `failed`.
+            api_error = to_api_error(error)
+            return [
+                error_event(api_error.message, type=api_error.type, code=api_error.code),
+                _failed(item_id, error),
+            ]
+    raise TypeError(f"not a live session's event: {event!r}")

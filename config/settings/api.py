@@ -52,9 +52,9 @@ SYNC_WAITS_PER_TENANT = env.int("SYNC_WAITS_PER_TENANT", default=32)
 # work, callback lookups. At least 36 (the capped shares of the last three, plus 4 for the reads).
 THREAD_POOL_WORKERS = env.int("THREAD_POOL_WORKERS", default=36)
 
-# --- Live transcription (/v1/realtime, api/realtime/) -------------------------------------------
+# --- Live transcription (/v1/realtime: live/, api/realtime/) ------------------------------------
 # Open realtime sessions one tenant may hold at once, on every web process and machine together
-# (transcriptions/services/live_sessions.py); past it the connection gets an `error` event.
+# (live/services/session_slots.py); past it the connection gets an `error` event.
 REALTIME_SESSIONS_PER_TENANT = env.int("REALTIME_SESSIONS_PER_TENANT", default=8)
 # Largest client message (JSON text, audio as base64): bigger ones end the session with an
 # `error` event (OpenAI allows 15 MiB; 4 MiB is about 90 s of 24 kHz PCM16).
@@ -62,10 +62,10 @@ REALTIME_MAX_MESSAGE_BYTES = env.int("REALTIME_MAX_MESSAGE_BYTES", default=4 * 1
 # Longest turn: with server VAD a longer one is committed at this length and the speech goes
 # on in the next turn; with client commits an append past it is refused.
 REALTIME_MAX_TURN_SECONDS = env.float("REALTIME_MAX_TURN_SECONDS", default=60.0)
-# Interim text while a turn is spoken (transcriptions/services/live_preview.py): the turn so far
+# Interim text while a turn is spoken (live/services/preview_decoding.py): the turn so far
 # is decoded again after this much more speech, and no sooner than twice the last preview's
 # round trip (a busy platform gets fewer). 0 turns previews off: deltas come at the turn's end.
 REALTIME_PREVIEW_SECONDS = env.float("REALTIME_PREVIEW_SECONDS", default=0.4)
 # A turn of at most 9 s is decoded in a 10 s encoder window rather than Whisper's 30 s
-# (services.live.turn_window): about three times less work. True: always the full 30 s.
+# (live.services.turn_jobs.turn_window): about three times less work. True: always the full 30 s.
 REALTIME_FULL_WINDOW = env.bool("REALTIME_FULL_WINDOW", default=False)

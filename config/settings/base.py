@@ -45,11 +45,12 @@ INSTALLED_APPS = [
     "axes",  # login throttling (dashboard and admin), see "Sign-in" below
     # One app per audience; imports run one way (docs/architecture/layout.md; `make lint`
     # checks it):
-    # ops <- accounts <- billing <- transcriptions <- api / dashboard.
+    # ops <- accounts <- billing <- transcriptions <- live <- api / dashboard.
     "ops",
     "accounts",
     "billing",
     "transcriptions",
+    "live",
     "api",
     "dashboard",
 ]

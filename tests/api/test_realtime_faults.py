@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from django.db import OperationalError
 
-from api.realtime import turns as turns_module
-from api.realtime.session import RealtimeSession
+from api.realtime.consumer import RealtimeSession
 from billing.models import UsageRecord
+from live import turns as turns_module
 from tests.conftest import keyed_client
 from transcriptions.models import Job
 
@@ -83,7 +83,7 @@ def test_a_fault_while_queueing_the_turn_is_reported_and_the_session_goes_on(ten
             raise OperationalError("database is locked")
         return real_submit(**kwargs)
 
-    monkeypatch.setattr("api.realtime.turns.live_turn_submit", flaky_submit)
+    monkeypatch.setattr("live.turns.live_turn_submit", flaky_submit)
     events = one_turn(api.api_key, turns=2)
     [error] = failures(events)
     assert error["type"] == "server_error" and error["code"] == "internal_error"
@@ -100,7 +100,7 @@ def test_a_fault_while_following_the_turn_cancels_its_job(tenant_a, monkeypatch,
     async def broken_wait(job_pk, *, sent, timeout):
         raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr("api.realtime.turns.live_turn_wait", broken_wait)
+    monkeypatch.setattr("live.turns.live_turn_wait", broken_wait)
     job = failed_and_cancelled(api.api_key)
     # Cancelled before any of it was transcribed: its usage row is settled at 0 s.
     [row] = UsageRecord.objects.filter(job_id=job.public_id)

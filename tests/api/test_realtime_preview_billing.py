@@ -13,22 +13,23 @@ import time
 import pytest
 from django.utils import timezone
 
-from api.realtime.session import RealtimeSession
+from api.realtime.consumer import RealtimeSession
 from billing.models import UsageRecord
 from billing.reports import billing_report
 from billing.selectors import quota_status, usage_by_day
 from billing.services import plan_override_set
+from live.models import LivePreview
 from tests.audio import JFK
 from tests.conftest import keyed_client
 from tests.dashboard.conftest import signed_in
 from tools.realtime_client import load_samples
-from transcriptions.models import Job, LivePreview
+from transcriptions.models import Job
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 DELTA = "conversation.item.input_audio_transcription.delta"
 COMPLETED = "conversation.item.input_audio_transcription.completed"
-# The usage log's row of the interim text of a turn (live_billing), and how the turn ended.
+# The usage log's row of the interim text of a turn (preview_billing), and how the turn ended.
 PREVIEW_ENDPOINT = "/v1/realtime/preview"
 CLEARED, CLOSED = "preview_cleared", "preview_closed"
 RATE = 24_000
@@ -241,7 +242,7 @@ def test_interim_text_stops_where_the_quota_does(tenant_a):
 def test_a_preview_being_queued_when_the_turn_is_cleared_leaves_nothing_held(tenant_a, monkeypatch):
     """The turn is cleared while its next preview's seconds are being held (slow database,
     injected): the hold is settled with the rest, nothing stays reserved."""
-    from api.realtime import previews
+    from live import previews
 
     real_submit = previews.live_preview_submit
 
@@ -254,7 +255,7 @@ def test_a_preview_being_queued_when_the_turn_is_cleared_leaves_nothing_held(ten
 
     async def run() -> None:
         await spoken.speak()
-        monkeypatch.setattr("api.realtime.previews.live_preview_submit", slow_submit)
+        monkeypatch.setattr("live.previews.live_preview_submit", slow_submit)
         await asyncio.sleep(max(0.0, spoken.session._preview_after - time.monotonic()))
         more = load_samples(JFK, RATE)[3 * RATE : 4 * RATE].tobytes()
         await spoken.session.handle(

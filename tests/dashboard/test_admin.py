@@ -93,6 +93,7 @@ def test_a_key_added_in_the_admin_is_shown_once_and_works(staff_client, tenant_a
 
 
 @pytest.mark.inference
+@pytest.mark.backend
 def test_retry_runs_a_failed_job_again(staff_client, api_a, settings):
     settings.RETAIN_AUDIO = True  # a job can only run again while its audio is stored
     with (

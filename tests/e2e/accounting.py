@@ -4,7 +4,7 @@ import time
 import uuid
 from typing import NamedTuple
 
-from tests.live import LivePlatform
+from tests.platforms import LivePlatform
 
 
 class Customer(NamedTuple):

@@ -35,7 +35,7 @@ LANDING_TIMEOUT_MS = 180_000
 def live(tmp_path_factory):
     """A platform of its own, with RETAIN_AUDIO on (the player needs the audio kept), one
     worker process."""
-    from tests.live import make_platform, production_like
+    from tests.platforms import make_platform, production_like
 
     platform = make_platform(
         tmp_path_factory.mktemp("dash-transcripts"), RETAIN_AUDIO="true", Q_WORKERS="1"

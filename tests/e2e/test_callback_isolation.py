@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.audio import JFK, JFK_TEXT, words
-from tests.live import make_platform
+from tests.platforms import make_platform
 from tests.receivers import Receiver, answer_drip
 
 pytestmark = pytest.mark.e2e

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def two_clusters(tmp_path_factory):
-    from tests.live import make_platform
+    from tests.platforms import make_platform
 
     platform = make_platform(
         tmp_path_factory.mktemp("two-clusters"),

@@ -15,7 +15,7 @@ from openai import OpenAI
 from tests.audio import JFK, MULTILINGUAL
 from tests.e2e.accounting import tenant_with_limits, usage_rows
 from tests.e2e.workers import workers_stopped
-from tests.live import make_platform
+from tests.platforms import make_platform
 
 pytestmark = pytest.mark.e2e
 

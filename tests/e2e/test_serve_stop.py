@@ -15,10 +15,11 @@ import httpx
 import pytest
 
 from tests.audio import MULTILINGUAL
-from tests.live import make_platform
+from tests.platforms import make_platform
 from tools.live_platform import BASE_DIR, free_port, session_pids
 
-pytestmark = pytest.mark.e2e
+# `make run` is the embedded setup: these tests run it whatever the environment says.
+pytestmark = [pytest.mark.e2e, pytest.mark.embedded]
 
 STOP_LIMIT = 5.0
 

@@ -172,6 +172,7 @@ DEAD_WORKER = f"{__import__('socket').gethostname()}:4194303"  # above any live 
 
 
 @pytest.mark.inference
+@pytest.mark.backend
 def test_a_job_whose_worker_died_is_retried(api_a, stalled_queue, monkeypatch):
     job = running_job(api_a, worker=DEAD_WORKER, attempts=1)
     monkeypatch.undo()  # the retry really runs (inline, in this test process)

@@ -92,6 +92,7 @@ def test_a_full_cluster_takes_a_clients_chunk_and_leaves_the_batch(
 
 # The real engine: the turn's deadline (a third of 0.3 s) must pass while a chunk decodes.
 @pytest.mark.inference
+@pytest.mark.backend
 def test_a_worker_takes_the_next_chunk_itself_until_its_turn_runs_out(
     api_a, stalled_queue, settings, monkeypatch
 ):

@@ -2,8 +2,7 @@
 one final transition), chunks (turns, fair claims, cutting, stored samples), running (the
 worker side), progress (what a running job has done, for streams), speakers (diarized
 transcripts), recovery (dead workers, retries, the schedules), retention, callbacks, waiting,
-usage (what a job costs), and live transcription: live_audio (a session's input buffer and its
-turns) and live (each turn a job; imported from there, not re-exported here)."""
+usage (what a job costs). Live transcription is the `live` app's, above this one."""
 
 from .callback_targets import callback_url_resolve
 from .callbacks import callback_deliver, callback_secret_get, callback_secret_rotate

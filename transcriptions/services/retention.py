@@ -1,14 +1,26 @@
 """Purging transcripts and audio past their tenant's retention (a django-q2 schedule)."""
 
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from django.utils import timezone
 
 from accounts.models import Tenant
 from billing.selectors import tenant_limits
 
-from ..models import Job, LivePreview, LiveSession
+from ..models import Job
 from .speakers import speaker_references_delete
+
+# The purges of apps above this one (live's previews and sessions), run by the same schedule:
+# each registers itself from its AppConfig.ready, as this app may not import them. Each takes
+# `now` and returns its counts by name.
+Purger = Callable[..., dict[str, int]]
+_purgers: list[Purger] = []
+
+
+def purger_register(purge: Purger) -> None:
+    if purge not in _purgers:
+        _purgers.append(purge)
 
 
 def retention_days(*, tenant: Tenant) -> int:
@@ -17,13 +29,7 @@ def retention_days(*, tenant: Tenant) -> int:
     return tenant_limits(tenant=tenant).retention_days
 
 
-PREVIEW_RETENTION = timedelta(minutes=10)
-# A live session's row outlives its session only when its web process died: it stopped
-# counting a minute after (services.live_sessions); gone after this.
-LIVE_SESSION_RETENTION = timedelta(minutes=10)
-
-
-def purge_expired(*, now=None) -> dict[str, int]:
+def purge_expired(*, now: datetime | None = None) -> dict[str, int]:
     now = now or timezone.now()
     counts = {"jobs": 0, "audio_files": 0}
     for tenant in Tenant.objects.all():
@@ -40,12 +46,6 @@ def purge_expired(*, now=None) -> dict[str, int]:
                 counts["audio_files"] += 1
             job.delete()
             counts["jobs"] += 1
-    # A live session that ended abruptly can leave its last preview behind (it deletes each
-    # one it reads): a preview is of use for seconds.
-    counts["live_previews"], _ = LivePreview.objects.filter(
-        created_at__lt=now - PREVIEW_RETENTION
-    ).delete()
-    counts["live_sessions"], _ = LiveSession.objects.filter(
-        seen_at__lt=now - LIVE_SESSION_RETENTION
-    ).delete()
+    for purge in _purgers:
+        counts.update(purge(now=now))
     return counts

@@ -92,7 +92,7 @@ class AudioRequest:
     # gpt-4o-transcribe-diarize's known speakers: (name, the reference's audio file), stored
     # with the job and embedded by its worker (services.speakers).
     known_speakers: tuple[tuple[str, bytes], ...] = ()
-    # Live turns only (services.live): the job's `encoder_window`.
+    # Live turns only (live.services.turn_jobs): the job's `encoder_window`.
     encoder_window: int = 0
 
     def fingerprint_fields(self) -> dict[str, Any]:

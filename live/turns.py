@@ -1,4 +1,4 @@
-"""A realtime session's committed turns (mixed into session.RealtimeSession, whose state it
+"""A live session's committed turns (mixed into session.LiveSession, whose state it
 uses): each runs as a task of its own, its job submitted and waited for in threads (the
 database and the wake-ups are synchronous), while the session goes on taking audio, so a turn
 being transcribed never holds up the next one's detection."""
@@ -6,39 +6,30 @@ being transcribed never holds up the next one's detection."""
 import asyncio
 import contextlib
 import time
-from typing import Any
 
 from django.conf import settings
 
 from billing.errors import BillingError
 from transcriptions.errors import TranscriptionError
 from transcriptions.models import Job
-from transcriptions.openai.formats import usage
 from transcriptions.services import job_outcome_error
-from transcriptions.services.live import (
+
+from .events import Committed, Completed, Delta, SessionSettings, TurnFailed, TurnRefused
+from .pool import in_thread
+from .services.preview_billing import PreviewCharge, PreviewEnd, live_preview_release
+from .services.turn_jobs import (
     live_turn_abandon,
     live_turn_refused,
     live_turn_submit,
     live_turn_wait,
 )
-from transcriptions.services.live_billing import PreviewCharge, PreviewEnd, live_preview_release
-
-from ..errors import ApiError, to_api_error
-from .pool import in_thread
-from .protocol import SessionSettings, error_event
 
 
 class Turns:
     async def _committed(
         self, item_id: str, samples, *, sent: str = "", charge: PreviewCharge | None = None
     ) -> None:
-        await self.send(
-            {
-                "type": "input_audio_buffer.committed",
-                "previous_item_id": self._previous_item_id,
-                "item_id": item_id,
-            }
-        )
+        await self.emit(Committed(item_id, self._previous_item_id))
         self._previous_item_id = item_id
         task = asyncio.create_task(
             self._transcribe(
@@ -52,15 +43,8 @@ class Turns:
         self._turns.add(task)
         task.add_done_callback(self._turns.discard)
 
-    async def _failed(self, item_id: str, error: ApiError) -> None:
-        await self.send(
-            {
-                "type": "conversation.item.input_audio_transcription.failed",
-                "item_id": item_id,
-                "content_index": 0,
-                "error": error.as_dict()["error"],
-            }
-        )
+    async def _failed(self, item_id: str, error: Exception) -> None:
+        await self.emit(TurnFailed(item_id, error))
 
     async def _transcribe(
         self,
@@ -100,18 +84,17 @@ class Turns:
             self._submits.discard(submit)
             # Over quota (or too many jobs, a full queue): nothing stored, nothing billed but
             # the interim text already sent.
-            error = to_api_error(refused)
+            status_code, error_code = self.refusal_codes(refused)
             await in_thread(live_turn_refused)(
                 tenant=tenant,
                 api_key=self.api_key,
                 settings=transcription,
                 samples=samples,
-                status_code=error.status_code,
-                error_code=error.code or "",
+                status_code=status_code,
+                error_code=error_code,
             )
             await self._settle(charge, PreviewEnd.TURN_REFUSED)
-            await self.send(error_event(error.message, type=error.type, code=error.code))
-            await self._failed(item_id, error)
+            await self.emit(TurnRefused(item_id, refused))
             return
         except asyncio.CancelledError:
             # The session ends while the turn is queued: its job (cancelled) bills what its
@@ -128,7 +111,7 @@ class Turns:
             # never comes. The session goes on.
             self._submits.discard(submit)
             await self._settle(charge, PreviewEnd.TURN_FAILED)
-            await self._failed(item_id, to_api_error(fault))
+            await self._failed(item_id, fault)
             return
         self._jobs[item_id] = job.pk
         end = PreviewEnd.TURN_FAILED
@@ -142,7 +125,7 @@ class Turns:
             # what was transcribed, and reported failed, rather than left running unseen.
             with contextlib.suppress(Exception):
                 await in_thread(live_turn_abandon)(job.pk)
-            await self._failed(item_id, to_api_error(fault))
+            await self._failed(item_id, fault)
         finally:
             self._jobs.pop(item_id, None)
             # A job that succeeded billed the whole turn: nothing more. One given up (left
@@ -161,7 +144,7 @@ class Turns:
             try:
                 job = await live_turn_wait(job.pk, sent=seen, timeout=remaining)
             except TranscriptionError as gone:  # deleted by its owner meanwhile
-                await self._failed(item_id, to_api_error(gone))
+                await self._failed(item_id, gone)
                 return
             # The whole text once done; a delta carries whatever of it the earlier ones did
             # not. Segments' texts begin with a space, the transcript does not.
@@ -172,35 +155,26 @@ class Turns:
                 # is sent after words it does not have.
                 text = ""
             if len(text) > sent_chars:
-                delta: dict[str, Any] = {
-                    "type": "conversation.item.input_audio_transcription.delta",
-                    "item_id": item_id,
-                    "content_index": 0,
-                    "delta": text[sent_chars:],
-                }
+                delta_scores = None
                 if logprobs:
                     scores = job.partial_logprobs or []
                     if job.status == Job.Status.SUCCEEDED:
                         scores = (job.result or {}).get("logprobs") or scores
-                    delta["logprobs"] = scores[sent_scores:]
+                    delta_scores = scores[sent_scores:]
                     sent_scores = len(scores)
-                await self.send(delta)
+                await self.emit(Delta(item_id, text[sent_chars:], delta_scores))
                 sent_chars = len(text)
             if job.status == Job.Status.SUCCEEDED:
-                completed: dict[str, Any] = {
-                    "type": "conversation.item.input_audio_transcription.completed",
-                    "item_id": item_id,
-                    "content_index": 0,
-                    "transcript": job.text,
-                    "usage": usage(job.duration or 0.0),
-                }
-                if logprobs:
-                    completed["logprobs"] = (job.result or {}).get("logprobs") or []
+                completed = Completed(
+                    item_id,
+                    job.text,
+                    job.duration or 0.0,
+                    ((job.result or {}).get("logprobs") or []) if logprobs else None,
+                )
                 if job.text:
                     self._said.append(job.text)
-                await self.send(completed)
+                await self.emit(completed)
                 return
             if job.is_finished or time.monotonic() >= deadline:
-                error = to_api_error(job_outcome_error(job))
-                await self._failed(item_id, error)
+                await self._failed(item_id, job_outcome_error(job))
                 return

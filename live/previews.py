@@ -1,8 +1,8 @@
-"""A realtime session's interim text (mixed into session.RealtimeSession, whose state it uses).
+"""A live session's interim text (mixed into session.LiveSession, whose state it uses).
 
-While a turn is spoken (server VAD), its audio so far is previewed (services.live_preview), one
-preview at a time, and the words two previews in a row agree on go out as deltas at once: the
-interim text. The turn's own decode, of all its audio, is its `completed` transcript, and is
+While a turn is spoken (server VAD), its audio so far is previewed (services.preview_decoding),
+one preview at a time, and the words two previews in a row agree on go out as deltas at once:
+the interim text. The turn's own decode, of all its audio, is its `completed` transcript, and is
 not bound to the interim text: forcing it to start with the previews' words (tried) locked their
 mistakes in, and the live word error rate rose from 4 % to 24 % on the benchmark's clip. When the
 transcript starts with what the deltas sent, a last delta carries the rest, so the deltas add
@@ -11,7 +11,7 @@ client showing interim text replaces it with the transcript. With `include: logp
 no previews: each delta carries the log probabilities of its tokens, which only the turn's own
 decode has.
 
-Interim text is billed (services.live_billing): each preview's seconds are held against the
+Interim text is billed (services.preview_billing): each preview's seconds are held against the
 quota before it is queued, and what the sent deltas covered is billed however the turn ends.
 """
 
@@ -25,17 +25,17 @@ from django.conf import settings
 from billing.errors import BillingError
 from speech import SAMPLE_RATE
 from transcriptions.errors import TranscriptionError
-from transcriptions.services.live import turn_prompt
-from transcriptions.services.live_billing import PreviewCharge, live_preview_settle
-from transcriptions.services.live_preview import (
+
+from .events import Delta, SessionSettings
+from .pool import in_thread
+from .services.preview_billing import PreviewCharge, live_preview_settle
+from .services.preview_decoding import (
     live_preview_drop,
     live_preview_submit,
     live_preview_take,
     words_agreed,
 )
-
-from .pool import in_thread
-from .protocol import SessionSettings
+from .services.turn_jobs import turn_prompt
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class Previews:
         return sent, charge
 
     async def _settle(self, charge: PreviewCharge, end: str, *, job_id: str = "") -> None:
-        """Bill what the turn's interim text covered (live_billing): shielded, so a session
+        """Bill what the turn's interim text covered (services.preview_billing): shielded, so a session
         torn down meanwhile still bills it."""
         await self._holds_done(charge)
         if charge.empty:
@@ -156,11 +156,4 @@ class Previews:
             # Held before the preview was queued (live_preview_submit); owed from now on.
             charge.sent_seconds = max(charge.sent_seconds, len(samples) / SAMPLE_RATE)
             self._sent = sent + agreed
-            await self.send(
-                {
-                    "type": "conversation.item.input_audio_transcription.delta",
-                    "item_id": item_id,
-                    "content_index": 0,
-                    "delta": agreed,
-                }
-            )
+            await self.emit(Delta(item_id, agreed))

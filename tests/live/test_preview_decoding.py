@@ -11,19 +11,19 @@ from django.utils import timezone
 from faster_whisper import decode_audio
 
 import speech as engine
-from speech import SAMPLE_RATE
-from speech.decoding import encoder_window, window_seconds_for
-from tests.audio import JFK, words
-from transcriptions.models import LivePreview
-from transcriptions.services import retention
-from transcriptions.services.live import LiveTranscription, turn_prompt
-from transcriptions.services.live_billing import PreviewCharge
-from transcriptions.services.live_preview import (
+from live.models import LivePreview
+from live.services.preview_billing import PreviewCharge
+from live.services.preview_decoding import (
     live_preview_run,
     live_preview_submit,
     live_preview_take,
     words_agreed,
 )
+from live.services.turn_jobs import LiveTranscription, turn_prompt
+from speech import SAMPLE_RATE
+from speech.decoding import encoder_window, window_seconds_for
+from tests.audio import JFK, words
+from transcriptions.services import retention
 
 take = async_to_sync(live_preview_take)  # a coroutine: the session awaits it
 
@@ -124,10 +124,11 @@ def test_turn_prompt_is_the_sessions_prompt_then_the_end_of_what_was_said():
 def stalled_previews(monkeypatch):
     """Previews are stored but no worker is given them (injected fault): the test runs them
     with live_preview_run, as the worker's task does."""
-    monkeypatch.setattr("transcriptions.services.live_preview.async_task", lambda *a, **k: None)
+    monkeypatch.setattr("live.services.preview_decoding.async_task", lambda *a, **k: None)
 
 
 @pytest.mark.inference
+@pytest.mark.backend
 @pytest.mark.django_db(transaction=True)
 def test_a_preview_is_decoded_by_the_worker_service_and_read_once(tenant_a, stalled_previews):
     pk = preview(tenant_a, jfk_start())
@@ -141,6 +142,7 @@ def test_a_preview_is_decoded_by_the_worker_service_and_read_once(tenant_a, stal
 
 
 @pytest.mark.inference
+@pytest.mark.backend
 @pytest.mark.django_db(transaction=True)
 def test_a_preview_is_queued_for_the_workers(tenant_a):
     """Through django-q2 (run at once by the test settings' sync cluster)."""
@@ -176,7 +178,7 @@ def test_previews_left_behind_are_purged(tenant_a):
 
 
 def test_only_turns_that_fit_the_shortest_window_get_it(settings):
-    from transcriptions.services.live import turn_window
+    from live.services.turn_jobs import turn_window
 
     assert turn_window(2.7) == 10
     assert turn_window(9.0) == 10
@@ -186,6 +188,7 @@ def test_only_turns_that_fit_the_shortest_window_get_it(settings):
 
 
 @pytest.mark.inference
+@pytest.mark.backend
 @pytest.mark.django_db(transaction=True)
 def test_a_preview_gives_way_to_a_clients_waiting_chunk(api_a, stalled_queue, stalled_previews):
     """A committed turn (or a synchronous request) waits for a worker: the worker that meets a

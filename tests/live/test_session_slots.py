@@ -7,16 +7,16 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from tests.billing.test_quota_race import together
-from transcriptions.models import LiveSession
-from transcriptions.services import retention
-from transcriptions.services.live_sessions import (
+from live.models import LiveSession
+from live.services.session_slots import (
     LIVE_SESSION_STALE,
     live_session_close,
     live_session_open,
     live_session_seen,
     live_sessions_open,
 )
+from tests.billing.test_quota_race import together
+from transcriptions.services import retention
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

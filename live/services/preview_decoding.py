@@ -6,16 +6,16 @@ one at a time, and a worker decodes it once: the turn's model, a shorter encoder
 (engine.window_seconds_for), greedy at temperature 0, and the words already sent as the
 transcript's forced start (faster-whisper's `prefix`). A preview is a django-q task of its own,
 run by whichever worker is free; the turns themselves stay chunks under the fair policy
-(dispatch.py), and a preview gives way to them: a worker that finds a client's chunk waiting
-skips the preview. A session that finds its previews slow asks for fewer (the session's
-pacing). A preview is queued only once its seconds are held against the quota, and the seconds
-its sent words cover are billed even if the turn is never committed (live_billing).
+(transcriptions.dispatch), and a preview gives way to them: a worker that finds a client's
+chunk waiting skips the preview. A session that finds its previews slow asks for fewer (the
+session's pacing). A preview is queued only once its seconds are held against the quota, and the seconds
+its sent words cover are billed even if the turn is never committed (preview_billing).
 
 Which words are sent is decided here (`words_agreed`): a word is sent once two previews in a
 row agree on it and on everything before it (whisper_streaming's "local agreement"), so the
 last, half-heard word of a preview is never sent. What was sent becomes the forced start of
 the next previews, so the interim text only grows; the turn's own decode is free of it (see
-api/realtime/previews.py).
+live/previews.py).
 """
 
 import logging
@@ -28,15 +28,16 @@ import speech as engine
 from accounts.models import Tenant
 from ops import threads
 from speech import SAMPLE_RATE
+from transcriptions.models import Chunk
+from transcriptions.services.waiting import topic_notify, topic_wait_async
 
-from ..models import Chunk, LivePreview
-from .live import LiveTranscription, live_transcription_check
-from .live_billing import PreviewCharge, live_preview_hold
-from .waiting import topic_notify, topic_wait_async
+from ..models import LivePreview
+from .preview_billing import PreviewCharge, live_preview_hold
+from .turn_jobs import LiveTranscription, live_transcription_check
 
 logger = logging.getLogger(__name__)
 
-PREVIEW_TASK = "transcriptions.tasks.run_preview"
+PREVIEW_TASK = "live.tasks.run_preview"
 _WORD = re.compile(r"\s*\S+")
 
 

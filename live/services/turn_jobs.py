@@ -1,7 +1,7 @@
 """Live transcription (the Realtime API's transcription sessions): each turn of a session's
 audio becomes a job like any other, queued as an interactive chunk (ahead of async work, in
-the fair order of dispatch.py) and run by the same workers. Nothing is decoded in the web
-process.
+the fair order of transcriptions.dispatch) and run by the same workers. Nothing is decoded in
+the web process.
 
 A turn is billed as any synchronous request is: its seconds reserved against the month's
 quota when it is committed (refused with QuotaExceeded when they are not there), settled with
@@ -9,7 +9,7 @@ the measured length when its job ends, refunded if it fails or is cancelled. Eac
 one row in the usage log (endpoint REALTIME_ENDPOINT), settled when its job ends, so a bill
 reads the same whether the audio came in a file or live. Audio never committed (cleared, or
 left in the buffer when the client went away) is never transcribed, and billed only for what
-its interim text covered (live_billing).
+its interim text covered (preview_billing).
 """
 
 import io
@@ -25,11 +25,9 @@ import speech as engine
 from accounts.models import ApiKey, Tenant
 from billing.services import UsageOrigin, usage_record_create
 from speech import SAMPLE_RATE
-
-from ..models import Job
-from .lifecycle import job_cancel
-from .submission import AudioRequest, audio_request_build, job_submit
-from .waiting import job_wait_async
+from transcriptions.models import Job
+from transcriptions.services import AudioRequest, audio_request_build, job_cancel, job_submit
+from transcriptions.services.waiting import job_wait_async
 
 REALTIME_ENDPOINT = "/v1/realtime"
 # The earlier turns' text given to the decoder with a turn (as Whisper conditions each window of

@@ -1,7 +1,7 @@
 """What a live turn's interim text costs: every second of audio whose text leaves the server is
 billed, whether or not the turn is ever committed.
 
-A turn's audio so far is previewed (live_preview) only once its seconds are held against the
+A turn's audio so far is previewed (preview_decoding) only once its seconds are held against the
 month's quota (billing's quota_hold, no job slot): a tenant without them gets no interim text.
 When the turn ends, the hold becomes what its text covered (`PreviewCharge.sent_seconds`, the
 audio of the last preview whose words were sent):
@@ -27,10 +27,8 @@ from billing.models import UsageRecord
 from billing.rounding import billed_seconds
 from billing.services import quota_hold, quota_unhold, usage_record_create
 from speech import SAMPLE_RATE
-
-from ..models import Job
-from .lifecycle import job_cancel
-from .usage import job_usage
+from transcriptions.models import Job
+from transcriptions.services import job_cancel, job_usage
 
 PREVIEW_ENDPOINT = "/v1/realtime/preview"
 PREVIEW_METHOD = "WS"

@@ -6,17 +6,17 @@ import audioop  # the reference G.711 decoder (deprecated, still in 3.11): only 
 import numpy as np
 import pytest
 
-from speech.pcm import PcmDecoder, _alaw_table, _mulaw_table
-from speech.turns import VadSettings
-from tests.audio import JFK
-from tools.realtime_client import encode, load_samples
-from transcriptions.services.live_audio import (
+from live.services.audio_buffer import (
     BufferFull,
     BufferTooSmall,
     LiveAudioBuffer,
     TurnStarted,
     TurnStopped,
 )
+from speech.pcm import PcmDecoder, _alaw_table, _mulaw_table
+from speech.turns import VadSettings
+from tests.audio import JFK
+from tools.realtime_client import encode, load_samples
 
 
 @pytest.mark.parametrize(
