@@ -79,14 +79,16 @@ def platform(tmp_path_factory):
         platform.stop()
 
 
-# Slow: the receivers hold both callbacks to the CALLBACK_TIMEOUT (20 s) cut (the subject);
-# the module's own platform starts in its setup.
+# Slow: the receivers hold both callbacks to the platform's CALLBACK_TIMEOUT cut (the subject),
+# which must outlast the other tenant's request and its PROMPT bound; the module's own platform
+# starts in its setup.
 def test_slow_receivers_do_not_stall_another_tenants_request(platform):
     other_tenant = "other"
     platform.manage("create_tenant", other_tenant, "--name", "Other")
     other_key = platform.manage("create_api_key", other_tenant, "--name", other_tenant)
     hostile = {"Authorization": f"Bearer {platform.key}"}
-    receiver = Receiver(answer_drip(interval=1.0))
+    # A byte every 0.2 s: the receiver sees the cut (its next sends fail) soon after it.
+    receiver = Receiver(answer_drip(interval=0.2))
     try:
         jobs = []
         for _ in range(2):  # as many as there are inference workers

@@ -12,25 +12,32 @@ import openai
 import pytest
 from openai import OpenAI
 
-from tests.audio import MULTILINGUAL
+from tests.audio import JFK, MULTILINGUAL
 from tests.e2e.accounting import tenant_with_limits, usage_rows
+from tests.e2e.workers import workers_stopped
 from tests.platforms import make_platform
 
 pytestmark = pytest.mark.e2e
 
 WAITS_PER_TENANT = 2
+# jfk.flac lasts 11.0 s: billed per started second (billing.rounding).
+JFK_BILLED = 11
 
 
 @pytest.fixture(scope="module")
 def tight(tmp_path_factory):
-    """One web process, a 3 s synchronous wait, two waits per tenant."""
+    """One web process, a 3 s synchronous wait, two waits per tenant. Jobs outlast the wait
+    because the tests stop the workers (workers_stopped), not because they are long."""
     platform = make_platform(
         tmp_path_factory.mktemp("tight"),
         SYNC_WAIT_TIMEOUT="3",
         SYNC_WAITS_PER_TENANT=str(WAITS_PER_TENANT),
         Q_WORKERS="2",
+        INTERACTIVE_WORKERS="1",
     )
-    platform.start(workers_ready=2)
+    # Every worker process (Q_WORKERS and the one kept for clients): all are stopped.
+    platform.worker_processes = 3
+    platform.start(workers_ready=platform.worker_processes)
     try:
         yield platform
     finally:
@@ -45,12 +52,12 @@ def jobs_of(platform, slug: str) -> list[tuple]:
     )
 
 
-def post_licence(platform, key: str, *, model: str, read_timeout: float = 60) -> httpx.Response:
-    """A synchronous transcription of the 60 s licence recording."""
+def post_jfk(platform, key: str, *, model: str, read_timeout: float = 60) -> httpx.Response:
+    """A synchronous transcription of jfk.flac."""
     return httpx.post(
         f"{platform.api_base}/audio/transcriptions",
         headers={"Authorization": f"Bearer {key}"},
-        files={"file": ("licence.mp3", MULTILINGUAL.read_bytes(), "audio/mpeg")},
+        files={"file": ("jfk.flac", JFK.read_bytes(), "audio/flac")},
         data={"model": model},
         timeout=httpx.Timeout(60, read=read_timeout),
     )
@@ -68,7 +75,7 @@ def wait_for(predicate, timeout: float):
 
 def cancel_left_jobs(platform, key: str, responses) -> None:
     """Cancel (DELETE) the jobs that answered 504 and go on running: what a test does not wait
-    for would otherwise hold the workers for minutes, and the next test waits for them."""
+    for would otherwise hold the workers, and the next test waits for them."""
     for response in responses:
         if response.status_code == 504:
             cancelled = httpx.delete(
@@ -79,26 +86,31 @@ def cancel_left_jobs(platform, key: str, responses) -> None:
             assert cancelled.status_code == 200, cancelled.text
 
 
-# Slow (20 s and more): its one job (60 s of audio on whisper-1) must run to its end to be
-# billed once; the module's own platform (a 3 s wait) starts in its setup.
+# Over 20 s with its setup: the module's own platform (a 3 s wait) starts there, its three
+# workers loading both models the tests send (whisper-1 is base, and tiny.en).
 def test_the_sdk_does_not_retry_a_504_into_three_jobs(tight):
     """One `create()` used to make 3 jobs billed 3 times (the SDK retries 5xx twice)."""
     customer = tenant_with_limits(tight, "patient")
     client = OpenAI(base_url=tight.api_base, api_key=customer.key)  # default: 2 retries
-    with MULTILINGUAL.open("rb") as f, pytest.raises(openai.InternalServerError) as caught:
+    # The workers stay stopped until create() returns: a retry would find its job unfinished.
+    with (
+        workers_stopped(tight),
+        JFK.open("rb") as f,
+        pytest.raises(openai.InternalServerError) as caught,
+    ):
         client.audio.transcriptions.create(model="whisper-1", file=f)
     assert caught.value.status_code == 504
     assert caught.value.response.headers["x-should-retry"] == "false"
     [(job_id, _)] = jobs_of(tight, customer.slug)
     assert caught.value.response.headers["x-job-id"] == job_id
-    # The one job goes on, and is billed once when it ends.
+    # The one job goes on once the workers do, and is billed once when it ends.
     wait_for(lambda: jobs_of(tight, customer.slug)[0][1] == "succeeded", timeout=180)
     rows = tight.query(
         "SELECT u.billed_seconds FROM accounts_usagerecord u JOIN accounts_tenant t "
         "ON t.id = u.tenant_id WHERE t.slug = %s",
         (customer.slug,),
     )
-    assert rows == [(60,)]
+    assert rows == [(JFK_BILLED,)]
 
 
 def test_one_tenant_cannot_hold_unbounded_waits(tight):
@@ -109,11 +121,12 @@ def test_one_tenant_cannot_hold_unbounded_waits(tight):
     c = tenant_with_limits(tight, "bystander")
 
     def hold() -> httpx.Response:
-        return post_licence(tight, b.key, model="whisper-1")
+        return post_jfk(tight, b.key, model="whisper-1")
 
-    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+    with workers_stopped(tight), concurrent.futures.ThreadPoolExecutor(4) as pool:
         held = [pool.submit(hold) for _ in range(4)]
-        time.sleep(1.0)  # B's requests are in: waiting for their jobs, or refused
+        # B's requests are in: waiting for their jobs (which cannot end), or refused.
+        wait_for(lambda: len(jobs_of(tight, b.slug)) + sum(f.done() for f in held) >= 4, timeout=60)
         started = time.monotonic()
         models = httpx.get(
             f"{tight.api_base}/models", headers={"Authorization": f"Bearer {c.key}"}, timeout=60
@@ -162,9 +175,8 @@ def test_deleting_a_job_under_its_own_stream_ends_the_stream_cleanly(tight):
 
 
 _BUSY = "SELECT 1 FROM transcriptions_job WHERE status IN ('queued', 'running')"
-# How long the earlier tests' jobs may take to drain: those a test leaves running are
-# cancelled (cancel_left_jobs), so only their chunks being decoded are left; a loaded 2-core
-# machine once needed minutes for 8 x 60 s of audio left to run.
+# A failure bound on the earlier tests' jobs draining: those a test leaves running are
+# cancelled (cancel_left_jobs), so only short chunks being decoded are left.
 DRAIN_SECONDS = 420
 
 
@@ -188,19 +200,19 @@ def _threads(pid: int) -> int:
     return len(list(Path(f"/proc/{pid}/task").iterdir()))
 
 
-# About 20 s: eight requests wait out their 3 s timeouts at once (the subject).
 def test_waiting_requests_hold_no_thread_of_the_web_process(tight):
     """Each synchronous request once held a thread of the web process while its job ran;
     now the wait is a coroutine: 8 requests waiting at once add no thread."""
     wait_for(lambda: not tight.query(_BUSY), timeout=DRAIN_SECONDS)
     web = _web_worker_pid(tight)
-    customers = [tenant_with_limits(tight, f"waiter{i}") for i in range(4)]
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:  # each is two manage.py runs
+        customers = list(pool.map(lambda i: tenant_with_limits(tight, f"waiter{i}"), range(4)))
     idle = _threads(web)
 
     def wait(customer) -> httpx.Response:
-        return post_licence(tight, customer.key, model="tiny.en")
+        return post_jfk(tight, customer.key, model="tiny.en")
 
-    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+    with workers_stopped(tight), concurrent.futures.ThreadPoolExecutor(8) as pool:
         held = [pool.submit(wait, c) for c in customers for _ in range(WAITS_PER_TENANT)]
         wait_for(
             lambda: (
@@ -225,8 +237,6 @@ def test_waiting_requests_hold_no_thread_of_the_web_process(tight):
     assert during <= idle + 4, (idle, during)
 
 
-# Slow (over a minute on 2 cores): its three jobs (60 s of audio each) must run to their end
-# to show each is billed once (the subject).
 def test_a_client_that_goes_away_ends_its_wait_and_is_billed_once(tight):
     """A synchronous request whose client went away kept waiting (and kept its share of
     SYNC_WAITS_PER_TENANT) until its job ended or the wait timed out. Now the wait ends with
@@ -235,22 +245,31 @@ def test_a_client_that_goes_away_ends_its_wait_and_is_billed_once(tight):
     customer = tenant_with_limits(tight, "leaver")
 
     def post(read_timeout: float) -> httpx.Response:
-        return post_licence(tight, customer.key, model="tiny.en", read_timeout=read_timeout)
+        return post_jfk(tight, customer.key, model="tiny.en", read_timeout=read_timeout)
 
     def leave() -> None:
+        # Once its job exists (the upload is probed and stored first) and well inside the 3 s
+        # wait, which the stopped workers cannot end.
         with pytest.raises(httpx.ReadTimeout):  # httpx closes the connection
-            post(read_timeout=1.0)
+            post(read_timeout=2.0)
 
-    with concurrent.futures.ThreadPoolExecutor(WAITS_PER_TENANT) as pool:
-        for left in [pool.submit(leave) for _ in range(WAITS_PER_TENANT)]:
-            left.result()
-    time.sleep(0.3)
-    # Still inside the others' 3 s wait: their slots would be taken, and this refused (429).
-    third = post(read_timeout=60)
-    assert third.status_code == 504, third.text
-    assert len(jobs_of(tight, customer.slug)) == WAITS_PER_TENANT + 1
+    with workers_stopped(tight):  # no job can end: each wait ends with its connection
+        with concurrent.futures.ThreadPoolExecutor(WAITS_PER_TENANT) as pool:
+            for left in [pool.submit(leave) for _ in range(WAITS_PER_TENANT)]:
+                left.result()
+        # The server saw both leave: their rows say 499 (written once the wait freed its slot).
+        wait_for(
+            lambda: (
+                [row[1] for row in usage_rows(tight, customer.key)].count(499) == WAITS_PER_TENANT
+            ),
+            timeout=30,
+        )
+        # Still inside the others' 3 s wait: their slots would be taken, and this refused (429).
+        third = post(read_timeout=60)
+        assert third.status_code == 504, third.text
+        assert len(jobs_of(tight, customer.slug)) == WAITS_PER_TENANT + 1
     wait_for(lambda: all(s == "succeeded" for _, s in jobs_of(tight, customer.slug)), 180)
     endpoint = "/v1/audio/transcriptions"
-    expected = [(endpoint, 499, "client_closed_request", 60)] * WAITS_PER_TENANT
-    expected.append((endpoint, 504, "timeout", 60))
+    expected = [(endpoint, 499, "client_closed_request", JFK_BILLED)] * WAITS_PER_TENANT
+    expected.append((endpoint, 504, "timeout", JFK_BILLED))
     wait_for(lambda: sorted(usage_rows(tight, customer.key)) == sorted(expected), 30)

@@ -1,15 +1,12 @@
 """Live transcription (`/v1/realtime?intent=transcription`) against a running server with real
 workers: the official `openai` SDK's realtime client streams the shipped recordings at the pace
 they play; a raw `websockets` client sends what the SDK never would (bad keys, broken
-messages, an abrupt leave)."""
+messages, frames past the limits).
+
+Billing and faults of live sessions: test_realtime_billing.py."""
 
 import base64
-import contextlib
 import json
-import os
-import signal
-import socket
-import sqlite3
 import time
 
 import numpy as np
@@ -19,50 +16,14 @@ from websockets.exceptions import ConnectionClosed
 
 from tests.audio import JFK, JFK_TEXT, MULTILINGUAL, words
 from tests.e2e.accounting import tenant_with_limits, usage_rows
+from tests.e2e.realtime import COMPLETED, DELTA, FAILED, jfk_pcm, raw, receive, word_errors, ws_url
 from tools.realtime_client import audio_bytes, encode, load_samples, session_config, stream
 
 pytestmark = pytest.mark.e2e
 
-COMPLETED = "conversation.item.input_audio_transcription.completed"
-DELTA = "conversation.item.input_audio_transcription.delta"
-FAILED = "conversation.item.input_audio_transcription.failed"
-JFK_PCM = None
 
-
-def jfk_pcm() -> bytes:
-    global JFK_PCM
-    if JFK_PCM is None:
-        JFK_PCM = audio_bytes(JFK)
-    return JFK_PCM
-
-
-def ws_url(platform) -> str:
-    return platform.api_base.replace("http://", "ws://") + "/realtime?intent=transcription"
-
-
-def raw(platform, key: str | None, **options):
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
-    return websockets.sync.client.connect(
-        ws_url(platform), additional_headers=headers, open_timeout=10, **options
-    )
-
-
-def receive(ws, kind: str, timeout: float = 30.0) -> dict:
-    """The next event of this type (others are skipped)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        event = json.loads(ws.recv(timeout=max(0.1, deadline - time.monotonic())))
-        if event["type"] == kind:
-            return event
-
-
-def word_errors(hypothesis: str, reference: str) -> float:
-    import jiwer
-
-    return jiwer.wer(" ".join(words(reference)), " ".join(words(hypothesis)))
-
-
-# About 20 s: the SDK streams the recording at the pace it plays (the subject).
+# About 20 s: the SDK streams the recording at the pace it plays (the subject); when it is
+# the first to ask for the session's platform (platform_server), its setup starts that too.
 def test_sdk_streams_jfk_in_real_time_with_server_vad(platform_server):
     """Turns found by server VAD, each: speech_started, speech_stopped, committed, completed
     with its usage, and deltas: interim text while it is spoken (previews), then the rest of
@@ -168,34 +129,6 @@ def test_client_commits_in_g711_mu_law(platform_server):
     assert done["usage"]["seconds"] == 11
 
 
-# About 20 s: audio streamed at its pace until the quota runs out mid-session.
-def test_quota_runs_out_mid_session(platform_server):
-    """A tenant with 5 seconds a month: the first turns pass, then `error` with
-    insufficient_quota; the refused turns are logged, billed nothing and got no text."""
-    customer = tenant_with_limits(platform_server, "thrifty", monthly_audio_seconds=5)
-    run = stream(
-        base_url=platform_server.api_base,
-        api_key=customer.key,
-        audio=jfk_pcm(),
-        session=session_config(model="tiny.en"),
-    )
-    errors = run.of_type("error")
-    assert errors, run.types()
-    assert {e["error"]["code"] for e in errors} == {"insufficient_quota"}
-    assert run.of_type(COMPLETED), "the turns within the quota were transcribed"
-    failed = run.of_type(FAILED)
-    assert len(failed) == len(errors)
-    # Spoken once the quota was gone: not even interim text (previews need the quota too).
-    refused = {event["item_id"] for event in failed}
-    assert not [e for e in run.of_type(DELTA) if e["item_id"] in refused]
-    rows = usage_rows(platform_server, customer.key)
-    billed = sum(row[3] for row in rows if row[1] == 200)
-    assert billed <= 5
-    assert [row[1:] for row in rows if row[1] != 200] == [(429, "insufficient_quota", 0)] * len(
-        errors
-    )
-
-
 @pytest.mark.parametrize(
     "key, message",
     [
@@ -299,132 +232,6 @@ def test_a_message_past_the_servers_ceiling_is_refused_from_its_header(platform_
         assert receive(ws, "session.created")["type"] == "session.created"
 
 
-def tenant_job(platform, slug: str) -> list[tuple]:
-    """(status, worker) of the tenant's jobs."""
-    return platform.query(
-        "SELECT j.status, j.worker FROM transcriptions_job j JOIN accounts_tenant t "
-        "ON t.id = j.tenant_id WHERE t.slug = %s ORDER BY j.id",
-        (slug,),
-    )
-
-
-def wait_until(predicate, *, timeout: float, what: str):
-    """Poll for an event (a row's state): no fixed sleep stands in for it."""
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        assert time.monotonic() < deadline, f"{what}: not reached in {timeout:.0f} s"
-        time.sleep(0.1)
-    return value
-
-
-def writes_free(platform, job_id: str) -> bool:
-    """Nothing holds what the server must write to cancel the job (SQLite's write lock, or
-    the job's row on PostgreSQL)."""
-    try:
-        if platform.env.get("DATABASE_URL", "").startswith("postgres"):
-            platform.query(
-                "SELECT id FROM transcriptions_job WHERE public_id = %s FOR UPDATE NOWAIT",
-                (job_id,),
-            )
-        else:
-            with sqlite3.connect(platform.var_dir / "db.sqlite3", timeout=0.2) as conn:
-                conn.execute("BEGIN IMMEDIATE")
-                conn.rollback()
-    except Exception:
-        return False
-    return True
-
-
-@contextlib.contextmanager
-def workers_paused(platform, slug: str):
-    """Once the tenant's job runs, every worker process of the platform is stopped (SIGSTOP)
-    between two database writes, and resumed on exit: whatever the test does meanwhile
-    happens while the job is running, however loaded the machine (injected fault: workers
-    that are slow)."""
-    [(job_id,)] = wait_until(
-        lambda: platform.query(
-            "SELECT j.public_id FROM transcriptions_job j JOIN accounts_tenant t "
-            "ON t.id = j.tenant_id WHERE t.slug = %s AND j.status = 'running'",
-            (slug,),
-        ),
-        timeout=120,
-        what="the job running on a worker",
-    )
-    pids = platform.worker_pids()
-    assert pids
-
-    def signal_all(sig):
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
-
-    try:
-        signal_all(signal.SIGSTOP)
-        while not writes_free(platform, job_id):
-            signal_all(signal.SIGCONT)  # one was stopped inside a write: let it finish it
-            time.sleep(0.05)
-            signal_all(signal.SIGSTOP)
-        assert tenant_job(platform, slug)[0][0] == "running", "the job ended before the pause"
-        yield
-    finally:
-        signal_all(signal.SIGCONT)
-
-
-def test_abrupt_disconnect_cancels_the_turn_and_frees_the_worker(platform_server):
-    """The client commits a turn and vanishes: its job is cancelled (not left running for
-    nobody), and nothing is billed that was not transcribed."""
-    customer = tenant_with_limits(platform_server, "leaver")
-    # 55 s (a turn may be 60) with `base`: seconds of work; the workers are paused while it
-    # runs (workers_paused), so the leave is always seen while the job runs.
-    long_turn = audio_bytes(JFK, trailing_silence=0) * 5
-    ws = raw(platform_server, customer.key)
-    receive(ws, "session.created")
-    config = session_config(model="base", server_vad=False)
-    ws.send(json.dumps({"type": "session.update", "session": config}))
-    receive(ws, "session.updated")
-    step = 24000 * 2
-    for offset in range(0, len(long_turn), step):
-        piece = base64.b64encode(long_turn[offset : offset + step]).decode()
-        ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": piece}))
-    ws.send(json.dumps({"type": "input_audio_buffer.commit"}))
-    receive(ws, "input_audio_buffer.committed")
-    with workers_paused(platform_server, customer.slug):
-        # Half a frame, then the TCP connection is dropped without a close handshake.
-        # shutdown() sends the FIN now: close() alone would not while the client's reading
-        # thread is blocked in recv() on the socket (Linux keeps it open until that call
-        # returns, i.e. until the server sends something).
-        ws.socket.sendall(b"\x81\x7e\x10")
-        # The server may have closed first, on the half frame (unmasked, a protocol error),
-        # and the client's reading thread closed the socket on that: it is gone either way.
-        with contextlib.suppress(OSError):
-            ws.socket.shutdown(socket.SHUT_RDWR)
-        ws.socket.close()
-        wait_until(
-            lambda: (
-                [status for status, _ in tenant_job(platform_server, customer.slug)]
-                == ["cancelled"]
-            ),
-            timeout=60,
-            what="the turn's job cancelled",
-        )
-    [row] = usage_rows(platform_server, customer.key)
-    assert row[0] == "/v1/realtime"
-    assert row[3] is not None and row[3] < 55, "billed at most what was transcribed"
-    # No worker is left busy: a request right after is served.
-    run = stream(
-        base_url=platform_server.api_base,
-        api_key=customer.key,
-        audio=audio_bytes(JFK, trailing_silence=0),
-        session=session_config(server_vad=False),
-        pace=0,
-        commit=True,
-    )
-    [done] = run.of_type(COMPLETED)
-    assert words(done["transcript"]) == words(JFK_TEXT)
-    # The job stays cancelled once its worker goes on: the decode's result is refused.
-    assert [status for status, _ in tenant_job(platform_server, customer.slug)][:1] == ["cancelled"]
-
-
 def test_open_sessions_per_tenant_are_capped(platform_server):
     """REALTIME_SESSIONS_PER_TENANT (8): the ninth session of a tenant is refused while eight
     are open, another tenant is not, and a closed session frees its slot."""
@@ -502,43 +309,3 @@ def test_a_websocket_to_another_path_is_refused(platform_server):
     with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
         websockets.sync.client.connect(url, open_timeout=10)
     assert refused.value.response.status_code == 403
-
-
-@pytest.mark.parametrize("end", ["clear", "close"])
-def test_interim_text_is_billed_when_the_turn_is_never_committed(platform_server, end):
-    """The attack: 10 s of speech under server VAD that waits long for silence, the interim
-    deltas read, then the buffer cleared or the socket closed. The words are billed: a
-    /v1/realtime/preview row for the seconds they cover, counted in the quota too."""
-    customer = tenant_with_limits(platform_server, f"peek-{end}")
-    speech = load_samples(MULTILINGUAL, 24000)[: 24000 * 10].tobytes()
-    ws = raw(platform_server, customer.key)
-    receive(ws, "session.created")
-    config = session_config(model="tiny.en", vad={"silence_duration_ms": 10_000})
-    ws.send(json.dumps({"type": "session.update", "session": config}))
-    receive(ws, "session.updated")
-    step = 24000 * 2 // 10  # 100 ms, at the pace it is spoken
-    interim = []
-    for offset in range(0, len(speech), step):
-        piece = base64.b64encode(speech[offset : offset + step]).decode()
-        ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": piece}))
-        time.sleep(0.1)
-        with contextlib.suppress(TimeoutError):
-            while True:
-                event = json.loads(ws.recv(timeout=0))
-                if event["type"] == DELTA:
-                    interim.append(event["delta"])
-    if end == "clear":
-        ws.send(json.dumps({"type": "input_audio_buffer.clear"}))
-        receive(ws, "input_audio_buffer.cleared")
-    ws.close()
-    assert len(words("".join(interim))) >= 5, interim
-    [row] = usage_rows(platform_server, customer.key, count=1)
-    status = {"clear": "preview_cleared", "close": "preview_closed"}[end]
-    assert row[:3] == ("/v1/realtime/preview", 200, status)
-    assert 3 <= row[3] <= 10
-    [(used, reserved)] = platform_server.query(
-        "SELECT q.used_seconds, q.reserved_seconds FROM accounts_quotaperiod q "
-        "JOIN accounts_tenant t ON t.id = q.tenant_id WHERE t.slug = %s",
-        (customer.slug,),
-    )
-    assert (used, reserved) == (row[3], 0)

@@ -26,8 +26,10 @@ STOP_LIMIT = 5.0
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory):
-    """One migrated embedded platform; each test starts (and stops) its own `serve` on it."""
-    platform = make_platform(tmp_path_factory.mktemp("serve-stop"))
+    """One migrated embedded platform; each test starts (and stops) its own `serve` on it. Its
+    workers preload the one model a job of these tests uses (whisper-1 is base): each start is
+    shorter by the others' loading, which no test here is about."""
+    platform = make_platform(tmp_path_factory.mktemp("serve-stop"), WHISPER_PRELOAD_MODELS="base")
     platform.env.pop("REDIS_URL", None)  # `make run` is the embedded setup
     if platform.env.pop("DATABASE_URL", None):
         # CI's second pass prepared PostgreSQL: the SQLite database needs the same.
@@ -73,8 +75,8 @@ def busy(platform) -> None:
     raise AssertionError("the job never started")
 
 
-# Slow (each case 20 s and more): each starts a real `serve` (workers load their models)
-# to stop it: the stop is the subject.
+# Slow: each case starts a real `serve` (its workers load their model) to stop it: the stop
+# is the subject.
 @pytest.mark.parametrize(
     "how",
     ["SIGINT to the group", "SIGTERM to the group", "SIGTERM to serve", "SIGTERM while busy"],
@@ -102,7 +104,8 @@ def test_serve_stops_everything_in_time(prepared, how):
         prepared.stop()
 
 
-# Slow: `make run` in a terminal starts the whole platform (models loaded) before Ctrl-C.
+# Slow: `make run` in a terminal migrates, collects the static files and makes the demo
+# tenant (each a manage.py run), then starts the whole platform (model loaded) before Ctrl-C.
 def test_ctrl_c_in_a_terminal_stops_make_run(prepared):
     """The README's command in a real terminal (a pty): Ctrl-C is SIGINT to the terminal's
     foreground process group, which is make and serve; their children have groups of their own."""
