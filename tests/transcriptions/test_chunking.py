@@ -198,6 +198,8 @@ def quiet(samples, at: float) -> bool:
     return float(np.sqrt(np.mean(np.square(around)))) < 0.002
 
 
+# Slow (about 20-30 s, once per module): a real decode of the minute-long reading, English with
+# tiny.en and German with base, whose word times every cut test below checks against.
 @pytest.fixture(scope="module")
 def reading():
     """multilingual.mp3 and its words with their times: the English half with tiny.en, the
