@@ -31,6 +31,8 @@ LONG_MODEL = "whisper-1"
 LANDING_TIMEOUT_MS = 180_000
 
 
+# Slow (20 s and more, once per module, counted in its first test's setup): a platform of its
+# own, since RETAIN_AUDIO is a setting of the whole process and the shared one keeps no audio.
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
     """A platform of its own, with RETAIN_AUDIO on (the player needs the audio kept), one
@@ -224,6 +226,7 @@ def test_cancel_a_running_transcription(browser, live):  # noqa: F811
     page.context.close()
 
 
+# Slow (10-20 s, once): a minute of speech, so that the player has several segments to seek.
 @pytest.fixture(scope="module")
 def retained(live) -> str:
     """A transcript of several segments whose audio was kept, made by the openai client."""
