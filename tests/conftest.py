@@ -50,6 +50,23 @@ def charlie(tenant_b):
     return user
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's, and on PostgreSQL the run's other connections to the test database
+    ended before it is dropped: the threads of the request pool (ops.threads) keep theirs open,
+    and the DROP refused with "being accessed by other users" left a database per run."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _decode_seam():
     """engine.transcribe goes through the fake engine's switch for the whole run (the real
