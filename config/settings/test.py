@@ -4,10 +4,23 @@ import os
 import tempfile
 import uuid
 
-os.environ.setdefault("PLATFORM_VAR_DIR", tempfile.mkdtemp(prefix="whisper-platform-test-"))
+# The run's own var directory, shared with the processes its tests start (they inherit it).
+# Under pytest-xdist each worker process gets one of its own instead of the controller's: two
+# workers must not share a SQLite file, media or lock files.
+_runner = os.environ.get("PYTEST_XDIST_WORKER", "main")
+if "PLATFORM_VAR_DIR" not in os.environ or os.environ.get("TEST_VAR_DIR_RUNNER", _runner) != _runner:
+    os.environ["PLATFORM_VAR_DIR"] = tempfile.mkdtemp(prefix=f"whisper-platform-test-{_runner}-")
+    os.environ["TEST_VAR_DIR_RUNNER"] = _runner
+if _runner != "main" and not os.environ.get("Q_SITE_NAME", "").endswith(f"-{_runner}"):
+    # Nor a queue or task-signing name on a shared Redis.
+    os.environ["Q_SITE_NAME"] = f"{os.environ.get('Q_SITE_NAME') or 'transcribe'}-{_runner}"
 
 from .base import *  # noqa: F403
-from .base import BASE_DIR, DATABASES, Q_CLUSTER, STATIC_ROOT
+from .base import BASE_DIR, CACHES, DATABASES, Q_CLUSTER, STATIC_ROOT
+
+if _runner != "main" and "KEY_PREFIX" in CACHES["default"]:
+    # Nor cache keys (rate-limit counters, leases) on a shared Redis: tenants' ids repeat.
+    CACHES["default"]["KEY_PREFIX"] += f"-{_runner}"
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Model files are reassembled once per machine, not once per test run.
