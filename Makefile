@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+# Test processes (pytest-xdist): one per core, at most 4 (each loads the models). A module's tests stay on one process
+# (--dist loadfile), so an e2e module starts its platform once.
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); echo $$(( n < 4 ? n : 4 )))
 DOCS_PORT ?= 8001
 STAMP := $(VENV)/.installed
 
@@ -27,11 +30,11 @@ run: migrate
 	$(BIN)/python manage.py serve --port $(PORT)
 
 test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # Everything but the e2e tests and those whose subject is the real engine's output.
 test-fast: install
-	$(BIN)/python -m pytest -m "not e2e and not inference" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not e2e and not inference" $(PYTEST_ARGS)
 
 benchmark: install
 	$(BIN)/python manage.py benchmark $(BENCHMARK_ARGS)

@@ -1,7 +1,12 @@
 """Shared fixtures. Personas (healthchecks' hc/test.py): alice owns tenant A, bob is a member
 of A, charlie belongs to tenant B and must be refused everything of A."""
 
+import contextlib
+import fcntl
+import os
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from rest_framework.test import APIClient
@@ -48,6 +53,28 @@ def charlie(tenant_b):
     user = UserFactory(username="charlie")
     MembershipFactory(tenant=tenant_b, user=user, role=Membership.Role.OWNER)
     return user
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """Under pytest-xdist (`make test`), a test marked `solo` runs with no other test running:
+    the others hold a shared lock for each test, a solo test takes it exclusively. A turnstile
+    lock, taken first by every test, keeps the others from starving a solo test that waits.
+    xdist has no such mode of its own: its groups keep tests together, not others away."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if run is None:
+        yield
+        return
+    solo = item.get_closest_marker("solo") is not None
+    locks = Path(tempfile.gettempdir()) / f"whisper-tests-{run}"
+    with contextlib.ExitStack() as held:
+        turnstile = held.enter_context(open(f"{locks}.turnstile", "a"))
+        machine = held.enter_context(open(f"{locks}.machine", "a"))
+        fcntl.flock(turnstile, fcntl.LOCK_EX)
+        fcntl.flock(machine, fcntl.LOCK_EX if solo else fcntl.LOCK_SH)
+        if not solo:
+            fcntl.flock(turnstile, fcntl.LOCK_UN)
+        yield
 
 
 @pytest.fixture(scope="session")

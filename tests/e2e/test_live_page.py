@@ -14,7 +14,8 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from tests.audio import JFK, encode, words
 from tools.realtime_client import load_samples
 
-pytestmark = pytest.mark.e2e
+# solo: chromium plays the fake microphone in real time, and drops audio on a busy machine.
+pytestmark = [pytest.mark.e2e, pytest.mark.solo]
 
 CHROMIUM = Path("/usr/bin/chromium")
 PASSWORD = "a long live-page passphrase 7"
