@@ -15,8 +15,8 @@ if _runner != "main" and not os.environ.get("Q_SITE_NAME", "").endswith(f"-{_run
     # Nor a queue or task-signing name on a shared Redis.
     os.environ["Q_SITE_NAME"] = f"{os.environ.get('Q_SITE_NAME') or 'transcribe'}-{_runner}"
 
-from .base import *  # noqa: F403
-from .base import BASE_DIR, CACHES, DATABASES, Q_CLUSTER, STATIC_ROOT
+from .base import *  # noqa: E402, F403
+from .base import BASE_DIR, CACHES, DATABASES, Q_CLUSTER, STATIC_ROOT  # noqa: E402
 
 if _runner != "main" and "KEY_PREFIX" in CACHES["default"]:
     # Nor cache keys (rate-limit counters, leases) on a shared Redis: tenants' ids repeat.
