@@ -8,7 +8,10 @@ import uuid
 # Under pytest-xdist each worker process gets one of its own instead of the controller's: two
 # workers must not share a SQLite file, media or lock files.
 _runner = os.environ.get("PYTEST_XDIST_WORKER", "main")
-if "PLATFORM_VAR_DIR" not in os.environ or os.environ.get("TEST_VAR_DIR_RUNNER", _runner) != _runner:
+if (
+    "PLATFORM_VAR_DIR" not in os.environ
+    or os.environ.get("TEST_VAR_DIR_RUNNER", _runner) != _runner
+):
     os.environ["PLATFORM_VAR_DIR"] = tempfile.mkdtemp(prefix=f"whisper-platform-test-{_runner}-")
     os.environ["TEST_VAR_DIR_RUNNER"] = _runner
 if _runner != "main" and not os.environ.get("Q_SITE_NAME", "").endswith(f"-{_runner}"):
