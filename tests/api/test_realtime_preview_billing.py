@@ -189,7 +189,9 @@ def test_a_committed_turn_cancelled_as_the_client_leaves_still_bills_its_interim
     async def run() -> None:
         await spoken.speak()
         await spoken.session.handle({"type": "input_audio_buffer.commit"})
-        while not spoken.session._jobs:
+        deadline = time.monotonic() + 30
+        while not spoken.session._jobs:  # the turn's job submitted (a refusal would not be)
+            assert time.monotonic() < deadline, f"no job for the turn: {spoken.events[-3:]}"
             await asyncio.sleep(0.01)
         await spoken.session.close()
 
