@@ -8,7 +8,8 @@ from faster_whisper import decode_audio
 
 import speech as engine
 from speech import SAMPLE_RATE, guards
-from tests.audio import JFK, JFK_TEXT, words
+from speech.windows import encoder_window, window_seconds_for
+from tests.audio import HOTWORDS, JFK, JFK_TEXT, MULTILINGUAL, words
 
 
 @pytest.fixture(scope="module")
@@ -77,3 +78,62 @@ def test_text_over_silence_is_dropped_and_speech_kept(jfk):
     assert len(heard) < len(result.segments)
     speaking = guards.Guard(jfk, retake=no_retake, tokenizer=None, eot=0)
     assert all(speaking.heard(s) for s in result.segments)
+
+
+@pytest.fixture(scope="module")
+def comfy_turn() -> np.ndarray:
+    """The first 2 s of hotwords.mp3: in a live turn's 10 s encoder window, base writes
+    "Then you go into your comfufufu..." until the window is full."""
+    return decode_audio(str(HOTWORDS))[: 2 * SAMPLE_RATE]
+
+
+@pytest.mark.inference
+def test_a_live_turns_loop_is_decoded_again(comfy_turn):
+    window = window_seconds_for(2.0)
+    with encoder_window(window):
+        looping, _ = bare(comfy_turn, "base")
+    assert guards.loop_end("".join(s.text for s in looping)) is not None  # what it was
+    for quick in (False, True):  # the turn's own decode, and a preview's
+        result = engine.transcribe(comfy_turn, model_id="base", window_seconds=window, quick=quick)
+        assert guards.loop_end(result.text) is None, result.text
+        assert words(result.text)[:5] == ["then", "you", "go", "into", "your"]
+        assert len(words(result.text)) < 12
+        assert all(s["end"] <= result.duration for s in result.segments)
+
+
+@pytest.mark.inference
+def test_a_retaken_segment_keeps_its_words_and_logprobs_together(comfy_turn):
+    result = engine.transcribe(
+        comfy_turn, model_id="base", window_seconds=10, word_timestamps=True, logprobs=True
+    )
+    assert guards.loop_end(result.text) is None
+    assert len(result.logprobs) == engine.output_token_count(
+        model_id="base", segments=result.segments
+    )
+    assert (
+        "".join(bytes(entry["bytes"]).decode() for entry in result.logprobs).strip() == result.text
+    )
+    assert [w["word"] for w in result.words] == result.text.split()
+    assert all(w["end"] <= result.duration for w in result.words)
+
+
+@pytest.mark.inference
+def test_timestamps_past_the_end_of_a_turn_end_with_it():
+    """2 s of multilingual.mp3 from 10 s in, in a 10 s window: tiny.en ends its segment at 7 s."""
+    turn = decode_audio(str(MULTILINGUAL))[10 * SAMPLE_RATE : 12 * SAMPLE_RATE]
+    with encoder_window(10):
+        segments, _ = bare(turn, language="en")
+    assert segments[-1].end > 2.0  # what it was
+    result = engine.transcribe(turn, model_id="tiny.en", language="en", window_seconds=10)
+    assert words(result.text) == words("".join(s.text for s in segments))
+    assert result.segments[-1]["end"] == result.duration == 2.0
+
+
+@pytest.mark.inference
+def test_no_text_over_noise():
+    """8 s of low white noise: tiny.en hears a YouTube farewell in it, the VAD no speech."""
+    noise = (np.random.default_rng(0).standard_normal(8 * SAMPLE_RATE) * 0.01).astype(np.float32)
+    segments, _ = bare(noise)
+    assert "".join(s.text for s in segments).strip()  # what it was
+    result = engine.transcribe(noise, model_id="tiny.en")
+    assert result.text == "" and result.segments == []
