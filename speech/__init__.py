@@ -11,7 +11,6 @@ from .config import EngineConfig, configure
 from .constants import SAMPLE_RATE
 from .decoding import (
     BEAM_SIZE,
-    MIN_WINDOW_SECONDS,
     TEMPERATURE_LADDER,
     WARM_UP_CLIP,
     TranscriptionResult,
@@ -24,7 +23,6 @@ from .decoding import (
     preload,
     text_token_count,
     transcribe,
-    window_seconds_for,
 )
 from .registry import (
     MODEL_FILES,
@@ -35,6 +33,7 @@ from .registry import (
     resolve_model_id,
     sha256_file,
 )
+from .windows import MIN_WINDOW_SECONDS, window_seconds_for
 
 __all__ = [
     "BEAM_SIZE",

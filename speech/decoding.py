@@ -16,9 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import numpy as np
+
+from . import guards
 from . import logprobs as token_scores
 from .config import current
+from .constants import SAMPLE_RATE
 from .registry import model_directory, registry
+from .windows import encoder_window, windowed
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +57,7 @@ class TranscriptionResult:
 # --- Loaded models ------------------------------------------------------------------------------
 
 _models: dict[str, Any] = {}
+_directories: dict[str, str] = {}  # verified model directories
 _lock = threading.Lock()
 
 
@@ -72,68 +78,27 @@ def get_model(model_id: str):
         return model
     with _lock:
         if model_id not in _models:
-            from faster_whisper import WhisperModel
-
-            spec = registry()[model_id]
-            device, compute_type = compute_device()
-            _models[model_id] = WhisperModel(
-                str(model_directory(spec)),
-                device=device,
-                compute_type=spec.compute_type or compute_type,
-                cpu_threads=current().cpu_threads,
-                num_workers=1,
-            )
-            _windowed(_models[model_id])
-            logger.info("loaded model %s on %s (%s)", model_id, device, compute_type)
+            _directories[model_id] = str(model_directory(registry()[model_id]))
+            _models[model_id] = _load(model_id)
         return _models[model_id]
 
 
-# --- A shorter encoder window (live turns) ---------------------------------------------------
-#
-# faster-whisper pads every window to Whisper's 30 s (pad_or_trim to 3000 mel frames), so a 2 s
-# turn costs the encoder as much as 30 s of audio, most of the turn's decode. CTranslate2's
-# encoder takes fewer frames; the positions past the audio are padding. A live turn's window is
-# cut to its length plus a margin, never under MIN_WINDOW_SECONDS: on the shipped English
-# clips, under about 10 s the decoder no longer finds the end of the audio and repeats
-# itself; from 10 s on the text was the full window's in most turns (punctuation aside).
-# faster-whisper has no option for it (its
-# `chunk_length` still pads to 3000 frames), so the model's `encode` is wrapped once, at load,
-# and cuts only inside `encoder_window()`: every other decode is untouched.
-MIN_WINDOW_SECONDS = 10
-FULL_WINDOW_SECONDS = 30
-WINDOW_MARGIN_SECONDS = 1.0
-FRAMES_PER_SECOND = 100
-_window = threading.local()
+def _load(model_id: str):
+    """A new WhisperModel of a model whose files get_model verified."""
+    from faster_whisper import WhisperModel
 
-
-def window_seconds_for(duration: float) -> int:
-    """The encoder window for audio of `duration` seconds: its length and a margin, rounded up
-    to 5 s, at least MIN_WINDOW_SECONDS; 30 (Whisper's own) when it would be as long."""
-    seconds = int(-(-(duration + WINDOW_MARGIN_SECONDS) // 5) * 5)
-    return min(FULL_WINDOW_SECONDS, max(MIN_WINDOW_SECONDS, seconds))
-
-
-@contextlib.contextmanager
-def encoder_window(seconds: int | None):
-    """Decodes on this thread see only the first `seconds` of each 30 s window."""
-    previous = getattr(_window, "frames", None)
-    _window.frames = seconds * FRAMES_PER_SECOND if seconds else None
-    try:
-        yield
-    finally:
-        _window.frames = previous
-
-
-def _windowed(model) -> None:
-    encode = model.encode
-
-    def windowed_encode(features):
-        frames = getattr(_window, "frames", None)
-        if frames is not None and features.shape[-1] > frames:
-            features = features[..., :frames]
-        return encode(features)
-
-    model.encode = windowed_encode
+    spec = registry()[model_id]
+    device, compute_type = compute_device()
+    model = WhisperModel(
+        _directories[model_id],
+        device=device,
+        compute_type=spec.compute_type or compute_type,
+        cpu_threads=current().cpu_threads,
+        num_workers=1,
+    )
+    windowed(model)
+    logger.info("loaded model %s on %s (%s)", model_id, device, compute_type)
+    return model
 
 
 def loaded_models() -> list[str]:
@@ -195,9 +160,9 @@ def _freeze_long_lived_objects() -> None:
 # --- Inference --------------------------------------------------------------------------------
 
 
-def _segment_dict(index: int, segment, temperature_default: float) -> dict[str, Any]:
+def _segment_dict(segment, temperature_default: float) -> dict[str, Any]:
     return {
-        "id": index,  # OpenAI numbers segments from 0; faster-whisper from 1
+        "id": segment.id - 1,  # OpenAI numbers segments from 0; faster-whisper from 1
         "seek": segment.seek,
         "start": round(segment.start, 3),
         "end": round(segment.end, 3),
@@ -262,7 +227,7 @@ def detect_language(samples, *, model_id: str, candidates: Iterable[str] = ()) -
 
 
 def transcribe(
-    audio: str | BinaryIO,
+    audio: str | BinaryIO | np.ndarray,
     *,
     model_id: str,
     task: str = "transcribe",
@@ -278,14 +243,25 @@ def transcribe(
     quick: bool = False,
 ) -> TranscriptionResult:
     """Run Whisper on one file; `on_segment(segment, duration, logprobs)` sees each segment as
-    it comes (`logprobs`: its tokens' entries, or None when they were not asked for).
+    it comes (`logprobs`: its tokens' entries, or None when they were not asked for). Every
+    segment goes through the guards first (speech/guards.py).
 
     Live turns only: `prefix`, text the first window's transcript must start with (the words a
     live turn already sent as deltas: faster-whisper's `prefix`, which the text includes);
     `window_seconds`, the encoder window (encoder_window); `quick`, one greedy decode at
     temperature 0, without beam search or Whisper's fallback ladder (a preview, replaced by the
-    turn's own text anyway)."""
+    turn's own text anyway).
+
+    The same audio and options give the same text every time. Temperature 0 with beam search
+    draws nothing at random, so each file is decoded that way first, on the loaded model. Only
+    when a window misses Whisper's thresholds (guards.falls_back), or the caller asked for a
+    temperature, is it decoded with sampling: the whole file again, on a model loaded for it
+    and seeded from the audio and options (guards.seeded says why a new one); the segments
+    already given to `on_segment` come out the same and are not given again."""
+    from faster_whisper import decode_audio
+
     model = get_model(model_id)
+    samples = audio if isinstance(audio, np.ndarray) else decode_audio(audio)
     options = decode_options(
         task=task,
         language=language,
@@ -299,43 +275,105 @@ def transcribe(
     if quick:
         options["temperature"] = options["temperature"][:1]
         options["beam_size"] = 1
+    out = _Transcript(on_segment)
+    detected = [language]
+
+    def retake(start: float, end: float) -> list[guards.Piece]:
+        # Deterministic (temperature 0), the full window, no previous text to repeat.
+        again = {**options, "temperature": [0.0], "language": detected[0], "initial_prompt": None}
+        again["condition_on_previous_text"] = False
+        if start > 0:
+            again.pop("prefix", None)  # the words a live turn sent come at its start
+        piece = samples[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
+        with _decoding(model, piece, again, window_seconds=None, logprobs=logprobs) as (_, found):
+            return [guards.moved(p, start) for p in found]
+
+    guard = guards.Guard(
+        samples, retake=retake, tokenizer=model.hf_tokenizer, eot=_end_of_text(model)
+    )
+    first = {**options, "temperature": [0.0]}
+    sampled = options["temperature"][0] > 0
+    raw: list[str] = []  # the segments the first pass gave, as decoded
+    if not sampled:
+        decoded = _decoding(model, samples, first, window_seconds=window_seconds, logprobs=logprobs)
+        with decoded as (info, found):
+            detected[0] = info.language
+            for piece in found:
+                if len(options["temperature"]) > 1 and guards.falls_back(piece.segment):
+                    sampled = True
+                    break
+                raw.append(piece.segment["text"])
+                out.add(guard.check(piece), info.duration)
+    if sampled:
+        seed = guards.seed_for(samples, model_id=model_id, window=window_seconds, **options)
+        with guards.seeded(seed):
+            fresh = _load(model_id)
+            decoded = _decoding(
+                fresh, samples, options, window_seconds=window_seconds, logprobs=logprobs
+            )
+            with decoded as (info, found):
+                detected[0] = info.language
+                for index, piece in enumerate(found):
+                    if index >= len(raw):
+                        out.add(guard.check(piece), info.duration)
+                    elif piece.segment["text"] != raw[index]:
+                        logger.warning("segment %d came out other than the first time", index)
+    return out.result(info, word_timestamps=word_timestamps, logprobs=logprobs)
+
+
+class _Transcript:
+    """The segments let through, numbered from 0 as OpenAI does, each given to `on_segment`."""
+
+    def __init__(self, on_segment: Callable[..., None] | None) -> None:
+        self.on_segment = on_segment
+        self.segments: list[dict[str, Any]] = []
+        self.words: list[dict[str, Any]] = []
+        self.scores: list[dict[str, Any]] = []
+
+    def add(self, pieces: list[guards.Piece], duration: float) -> None:
+        for piece in pieces:
+            item = {**piece.segment, "id": len(self.segments)}
+            self.segments.append(item)
+            self.words.extend(piece.words)
+            self.scores.extend(piece.logprobs or [])
+            if self.on_segment is not None:
+                self.on_segment(item, duration, piece.logprobs)
+
+    def result(self, info, *, word_timestamps: bool, logprobs: bool) -> TranscriptionResult:
+        return TranscriptionResult(
+            language=info.language,
+            duration=round(info.duration, 3),
+            text="".join(s["text"] for s in self.segments).strip(),
+            segments=self.segments,
+            words=self.words if word_timestamps else None,
+            logprobs=self.scores if logprobs else None,
+        )
+
+
+@contextlib.contextmanager
+def _decoding(model, samples: np.ndarray, options: dict[str, Any], *, window_seconds, logprobs):
+    """(info, the segments as guards.Piece as they come) of one faster-whisper decode."""
     with contextlib.ExitStack() as stack:
         stack.enter_context(encoder_window(window_seconds))
         recorder = stack.enter_context(token_scores.recording(model)) if logprobs else None
-        segments_iter, info = model.transcribe(audio, **options)
-        segments: list[dict[str, Any]] = []
-        words: list[dict[str, Any]] = []
-        scores: list[dict[str, Any]] = []
-        for segment in segments_iter:
-            item = _segment_dict(len(segments), segment, options["temperature"][0])
-            segments.append(item)
-            for word in segment.words or ():
-                words.append(
-                    {
-                        "word": word.word.strip(),
-                        "start": round(word.start, 3),
-                        "end": round(word.end, 3),
-                    }
-                )
-            entries = None
-            if recorder is not None:
-                entries = token_scores.logprob_entries(
-                    model.hf_tokenizer,
-                    segment.tokens,
-                    recorder.segment_logprobs(segment.tokens),
-                    eot=_end_of_text(model),
-                )
-                scores.extend(entries)
-            if on_segment is not None:
-                on_segment(item, info.duration, entries)
-    return TranscriptionResult(
-        language=info.language,
-        duration=round(info.duration, 3),
-        text="".join(s["text"] for s in segments).strip(),
-        segments=segments,
-        words=words if word_timestamps else None,
-        logprobs=scores if logprobs else None,
-    )
+        segments, info = model.transcribe(samples, **options)
+        yield info, (_piece(model, segment, options, recorder) for segment in segments)
+
+
+def _piece(model, segment, options: dict[str, Any], recorder) -> guards.Piece:
+    words = [
+        {"word": word.word.strip(), "start": round(word.start, 3), "end": round(word.end, 3)}
+        for word in segment.words or ()
+    ]
+    entries = None
+    if recorder is not None:
+        entries = token_scores.logprob_entries(
+            model.hf_tokenizer,
+            segment.tokens,
+            recorder.segment_logprobs(segment.tokens),
+            eot=_end_of_text(model),
+        )
+    return guards.Piece(_segment_dict(segment, options["temperature"][0]), words, entries)
 
 
 def text_token_count(*, model_id: str, prompt: str | None, keywords: Iterable[str] = ()) -> int:

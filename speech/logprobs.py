@@ -116,11 +116,12 @@ def recording(model: Any):
     the Recorder yielded gives each segment's."""
     install(model)
     recorder = Recorder()
-    _local.recorder = recorder
+    # A decode inside another (the guards' retake) records its own, then gives the outer back.
+    previous, _local.recorder = getattr(_local, "recorder", None), recorder
     try:
         yield recorder
     finally:
-        _local.recorder = None
+        _local.recorder = previous
 
 
 # --- Tokens as OpenAI shows them ------------------------------------------------------------------

@@ -21,7 +21,7 @@ from live.services.preview_decoding import (
 )
 from live.services.turn_jobs import LiveTranscription, turn_prompt
 from speech import SAMPLE_RATE
-from speech.decoding import encoder_window, window_seconds_for
+from speech.windows import encoder_window, window_seconds_for
 from tests.audio import JFK, words
 from transcriptions.services import retention
 
