@@ -68,8 +68,10 @@ def test_a_quiet_stretch_is_raised_to_a_speaking_level_and_a_loud_one_left_alone
     jfk = clip(JFK)
     quiet = jfk * 10 ** (-20 / 20)
     raised = coverage.leveled(quiet)
-    assert np.abs(raised).max() <= 1.0
-    assert np.abs(raised).max() > 5 * np.abs(quiet).max()
+    gain = np.abs(raised).max() / np.abs(quiet).max()
+    assert gain > 3 and np.allclose(raised, quiet * gain, atol=1e-6)
+    # Whatever its level, a quiet stretch comes out at the same one.
+    assert np.allclose(coverage.leveled(quiet / np.sqrt(10)), raised, atol=1e-4)
     assert coverage.leveled(raised) is raised or np.allclose(coverage.leveled(raised), raised)
     loud = jfk / np.abs(jfk).max() * 0.9
     assert coverage.leveled(loud) is loud
@@ -127,8 +129,13 @@ def test_retakes_are_spliced_in_time_order_with_their_words_and_log_probabilitie
     assert [w["start"] for w in spliced.words] == sorted(w["start"] for w in spliced.words)
     text = " ".join(words(spliced.text))
     assert text.count("ask not what your country") == 1, spliced.text
-    hot = " ".join(words(decoded(HOTWORDS).text))
-    assert text.startswith(hot) and text.endswith(hot), spliced.text
+    assert text.count("then you go into your") == 2, spliced.text
+    first, jfk, second = (
+        text.find("then you go"),
+        text.find("fellow americans"),
+        text.rfind("then you go"),
+    )
+    assert first == 0 and first < jfk < second, spliced.text
     assert len(spliced.words) == len(kept_words) + len(retake.words)
     assert len(spliced.logprobs) == len(kept_scores) + len(retake.logprobs)
     assert spliced.logprobs[before : before + len(retake.logprobs)] == retake.logprobs

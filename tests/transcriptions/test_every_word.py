@@ -1,0 +1,88 @@
+"""Every stretch of speech the VAD hears is in a job's transcript, once (speech/coverage.py,
+running._every_stretch_heard): a file of one chunk whose window Whisper decodes with a turn
+left out, answered in each format; and a clip Whisper hears whole, left as it decodes it."""
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+import speech as engine
+from speech import coverage
+from tests.audio import JFK, encode, short_turns_samples, words
+from transcriptions.models import Job
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.inference]
+
+# What each turn of short_turns_samples() says, in order (a phrase of each).
+TURNS = (
+    "and so my fellow americans",
+    "congratulations",
+    "ask not",
+    "successfully installed and executed",
+    "what your country can do for you",
+    "help you get started",
+    "ask what you can do for your country",
+    "like a normal pbx",
+)
+
+
+def post_turns(api, **fields):
+    upload = SimpleUploadedFile("turns.wav", encode(short_turns_samples()), "audio/wav")
+    response = api.client.post(
+        "/v1/audio/transcriptions",
+        {"file": upload, "model": "tiny.en", **fields},
+        format="multipart",
+    )
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def assert_every_turn_once(text: str) -> None:
+    said = " ".join(words(text))
+    at = [said.find(turn) for turn in TURNS]
+    assert all(position >= 0 for position in at), (text, dict(zip(TURNS, at, strict=True)))
+    assert at == sorted(at), text
+    assert all(said.count(turn) == 1 for turn in TURNS), text
+
+
+def test_a_turn_whisper_leaves_out_of_a_window_is_in_the_transcript(api_a):
+    """Two voices taking short turns in one 21 s window: tiny.en, decoding it as one pass,
+    leaves out Allison's first turn ("Congratulations."); the job has it, in its place."""
+    body = post_turns(api_a, response_format="verbose_json")
+    assert_every_turn_once(body["text"])
+    assert Job.objects.get().chunk_count == 1
+    segments = body["segments"]
+    assert [s["id"] for s in segments] == list(range(len(segments)))
+    assert [s["start"] for s in segments] == sorted(s["start"] for s in segments)
+    assert "words" not in body, "asked for no words, given none"
+
+    # With words asked for: the same text, and the words cover the speech the VAD hears.
+    worded = post_turns(
+        api_a, response_format="verbose_json", **{"timestamp_granularities[]": ["word"]}
+    )
+    assert worded["text"] == body["text"]
+    starts = [w["start"] for w in worded["words"]]
+    assert starts == sorted(starts)
+    assert coverage.speech_coverage(short_turns_samples(), worded["words"]) > 0.95
+
+    assert post_turns(api_a, response_format="json")["text"] == body["text"]
+
+
+def test_a_clip_whisper_hears_whole_keeps_its_text_word_for_word(api_a):
+    """jfk.flac: every stretch of its speech has words, so nothing is decoded again and the
+    job's text is the engine's, with no word doubled."""
+    with JFK.open("rb") as upload:
+        response = api_a.client.post(
+            "/v1/audio/transcriptions",
+            {
+                "file": upload,
+                "model": "tiny.en",
+                "response_format": "verbose_json",
+                "timestamp_granularities[]": ["word", "segment"],
+            },
+            format="multipart",
+        )
+    body = response.json()
+    bare = engine.transcribe(str(JFK), model_id="tiny.en", word_timestamps=True)
+    assert body["text"] == bare.text
+    assert body["words"] == bare.words
+    assert len(body["segments"]) == len(bare.segments)
