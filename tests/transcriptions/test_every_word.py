@@ -2,12 +2,15 @@
 running._every_stretch_heard): a file of one chunk whose window Whisper decodes with a turn
 left out, answered in each format; and a clip Whisper hears whole, left as it decodes it."""
 
+import json
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 import speech as engine
 from speech import coverage
 from tests.audio import JFK, encode, short_turns_samples, words
+from tests.streams import streamed
 from transcriptions.models import Job
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.inference]
@@ -87,3 +90,25 @@ def test_a_clip_whisper_hears_whole_keeps_its_text_word_for_word(api_a):
     assert body["text"] == bare.text
     assert body["words"] == bare.words
     assert len(body["segments"]) == len(bare.segments)
+
+
+def test_a_stream_sends_every_turn_once_and_ends_with_them_in_order(api_a):
+    """A stream's deltas go out as Whisper decodes its window; the turn decoded again after
+    it goes out after them (a delta cannot be taken back), so the deltas carry every word
+    once, and the `done` event has the turns in their order."""
+    upload = SimpleUploadedFile("turns.wav", encode(short_turns_samples()), "audio/wav")
+    response = api_a.client.post(
+        "/v1/audio/transcriptions",
+        {"file": upload, "model": "tiny.en", "stream": "true"},
+        format="multipart",
+    )
+    events = [
+        json.loads(line[6:])
+        for line in streamed(response).decode().splitlines()
+        if line.startswith("data: ")
+    ]
+    deltas, done = events[:-1], events[-1]
+    assert all(e["type"] == "transcript.text.delta" for e in deltas)
+    assert_every_turn_once(done["text"])
+    sent = " ".join(words("".join(d["delta"] for d in deltas)))
+    assert sorted(sent.split()) == sorted(words(done["text"])), (sent, done["text"])

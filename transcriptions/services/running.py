@@ -36,7 +36,7 @@ from .chunks import (
     samples_load,
 )
 from .lifecycle import MSG_ENGINE_FAILED, job_fail, job_succeed
-from .progress import job_progress_refresh, progress_reporter, wants_logprobs
+from .progress import job_progress_refresh, progress_reporter, text_not_sent, wants_logprobs
 from .speakers import (
     ENCODER_UNAVAILABLE,
     MSG_ENCODER_MISSING,
@@ -264,9 +264,16 @@ def _plan(job: Job, chunk: Chunk) -> np.ndarray | None:
 def _chunk_done(job: Job, chunk: Chunk, result: engine.TranscriptionResult) -> None:
     segments, words = in_file_time(result.segments, result.words, chunk=chunk)
     stored = {"language": result.language, "segments": segments, "words": words}
+    # The chunk's text as a stream sends it: what it reported as it decoded, then what was
+    # decoded again after it (its text only ever grows).
+    sent, sent_scores = Chunk.objects.values_list("partial_text", "partial_logprobs").get(
+        pk=chunk.pk
+    )
+    rest, rest_scores = text_not_sent(sent, segments, result.logprobs)
     scores: dict[str, Any] = {}
     if result.logprobs is not None:
-        stored["logprobs"] = scores["partial_logprobs"] = result.logprobs
+        stored["logprobs"] = result.logprobs
+        scores["partial_logprobs"] = (sent_scores or []) + rest_scores
     with transaction.atomic():
         # Serialized per job: of two workers ending its last two chunks, the later sees both.
         active = Job.objects.select_for_update().filter(pk=job.pk, status=Job.Status.RUNNING)
@@ -278,7 +285,7 @@ def _chunk_done(job: Job, chunk: Chunk, result: engine.TranscriptionResult) -> N
             status=Chunk.Status.DONE,
             finished_at=timezone.now(),
             result=stored,
-            partial_text="".join(s["text"] for s in segments),
+            partial_text=sent + rest,
             covered_seconds=chunk.end_sample / SAMPLE_RATE,
             **scores,
         )
