@@ -13,7 +13,7 @@ from ops.request_thread import request_thread_release
 from transcriptions.errors import TranscriptionError
 from transcriptions.models import Job
 from transcriptions.openai.formats import diarized_json, usage_of
-from transcriptions.services import job_outcome_error, job_wait_async
+from transcriptions.services import job_outcome_error, job_wait_async, text_not_sent
 
 from .errors import to_api_error
 
@@ -27,11 +27,13 @@ def _event(payload: dict) -> str:
 STREAM_OPENED = ": stream opened\n\n"
 
 
-def _rest_of_text(job: Job, sent: int) -> str:
-    """What of a finished job's text no delta has carried yet (its segments' text, of which
-    the deltas sent are the first `sent` characters)."""
-    segments = (job.result or {}).get("segments") or []
-    return "".join(segment["text"] for segment in segments)[sent:]
+def _rest_of_text(job: Job, sent: int) -> tuple[str, list[dict]]:
+    """What of a finished job's text no delta has carried yet (the deltas sent are the first
+    `sent` characters of its partial text), and its tokens' log probabilities."""
+    result = job.result or {}
+    return text_not_sent(
+        job.partial_text[:sent], result.get("segments") or [], result.get("logprobs")
+    )
 
 
 async def sse_events(job: Job) -> AsyncIterator[str]:
@@ -64,11 +66,11 @@ async def sse_events(job: Job) -> AsyncIterator[str]:
             # A job of several chunks can end with the text of its last chunks not yet in a
             # delta (the chunk that ends the job does not pass through the stream's text):
             # it goes out now, so that the deltas together are the text.
-            rest = _rest_of_text(job, sent)
+            rest, rest_scores = _rest_of_text(job, sent)
             if rest:
                 delta = {"type": "transcript.text.delta", "delta": rest}
                 if scored:
-                    delta["logprobs"] = ((job.result or {}).get("logprobs") or [])[sent_scores:]
+                    delta["logprobs"] = rest_scores
                 yield _event(delta)
             if job.response_format == "diarized_json":
                 # gpt-4o-transcribe-diarize: one `transcript.text.segment` event per segment

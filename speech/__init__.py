@@ -1,5 +1,6 @@
 """The speech engine: the model registry and its files (registry.py), loading and decoding
-(decoding.py), probing uploads (audio.py), chunking, diarization, languages and live audio.
+(decoding.py), probing uploads (audio.py), chunking, the speech a transcript left out
+(coverage.py), diarization, languages and live audio.
 It imports neither Django nor any app of the platform: its settings are handed in once at its
 edge (`speech.configure(EngineConfig(...))`, done by transcriptions/apps.py).
 

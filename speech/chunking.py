@@ -97,13 +97,15 @@ def chunk_bounds(
     limit = int(max_seconds * sampling_rate)
     if total <= limit:
         return [(0, total)]
-    cuts = _cuts(_speech(samples, vad, sampling_rate), vad, sampling_rate)
+    cuts = _cuts(speech_regions(samples, vad, sampling_rate), vad, sampling_rate)
     return _plan(cuts, total, limit)
 
 
-def _speech(samples: np.ndarray, vad: VadSettings, sampling_rate: int) -> list[tuple[int, int]]:
+def speech_regions(
+    samples: np.ndarray, vad: VadSettings, sampling_rate: int = SAMPLE_RATE
+) -> list[tuple[int, int]]:
     """Silero's speech regions [start, end) in samples, unpadded and unmerged (every pause is
-    kept, however short: the caller chooses which may hold a cut)."""
+    kept, however short: the caller chooses which may hold a cut, or what the words cover)."""
     if sampling_rate != SAMPLE_RATE:
         raise ValueError(f"the VAD runs on {SAMPLE_RATE} Hz audio, not {sampling_rate} Hz")
     # Imported here: faster_whisper pulls in ctranslate2 and friends, and short audio never
@@ -174,46 +176,16 @@ def _plan(cuts: list[_Cut], total: int, limit: int) -> list[tuple[int, int]]:
     return bounds
 
 
-# --- A chunk's transcript to the end of its speech ----------------------------------------------
+# --- Times in the whole ------------------------------------------------------------------------
 
-# Whisper ends a window's transcript with a lone timestamp when it takes the rest of the window
-# for silence, and a long-form pass then skips to the next window. A chunk is one window that
-# ends in a pause right after speech, and there Whisper is sometimes wrong: a chunk of the
-# benchmark's long file came back without its last sentence, which one long-form pass over
-# the file kept (docs/architecture/chunks.md).
-# Speech after the transcript's end is decoded again, from where it starts. Less than this, or
-# speech within UNHEARD_GAP_SECONDS of the transcript's end, is the tail of its last word
-# (Whisper's timestamps end a little early), not something left out.
-UNHEARD_MIN_SECONDS = 1.0
-UNHEARD_GAP_SECONDS = 0.3
 SAMPLES_PER_FRAME = 160  # Whisper's mel frames are 10 ms: a segment's `seek` counts them
-
-
-def unheard_speech_start(
-    samples: np.ndarray,
-    transcript_end: float,
-    *,
-    vad: VadSettings,
-    sampling_rate: int = SAMPLE_RATE,
-) -> int | None:
-    """The sample where speech the transcript left out begins (its prefix padding included),
-    or None: speech after `transcript_end` (seconds, the last segment's end), starting at
-    least UNHEARD_GAP_SECONDS after it and lasting UNHEARD_MIN_SECONDS in all."""
-    after = int((transcript_end + UNHEARD_GAP_SECONDS) * sampling_rate)
-    if len(samples) - after < UNHEARD_MIN_SECONDS * sampling_rate:
-        return None
-    regions = _speech(samples[after:], vad, sampling_rate)
-    if sum(end - start for start, end in regions) < UNHEARD_MIN_SECONDS * sampling_rate:
-        return None
-    padding = int(vad.prefix_padding_ms * sampling_rate / 1000)
-    return after + max(0, regions[0][0] - padding)
 
 
 def times_moved(
     segments: list[dict], words: list[dict] | None, start_sample: int
 ) -> tuple[list[dict], list[dict] | None]:
     """Segments and words of a transcript of audio that starts at `start_sample`, in the
-    times of the whole (a chunk's in the file's; a chunk's rest in the chunk's)."""
+    times of the whole (a chunk's in the file's; a retake's in its window's)."""
     if start_sample == 0:
         return segments, words
     offset = start_sample / SAMPLE_RATE
@@ -226,25 +198,4 @@ def times_moved(
     return (
         [moved(segment, seek=segment["seek"] + frames) for segment in segments],
         [moved(word) for word in words] if words is not None else None,
-    )
-
-
-def results_joined(head, rest, *, rest_start: int):
-    """`head`, a transcript of some audio, followed by `rest`, one of the same audio from
-    sample `rest_start` on (the speech head left out), as one transcript."""
-    from .decoding import TranscriptionResult
-
-    segments, words = times_moved(rest.segments, rest.words, rest_start)
-    joined = [*head.segments, *segments]
-    return TranscriptionResult(
-        language=head.language,
-        duration=head.duration,
-        text="".join(segment["text"] for segment in joined).strip(),
-        segments=[{**segment, "id": number} for number, segment in enumerate(joined)],
-        words=None if head.words is None else [*head.words, *(words or [])],
-        logprobs=None if head.logprobs is None else [*head.logprobs, *(rest.logprobs or [])],
-        text_tokens=head.text_tokens,
-        output_tokens=(
-            None if head.output_tokens is None else head.output_tokens + (rest.output_tokens or 0)
-        ),
     )

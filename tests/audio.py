@@ -110,3 +110,30 @@ def long_speech_samples() -> np.ndarray:
 def long_speech_flac() -> bytes:
     """Real speech longer than one chunk, as FLAC (exactly the samples of long_speech_samples)."""
     return encode(long_speech_samples(), fmt="flac", codec="flac")
+
+
+ALLISON = AUDIO_DIR / "allison.ogg"
+# Phrases (seconds) of jfk.flac and allison.ogg, Silero's speech with 0.1 s either side, and
+# the turns of short_turns_samples(): (voice, phrase) one after another, 0.3 s apart.
+PHRASES = {
+    "jfk": ((0.22, 2.34), (3.23, 4.45), (5.34, 7.72), (8.12, 10.6)),
+    "allison": ((0.19, 1.54), (1.47, 7.24), (12.25, 14.18), (14.14, 15.84)),
+}
+SHORT_TURNS = (("jfk", 0), ("allison", 0), ("jfk", 1), ("allison", 1), ("jfk", 2))
+SHORT_TURNS += (("allison", 2), ("jfk", 3), ("allison", 3))
+
+
+@cache
+def short_turns_samples() -> np.ndarray:
+    """Two voices taking short turns in one window (about 23 s): JFK's phrases and Allison's
+    sentences. tiny.en, decoding it whole, leaves out Allison's first turn,
+    "Congratulations." (docs/architecture/chunks.md)."""
+    from faster_whisper.audio import decode_audio
+
+    clips = {"jfk": decode_audio(str(JFK), 16000), "allison": decode_audio(str(ALLISON), 16000)}
+    pause = np.zeros(int(0.3 * 16000), np.float32)
+    parts = []
+    for voice, index in SHORT_TURNS:
+        start, end = PHRASES[voice][index]
+        parts += [clips[voice][int(start * 16000) : int(end * 16000)], pause]
+    return np.concatenate(parts)

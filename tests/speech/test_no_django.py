@@ -9,7 +9,8 @@ from config.settings.base import BASE_DIR
 
 SCRIPT = """
 import json, sys
-import speech, speech.audio, speech.chunking, speech.diarization, speech.pcm, speech.turns
+import speech, speech.audio, speech.chunking, speech.coverage, speech.diarization, speech.pcm
+import speech.turns
 print(json.dumps(sorted(sys.modules)))
 """
 FORBIDDEN = ("django", "rest_framework", "config", "ops", "accounts", "billing", "transcriptions")

@@ -229,31 +229,3 @@ def test_continuous_speech_is_cut_between_words(reading, vad):
         # 1/300 of speech's level): a cut there is in a pause, which the samples show.
         inside = [(start, end) for start, end in words if start < at < end]
         assert not inside or quiet(samples, at), f"cut at {at:.2f} s is inside a word {inside}"
-
-
-# --- Speech a chunk's transcript left out (chunking.unheard_speech_start) -------------------------
-
-
-def test_speech_after_the_transcripts_end_is_found_where_it_starts():
-    """JFK's sentence 1.5 s after 3 s of another clip: found from where it starts (less the
-    prefix padding), not from the transcript's end."""
-    from speech.chunking import unheard_speech_start
-
-    samples, [(gap_start, gap_end)] = joined(HOTWORDS, 1.5, JFK)
-    head_end = gap_start / RATE
-    start = unheard_speech_start(samples, head_end, vad=VadSettings())
-    assert start is not None
-    # Silero marks JFK's onset within a few hundred ms of the clip's start.
-    assert gap_end - 0.3 * RATE - 0.1 * RATE <= start <= gap_end + 0.5 * RATE, (start, gap_end)
-
-
-def test_no_speech_left_out_when_the_transcript_reaches_the_end_or_only_a_word_tail_follows():
-    from speech.chunking import unheard_speech_start
-
-    samples, _ = joined(JFK, 2.0)
-    duration = len(clip(JFK)) / RATE
-    assert unheard_speech_start(samples, duration, vad=VadSettings()) is None
-    # Whisper's last timestamp ends a little early: what follows within 0.3 s, and less than
-    # a second of speech in all, is its last word's tail.
-    assert unheard_speech_start(samples, duration - 0.6, vad=VadSettings()) is None
-    assert unheard_speech_start(samples[: int(RATE * 0.5)], 0.0, vad=VadSettings()) is None

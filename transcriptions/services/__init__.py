@@ -17,6 +17,7 @@ from .lifecycle import (
     job_outcome_error,
     job_succeed,
 )
+from .progress import text_not_sent
 from .recovery import (
     MAX_JOB_ATTEMPTS,
     SCHEDULES,
@@ -76,6 +77,7 @@ __all__ = [
     "purge_expired",
     "recover_orphaned_jobs",
     "schedules_install",
+    "text_not_sent",
     "turn_run",
     "turns_resupply",
     "usage_records_settle_pending",

@@ -131,3 +131,42 @@ def job_progress_refresh(job: Job) -> None:
         Job.objects.filter(pk=job.pk).update(**fields)
     if grew:
         job_notify(job.pk)
+
+
+def text_not_sent(
+    sent: str, segments: list[dict[str, Any]], logprobs: list[dict[str, Any]] | None
+) -> tuple[str, list[dict[str, Any]]]:
+    """What of a transcript a stream that sent the text `sent` has not carried: the text of
+    its other segments, and their tokens' log probabilities (`logprobs`: the transcript's, in
+    segment order). A window's segments go out as they are decoded; speech decoded again after
+    the window (running._every_stretch_heard) is spliced among them in time order, and goes
+    out after them: every word once, the `done` event in time order."""
+    rest: list[str] = []
+    scores: list[dict[str, Any]] = []
+    entries = list(logprobs or [])
+    taken = [False] * len(sent)  # the sent characters a segment has been matched with
+    at = 0
+    for segment in segments:
+        text = segment["text"]
+        size, own = len(text.encode()), []
+        while entries and size > 0:
+            size -= len(entries[0]["bytes"])
+            own.append(entries.pop(0))
+        found = at if sent.startswith(text, at) else _free(sent, text, taken)
+        if found is None:
+            rest.append(text)
+            scores += own
+            continue
+        taken[found : found + len(text)] = [True] * len(text)
+        if found == at:
+            at += len(text)
+    return "".join(rest), scores
+
+
+def _free(sent: str, text: str, taken: list[bool]) -> int | None:
+    """Where `text` was sent and no other segment was matched (a retake sent after its
+    window, out of time order), or None."""
+    found = sent.find(text)
+    while found >= 0 and any(taken[found : found + len(text)]):
+        found = sent.find(text, found + 1)
+    return found if found >= 0 else None

@@ -4,12 +4,14 @@ chunk, and end the job when its last chunk is done.
 A job's first chunk is its whole file until a worker takes it: that worker decodes the file
 (bounded by what was measured and reserved), cuts it at silences, queues the other pieces for
 any free worker and transcribes the first itself. A file of one chunk is transcribed at once,
-as a single pass, with no extra step. Progress as it goes: progress.py; speakers of a diarizing
+as a single pass. Speech Whisper left out of a chunk (or of a file of one) is decoded again and
+spliced in: _every_stretch_heard. Progress as it goes: progress.py; speakers of a diarizing
 job, once all its chunks are merged: speakers.py.
 """
 
 import logging
 import time
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -20,7 +22,7 @@ from django_q.exceptions import TimeoutException
 
 import speech as engine
 from ops.workers import worker_identity
-from speech import SAMPLE_RATE, chunking, limits
+from speech import SAMPLE_RATE, chunking, coverage, limits
 
 from ..models import Chunk, Job
 from ..openai import policy as openai_models
@@ -34,7 +36,7 @@ from .chunks import (
     samples_load,
 )
 from .lifecycle import MSG_ENGINE_FAILED, job_fail, job_succeed
-from .progress import job_progress_refresh, progress_reporter, wants_logprobs
+from .progress import job_progress_refresh, progress_reporter, text_not_sent, wants_logprobs
 from .speakers import (
     ENCODER_UNAVAILABLE,
     MSG_ENCODER_MISSING,
@@ -115,16 +117,19 @@ def chunk_run(*, chunk: Chunk) -> None:
             "task": job.task,
             "language": language,
             "temperature": job.temperature,
-            # A diarizing job cuts segments where the speaker changes, between words.
-            "word_timestamps": wants_words(job),
+            # A diarizing job cuts segments where the speaker changes, between words; every
+            # job but a live turn needs them to find the speech Whisper left out.
+            "word_timestamps": wants_words(job) or not job.encoder_window,
             **_newer_options(job),
             **_live_options(job),
         }
         result = engine.transcribe(
             samples, prompt=job.prompt, on_segment=progress_reporter(job, chunk), **options
         )
-        if job.chunk_count > 1:
-            result = _to_the_end(job, samples, result, options)
+        if not job.encoder_window:
+            result = _every_stretch_heard(job, samples, result, options)
+        if not wants_words(job):
+            result = replace(result, words=None)
     except SpeakerEncoderUnavailable:
         _encoder_unavailable(job)
         return
@@ -153,29 +158,52 @@ def _encoder_unavailable(job: Job) -> None:
     job_fail(job=job, code=ENCODER_UNAVAILABLE, message=MSG_ENCODER_MISSING)
 
 
-# A chunk's speech left out at its end is decoded again at most this many times.
-MAX_RETAKES = 2
+# Speech left out is looked for again after each round of retakes (a retake may itself leave
+# some out), at most this many rounds; a stretch is never decoded twice.
+RETAKE_ROUNDS = 2
 
 
-def _to_the_end(
+def _every_stretch_heard(
     job: Job, samples: np.ndarray, result: engine.TranscriptionResult, options: dict[str, Any]
 ) -> engine.TranscriptionResult:
-    """A chunk's transcript with the speech Whisper left out at its end transcribed too
-    (chunking.unheard_speech_start), from where that speech starts, the text before it as the
-    prompt: as a long-form pass over the file would have gone on. Files of one chunk are left
-    as Whisper decodes them, so that their text is the bare engine's."""
+    """The window's transcript with the speech Whisper left out of it (anywhere: start,
+    middle, end) decoded again, each stretch on its own, at a speaking level, with the text
+    before it as the prompt, and spliced in (speech/coverage.py). A transcript that covers all
+    the speech the VAD hears is returned as it is. Live turns are not looked at: they are one
+    utterance, and a client waits on each."""
+    if result.words is None:  # an engine that gave no words: nothing to measure
+        return result
     vad = chunking.VadSettings.from_strategy(job.chunking_strategy or {"type": "auto"})
-    for _ in range(MAX_RETAKES):
-        end = result.segments[-1]["end"] if result.segments else 0.0
-        start = chunking.unheard_speech_start(samples, end, vad=vad)
-        if start is None:
+    regions = chunking.speech_regions(samples, vad)
+    # The window's language, as a long-form pass keeps it: a short stretch is no basis for one.
+    options = {**options, "language": options["language"] or result.language}
+    tried: list[tuple[int, int]] = []
+    for _ in range(RETAKE_ROUNDS):
+        stretches = [
+            (start, end)
+            for start, end in coverage.uncovered_stretches(
+                samples, result.words, vad=vad, regions=regions
+            )
+            if not any(start < done_end and done_start < end for done_start, done_end in tried)
+        ]
+        if not stretches:
             break
-        logger.info("job %s: chunk speech after %.1f s left out, decoded again", job.public_id, end)
-        prompt = " ".join(part for part in (job.prompt, result.text) if part)
-        rest = engine.transcribe(samples[start:], prompt=prompt, **options)
-        if not rest.segments:
-            break
-        result = chunking.results_joined(result, rest, rest_start=start)
+        retakes = []
+        for start, end in stretches:
+            logger.info(
+                "job %s: speech at %.1f-%.1f s left out, decoded again",
+                job.public_id,
+                start / SAMPLE_RATE,
+                end / SAMPLE_RATE,
+            )
+            before = coverage.text_before(result, start / SAMPLE_RATE)
+            prompt = " ".join(part for part in (job.prompt, before) if part)
+            retake = engine.transcribe(
+                coverage.leveled(samples[start:end]), prompt=prompt, **options
+            )
+            retakes.append((start, retake))
+        tried += stretches
+        result = coverage.results_spliced(result, retakes, model_id=job.model)
     return result
 
 
@@ -236,9 +264,16 @@ def _plan(job: Job, chunk: Chunk) -> np.ndarray | None:
 def _chunk_done(job: Job, chunk: Chunk, result: engine.TranscriptionResult) -> None:
     segments, words = in_file_time(result.segments, result.words, chunk=chunk)
     stored = {"language": result.language, "segments": segments, "words": words}
+    # The chunk's text as a stream sends it: what it reported as it decoded, then what was
+    # decoded again after it (its text only ever grows).
+    sent, sent_scores = Chunk.objects.values_list("partial_text", "partial_logprobs").get(
+        pk=chunk.pk
+    )
+    rest, rest_scores = text_not_sent(sent, segments, result.logprobs)
     scores: dict[str, Any] = {}
     if result.logprobs is not None:
-        stored["logprobs"] = scores["partial_logprobs"] = result.logprobs
+        stored["logprobs"] = result.logprobs
+        scores["partial_logprobs"] = (sent_scores or []) + rest_scores
     with transaction.atomic():
         # Serialized per job: of two workers ending its last two chunks, the later sees both.
         active = Job.objects.select_for_update().filter(pk=job.pk, status=Job.Status.RUNNING)
@@ -250,7 +285,7 @@ def _chunk_done(job: Job, chunk: Chunk, result: engine.TranscriptionResult) -> N
             status=Chunk.Status.DONE,
             finished_at=timezone.now(),
             result=stored,
-            partial_text="".join(s["text"] for s in segments),
+            partial_text=sent + rest,
             covered_seconds=chunk.end_sample / SAMPLE_RATE,
             **scores,
         )
