@@ -183,7 +183,7 @@ def diarize(
     vectors = _embed_windows(samples, mels, windows)
     labels = cluster(vectors, CLUSTER_THRESHOLD, max(1, max_speakers))
     labels = smooth(labels, groups)
-    labels = absorb_small(vectors, labels, windows)
+    labels = absorb_small(vectors, labels, windows, groups)
     labels = np.unique(labels, return_inverse=True)[1]  # renumbered
     centroids = cluster_centroids(vectors, labels)
 
