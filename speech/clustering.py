@@ -22,7 +22,7 @@ KNOWN_SIMILARITY = 0.83
 # join the closest other cluster.
 SMALLEST_SPEAKER_SECONDS = 2.0
 SHORTEST_SPEAKER_SECONDS = 1.25
-SAME_VOICE_SIMILARITY = 0.8
+SAME_VOICE_SIMILARITY = 0.75
 
 
 def _average_linkage(vectors: np.ndarray) -> list[tuple[float, int, int]]:
