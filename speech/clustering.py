@@ -14,9 +14,15 @@ HOP_SECONDS = 0.75
 # speaker's reference embedding (the closest pairs first: one name per cluster and one cluster
 # per name).
 KNOWN_SIMILARITY = 0.83
-# A cluster with less speech than this is no speaker of its own: a cough, a laugh, a few
-# noisy windows. Its windows join the closest other cluster.
+# A cluster with less speech than this must show it is a speaker of its own (a short answer)
+# and not a few stray windows of another voice (a cough, a window across a change of speaker,
+# a snippet too short to embed well): it must hold a turn of its own, stretches of speech
+# between pauses that no other cluster shares, of at least SHORTEST_SPEAKER_SECONDS, and its
+# centroid must be less similar than SAME_VOICE_SIMILARITY to every other. Else its windows
+# join the closest other cluster.
 SMALLEST_SPEAKER_SECONDS = 2.0
+SHORTEST_SPEAKER_SECONDS = 1.25
+SAME_VOICE_SIMILARITY = 0.75
 
 
 def _average_linkage(vectors: np.ndarray) -> list[tuple[float, int, int]]:
@@ -91,28 +97,52 @@ def smooth(labels: np.ndarray, groups: list[int]) -> np.ndarray:
 
 
 def absorb_small(
-    vectors: np.ndarray, labels: np.ndarray, windows: list[tuple[int, int]]
+    vectors: np.ndarray, labels: np.ndarray, windows: list[tuple[int, int]], groups: list[int]
 ) -> np.ndarray:
     """Clusters given less than SMALLEST_SPEAKER_SECONDS of speech (a window counts for its
-    hop), smallest first, join the cluster whose centroid is closest to theirs."""
+    hop), smallest first, join the cluster whose centroid is closest to theirs, unless they
+    hold a turn of their own and sound like no other (SHORTEST_SPEAKER_SECONDS)."""
     labels = labels.copy()
     hop = round(HOP_SECONDS / FRAME_SECONDS)
     share = np.array([min(last - first, hop) for first, last in windows]) * FRAME_SECONDS
+    kept: set[int] = set()
     while True:
         present = [int(k) for k in np.unique(labels)]
-        if len(present) < 2:
+        candidates = [k for k in present if k not in kept]
+        if len(present) < 2 or not candidates:
             return labels
-        sizes = {k: float(share[labels == k].sum()) for k in present}
-        smallest = min(present, key=lambda k: sizes[k])
+        sizes = {k: float(share[labels == k].sum()) for k in candidates}
+        smallest = min(candidates, key=lambda k: sizes[k])
         if sizes[smallest] >= SMALLEST_SPEAKER_SECONDS:
             return labels
         centroids = {k: vectors[labels == k].mean(axis=0) for k in present}
         own = centroids[smallest] / np.linalg.norm(centroids[smallest])
         others = [k for k in present if k != smallest]
-        closest = max(
-            others, key=lambda k: float(centroids[k] @ own) / np.linalg.norm(centroids[k])
-        )
-        labels[labels == smallest] = closest
+        similarity = {k: float(centroids[k] @ own) / np.linalg.norm(centroids[k]) for k in others}
+        closest = max(others, key=lambda k: similarity[k])
+        own_turns = _own_turn_seconds(labels, windows, groups, smallest)
+        if own_turns >= SHORTEST_SPEAKER_SECONDS and similarity[closest] < SAME_VOICE_SIMILARITY:
+            kept.add(smallest)
+        else:
+            labels[labels == smallest] = closest
+
+
+def _own_turn_seconds(
+    labels: np.ndarray, windows: list[tuple[int, int]], groups: list[int], label: int
+) -> float:
+    """The seconds of the stretches of speech whose windows are all the label's."""
+    spans: dict[int, tuple[int, int]] = {}
+    mixed: set[int] = set()
+    for (first, last), group, own in zip(windows, groups, labels, strict=True):
+        if own != label:
+            mixed.add(group)
+        elif group in spans:
+            spans[group] = (min(spans[group][0], first), max(spans[group][1], last))
+        else:
+            spans[group] = (first, last)
+    return sum(last - first for g, (first, last) in spans.items() if g not in mixed) * (
+        FRAME_SECONDS
+    )
 
 
 def cluster_centroids(vectors: np.ndarray, labels: np.ndarray) -> np.ndarray:
