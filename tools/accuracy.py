@@ -185,8 +185,8 @@ def _live(*, url: str, key: str, path: Path, options: BenchmarkOptions) -> dict[
         model=options.accuracy_model, vad={"silence_duration_ms": LIVE_SILENCE_MS}
     )
     run = stream(base_url=api_base(url), api_key=key, audio=audio_bytes(path), session=session)
-    joined, completed = metrics.deltas_joined([event for _, event in run.events])
-    return {"turns": completed, "joined": joined, "text": run.transcript}
+    joined, completed, others = metrics.deltas_joined([event for _, event in run.events])
+    return {"turns": completed, "joined": joined, "not_joined": others, "text": run.transcript}
 
 
 def accuracy_run(*, options: BenchmarkOptions, progress) -> dict[str, Any]:

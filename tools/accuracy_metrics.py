@@ -136,16 +136,21 @@ def segments_past_end(segments: list[dict], seconds: float) -> int:
     return sum(1 for s in segments if round(s["end"], 3) > round(seconds, 3))
 
 
-def deltas_joined(events: list[dict]) -> tuple[int, int]:
-    """(live turns whose deltas, joined, are the completed transcript exactly; turns completed),
-    from a realtime session's events in the order they came."""
+def deltas_joined(events: list[dict]) -> tuple[int, int, list[dict]]:
+    """(live turns whose deltas, joined, are the completed transcript exactly; turns completed;
+    the others' joined deltas and transcript), from a realtime session's events in order."""
     deltas: dict[str, list[str]] = {}
     joined = completed = 0
+    others = []
     for event in events:
         kind = event.get("type", "")
         if kind == "conversation.item.input_audio_transcription.delta":
             deltas.setdefault(event["item_id"], []).append(event.get("delta", ""))
         elif kind == "conversation.item.input_audio_transcription.completed":
             completed += 1
-            joined += "".join(deltas.get(event["item_id"], [])) == event["transcript"]
-    return joined, completed
+            text = "".join(deltas.get(event["item_id"], []))
+            if text == event["transcript"]:
+                joined += 1
+            else:
+                others.append({"deltas": text, "transcript": event["transcript"]})
+    return joined, completed, others

@@ -101,7 +101,14 @@ def test_a_turn_joins_when_its_deltas_make_its_transcript_exactly():
         {"type": completed, "item_id": "b", "transcript": "One moment."},
         {"type": completed, "item_id": "c", "transcript": "No deltas."},
     ]
-    assert metrics.deltas_joined(events) == (1, 3)
+    assert metrics.deltas_joined(events) == (
+        1,
+        3,
+        [
+            {"deltas": "One", "transcript": "One moment."},
+            {"deltas": "", "transcript": "No deltas."},
+        ],
+    )
 
 
 # --- Building a conversation ----------------------------------------------------------------
@@ -237,7 +244,8 @@ def test_the_scenario_reports_each_figure_beside_the_bare_engines(tmp_path, plat
     assert 1 <= row["api"]["distinct_texts"] <= 2 and 1 <= row["bare"]["distinct_texts"] <= 2
     assert 0 < row["diarized"]["accuracy"] <= 1
     assert set(row["diarized"]["mapping"].values()) <= {*truth["speakers"], None}
-    assert row["live"]["turns"] >= 2 and 0 <= row["live"]["joined"] <= row["live"]["turns"]
+    live = row["live"]
+    assert live["turns"] >= 2 and live["joined"] + len(live["not_joined"]) == live["turns"]
     assert figures["live"]["turns"] == row["live"]["turns"]
     lines = out.getvalue().splitlines()
     for label in ("coverage", "WER", "diarization", "distinct texts", "past the end", "live, all"):
