@@ -1,6 +1,7 @@
 """The platform against bare faster-whisper (`manage.py benchmark`), in scenarios run one after
 the other: short (below), long (tools/long_latency.py), fairness (tools/fairness.py),
-diarization (tools/diarization_cost.py), realtime (tools/realtime_latency.py).
+diarization (tools/diarization_cost.py), realtime (tools/realtime_latency.py), accuracy
+(tools/accuracy.py).
 
 The short scenario: one clip, in one run, interleaved so that a noisy machine slows both sides
 alike:
@@ -26,6 +27,7 @@ from typing import Any
 
 from django.conf import settings
 
+from .accuracy import accuracy_run
 from .diarization_cost import diarization_run
 from .fairness import fairness_run
 from .figures import Figures
@@ -39,6 +41,7 @@ from .measure import (
     process_memory,
 )
 from .options import (
+    DEFAULT_ACCURACY_MODEL,
     DEFAULT_CLIP,
     DEFAULT_LONG_MODEL,
     DEFAULT_MODEL,
@@ -57,6 +60,7 @@ from .realtime_latency import realtime_run
 from .report import report_build, report_lines
 
 __all__ = [
+    "DEFAULT_ACCURACY_MODEL",
     "DEFAULT_CLIP",
     "DEFAULT_LONG_MODEL",
     "DEFAULT_MODEL",
@@ -255,4 +259,6 @@ def benchmark_run(*, options: BenchmarkOptions, progress: Progress) -> dict[str,
         )
     if "realtime" in options.scenarios:
         report["realtime"] = realtime_run(options=options, progress=progress)
+    if "accuracy" in options.scenarios:
+        report["accuracy"] = accuracy_run(options=options, progress=progress)
     return report

@@ -10,7 +10,7 @@ import speech as engine
 
 from .measure import BenchmarkError
 
-SCENARIOS = ("short", "long", "fairness", "diarization", "realtime")
+SCENARIOS = ("short", "long", "fairness", "diarization", "realtime", "accuracy")
 DEFAULT_CLIP = engine.WARM_UP_CLIP  # 11 s of real speech that ships with the project
 DEFAULT_MODEL = "tiny.en"
 # The long scenario's default: ten minutes of audio through a bare engine and three platforms
@@ -21,6 +21,8 @@ DEFAULT_LONG_WORKERS = (1, 2, 4)
 FAIRNESS_CLIP = DEFAULT_CLIP.parent / "multilingual.mp3"  # 60 s
 FAIRNESS_MODEL_A = "whisper-1"
 FAIRNESS_MODEL_B = "tiny.en"
+# Accuracy: diarization is gpt-4o-transcribe-diarize's, an alias of base; whisper-1 is too.
+DEFAULT_ACCURACY_MODEL = "whisper-1"
 
 MSG_UNKNOWN_MODEL = "Unknown model {model!r}: use one of {models}."
 MSG_NO_FILE = "No such audio file: {path}"
@@ -29,6 +31,8 @@ MSG_BAD_COUNTS = "--runs, --concurrency and --rounds must be at least 1, --warmu
 MSG_BAD_SCENARIOS = "--scenarios: a comma-separated list of {choices}, not {value!r}."
 MSG_BAD_WORKERS = "--long-workers: a comma-separated list of worker counts >= 1, not {value!r}."
 MSG_BAD_LONG_COUNTS = "--long-runs, --fairness-jobs and --fairness-probes must be at least 1."
+MSG_BAD_ACCURACY_RUNS = "--accuracy-runs must be at least 1."
+MSG_UNKNOWN_CONVERSATIONS = "--conversations: a comma-separated list of {choices}, not {value!r}."
 MSG_FAIRNESS_NEEDS_KEY_B = (
     "The fairness scenario against --url needs --key-b, an API key of a second tenant of that "
     "deployment (or leave it out: --scenarios short,long)."
@@ -82,6 +86,12 @@ class BenchmarkOptions:
     fairness_jobs: int = 8
     fairness_probes: int = 5
     key_b: str | None = None
+    # accuracy: the built conversations (all, or these names), each through the platform and
+    # the bare engine `accuracy_runs` times; live: one realtime session per conversation.
+    accuracy_model: str = DEFAULT_ACCURACY_MODEL
+    accuracy_runs: int = 5
+    accuracy_conversations: tuple[str, ...] = ()
+    accuracy_live: bool = True
 
 
 def resolve_model(model: str) -> str:
@@ -115,3 +125,21 @@ def check(options: BenchmarkOptions) -> None:
         raise BenchmarkError(MSG_BAD_WORKERS.format(value=options.long_workers))
     if "fairness" in options.scenarios and options.url and not options.key_b:
         raise BenchmarkError(MSG_FAIRNESS_NEEDS_KEY_B)
+    if "accuracy" in options.scenarios:
+        _check_accuracy(options)
+
+
+def _check_accuracy(options: BenchmarkOptions) -> None:
+    from .conversations import load
+
+    resolve_model(options.accuracy_model)
+    if options.accuracy_runs < 1:
+        raise BenchmarkError(MSG_BAD_ACCURACY_RUNS)
+    names = [truth["name"] for _, truth in load()]
+    unknown = set(options.accuracy_conversations) - set(names)
+    if unknown or not names:
+        raise BenchmarkError(
+            MSG_UNKNOWN_CONVERSATIONS.format(
+                choices=", ".join(names), value=",".join(options.accuracy_conversations)
+            )
+        )

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
+from .accuracy import accuracy_lines
 from .realtime_latency import realtime_lines
 
 if TYPE_CHECKING:
@@ -329,6 +330,7 @@ def report_lines(report: dict[str, Any]) -> list[str]:
         ("fairness", fairness_lines, report.get("fairness")),
         ("diarization", diarization_lines, report.get("diarization")),
         ("realtime", realtime_lines, report.get("realtime")),
+        ("accuracy", accuracy_lines, report.get("accuracy")),
     ]
     for name, build, figures in sections:
         if figures is None:

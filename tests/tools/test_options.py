@@ -55,6 +55,7 @@ def test_every_scenario_runs_by_default():
             "fairness",
             "diarization",
             "realtime",
+            "accuracy",
         )
     )
     assert benchmark_options.DEFAULT_LONG_MODEL == "tiny.en"

@@ -6,6 +6,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from tools.benchmark import (
+    DEFAULT_ACCURACY_MODEL,
     DEFAULT_CLIP,
     DEFAULT_LONG_MODEL,
     DEFAULT_MODEL,
@@ -26,7 +27,9 @@ class Command(BaseCommand):
         "memory), long (ten minutes of audio with 1, 2 and 4 workers, and word error rates), "
         "fairness (a tenant's short requests behind another tenant's backlog of jobs), "
         "diarization (its cost against the transcription's), realtime (live transcription "
-        "over /v1/realtime: end-of-turn latency, first delta, 4 sessions at once, WER)."
+        "over /v1/realtime: end-of-turn latency, first delta, 4 sessions at once, WER), accuracy "
+        "(conversations of real voices: coverage, WER, diarization, distinct texts, segments "
+        "past the end, live deltas, against the bare engine)."
     )
 
     def add_arguments(self, parser) -> None:
@@ -77,6 +80,26 @@ class Command(BaseCommand):
             default=5,
             help="tenant B's timed requests, idle and then at most as many behind A's backlog",
         )
+        accuracy = parser.add_argument_group("accuracy scenario")
+        accuracy.add_argument(
+            "--accuracy-model",
+            default=DEFAULT_ACCURACY_MODEL,
+            help=f"model for the words and the bare engine (default {DEFAULT_ACCURACY_MODEL}; "
+            "the speakers come from gpt-4o-transcribe-diarize)",
+        )
+        accuracy.add_argument(
+            "--accuracy-runs", type=int, default=5, help="runs of each conversation (default 5)"
+        )
+        accuracy.add_argument(
+            "--conversations",
+            default="",
+            help="which built conversations, comma-separated (default: all)",
+        )
+        accuracy.add_argument(
+            "--no-live",
+            action="store_true",
+            help="leave out the live session per conversation (real time: as long as the audio)",
+        )
         where = parser.add_argument_group("an existing deployment")
         where.add_argument("--url", help="an existing deployment instead of starting one")
         where.add_argument("--key", help="an API key of that deployment (tenant A in fairness)")
@@ -103,6 +126,12 @@ class Command(BaseCommand):
                 fairness_jobs=options["fairness_jobs"],
                 fairness_probes=options["fairness_probes"],
                 key_b=options["key_b"],
+                accuracy_model=options["accuracy_model"],
+                accuracy_runs=options["accuracy_runs"],
+                accuracy_conversations=tuple(
+                    name.strip() for name in options["conversations"].split(",") if name.strip()
+                ),
+                accuracy_live=not options["no_live"],
             )
         except BenchmarkError as exc:
             raise CommandError(str(exc)) from exc
