@@ -38,6 +38,9 @@ from .turn_jobs import LiveTranscription, live_transcription_check
 logger = logging.getLogger(__name__)
 
 PREVIEW_TASK = "live.tasks.run_preview"
+# A preview's words are only candidates once this much of the turn was heard after them:
+# Whisper's last words of a cut-off turn are guesses the next second of speech often changes.
+SETTLED_SECONDS = 1.0
 _WORD = re.compile(r"\s*\S+")
 
 
@@ -59,6 +62,20 @@ def words_agreed(sent: str, previous: str, latest: str) -> str:
             break
         agreed.append(now)
     return "".join(agreed)
+
+
+def settled_text(text: str, words: list[dict], *, seconds: float) -> str:
+    """The start of a preview's `text` up to its last word that ends SETTLED_SECONDS or more
+    before the preview's audio does (`words`: its words with their times, in order). A word
+    found in the text out of order (a decoder whose words and text differ) ends it there."""
+    limit = seconds - SETTLED_SECONDS
+    end = position = 0
+    for word in words:
+        found = text.find(word["word"], position)
+        if found < 0 or word["end"] > limit:
+            break
+        end = position = found + len(word["word"])
+    return text[:end]
 
 
 def live_preview_submit(
@@ -103,6 +120,7 @@ def live_preview_run(preview_pk: int) -> str | None:
         topic_notify(_topic(preview_pk))
         return None
     samples = np.frombuffer(bytes(preview.samples), dtype="<i2").astype(np.float32) / 32768.0
+    seconds = len(samples) / SAMPLE_RATE
     try:
         result = engine.transcribe(
             samples,
@@ -110,8 +128,9 @@ def live_preview_run(preview_pk: int) -> str | None:
             language=preview.language or None,
             prompt=preview.prompt,
             prefix=preview.prefix or None,
-            window_seconds=engine.window_seconds_for(len(samples) / SAMPLE_RATE),
+            window_seconds=engine.window_seconds_for(seconds),
             quick=True,
+            word_timestamps=True,
         )
     except Exception:
         # Only a preview: the turn's own decode shows a real fault.
@@ -119,11 +138,10 @@ def live_preview_run(preview_pk: int) -> str | None:
         LivePreview.objects.filter(pk=preview_pk).update(status=LivePreview.Status.FAILED)
         topic_notify(_topic(preview_pk))
         return None
-    LivePreview.objects.filter(pk=preview_pk).update(
-        status=LivePreview.Status.DONE, text=result.text
-    )
+    text = settled_text(result.text, result.words or [], seconds=seconds)
+    LivePreview.objects.filter(pk=preview_pk).update(status=LivePreview.Status.DONE, text=text)
     topic_notify(_topic(preview_pk))
-    return result.text
+    return text
 
 
 async def live_preview_take(preview_pk: int, *, timeout: float) -> str | None:
