@@ -11,11 +11,13 @@ chunk waiting skips the preview. A session that finds its previews slow asks for
 session's pacing). A preview is queued only once its seconds are held against the quota, and the seconds
 its sent words cover are billed even if the turn is never committed (preview_billing).
 
-Which words are sent is decided here (`words_agreed`): a word is sent once two previews in a
-row agree on it and on everything before it (whisper_streaming's "local agreement"), so the
-last, half-heard word of a preview is never sent. What was sent becomes the forced start of
-the next previews, so the interim text only grows; the turn's own decode is free of it (see
-live/previews.py).
+Which words are sent is decided here: a preview's text counts only up to its last word that
+ends SETTLED_SECONDS before its audio does (`settled_text`, from its word times), and a word is
+sent once two previews in a row agree on it and on everything before it (`words_agreed`,
+whisper_streaming's "local agreement"), so the last, half-heard words of a preview, which the
+next second of speech often changes, are never sent. What was sent becomes the forced start of
+the next previews, so the interim text only grows; the turn's own decode is free of it, and its
+transcript goes on from it (services.transcript_join, live/previews.py).
 """
 
 import logging

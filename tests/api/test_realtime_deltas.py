@@ -1,8 +1,8 @@
 """A live turn's deltas add up to its `completed` transcript, as OpenAI's do, whatever its
 interim text said: the real session (RealtimeSession) over several turns of real speech, tiny.en
 decoding its previews and its turns (the test settings' sync cluster runs them at once), each
-append's preview run to its end before the next, so what is sent does not depend on the
-machine's speed. The same over a real websocket: tests/e2e/test_realtime_deltas.py."""
+append's preview and turn run to their end before the next append, so what is sent does not
+depend on the machine's speed. The same over a real websocket: tests/e2e/test_realtime_deltas.py."""
 
 import asyncio
 import base64
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from api.realtime.consumer import RealtimeSession
-from tests.audio import AUDIO_DIR, HOTWORDS, JFK, words
+from tests.audio import HOTWORDS, JFK, words
 from tests.conftest import keyed_client
 from tools.realtime_client import load_samples
 
@@ -23,14 +23,13 @@ COMPLETED = "conversation.item.input_audio_transcription.completed"
 STOPPED = "input_audio_buffer.speech_stopped"
 RATE = 24_000
 STEP = RATE // 10  # appends of 100 ms, as the SDK's client streaming in real time sends them
-ALLISON = AUDIO_DIR / "allison.ogg"  # en-US voice prompts, short sentences with pauses
 
 
 def speech() -> np.ndarray:
-    """jfk.flac, hotwords.mp3 and allison.ogg, 1.5 s of silence after each: a dozen turns."""
+    """jfk.flac and hotwords.mp3, 1.5 s of silence after each: five turns."""
     pause = np.zeros(int(1.5 * RATE), dtype="<i2")
     return np.concatenate(
-        [part for path in (JFK, HOTWORDS, ALLISON) for part in (load_samples(path, RATE), pause)]
+        [part for path in (JFK, HOTWORDS) for part in (load_samples(path, RATE), pause)]
     )
 
 
@@ -62,10 +61,12 @@ async def spoken(api_key, audio: np.ndarray) -> list[dict]:
         await session.handle(
             {"type": "input_audio_buffer.append", "audio": base64.b64encode(piece).decode()}
         )
+        # One thing at a time (the test database takes one writer): a committed turn's job,
+        # then the preview of the next.
+        await asyncio.gather(*list(session._turns))
         if session._preview is not None:
             await session._preview
             await asyncio.sleep(max(0.0, session._preview_after - time.monotonic()))
-    await asyncio.wait_for(asyncio.gather(*list(session._turns)), timeout=120)
     await session.close()
     return events
 
@@ -83,7 +84,7 @@ def test_every_turns_deltas_add_up_to_its_transcript(tenant_a):
             if event["item_id"] not in stopped:
                 interim.add(event["item_id"])
     completed = [event for event in events if event["type"] == COMPLETED]
-    assert len(completed) >= 6 and len(interim) >= 3, (len(completed), interim)
+    assert len(completed) >= 5 and len(interim) >= 3, (len(completed), interim)
     assert [joined.get(e["item_id"], "") for e in completed] == [e["transcript"] for e in completed]
     transcript = " ".join(e["transcript"] for e in completed)
     assert {"americans", "country", "folder"} <= set(words(transcript)), transcript
