@@ -6,11 +6,11 @@ on a second past, go out as deltas at once: the interim text. The deltas of a tu
 `completed` transcript, as OpenAI's do (turns.py): the turn's own decode, of all its audio, is
 free of the interim words, and its transcript is the sent words followed by the decode's words
 after them (services.transcript_join). Forcing that decode to start with the previews' words
-instead (tried) locked their mistakes in and raised the live word error rate several times over;
-sending a preview's last words too (Whisper's guesses at a word cut off) made the interim text
-disagree with the turn's decode in most turns (docs/benchmarks.md). With `include: logprobs`
-there are no previews: each delta carries the log probabilities of its tokens, which only the
-turn's own decode has.
+instead (tried) locked their mistakes in and raised the live word error rate several times
+over; sending a preview's last words too (Whisper's guesses at a word cut off) made the interim
+text disagree with the turn's decode in many turns (docs/realtime.md, docs/benchmarks.md). With
+`include: logprobs` there are no previews: each delta carries the log probabilities of its
+tokens, which only the turn's own decode has.
 
 Interim text is billed (services.preview_billing): each preview's seconds are held against the
 quota before it is queued, and what the sent deltas covered is billed however the turn ends.
