@@ -1,15 +1,16 @@
 """A live session's interim text (mixed into session.LiveSession, whose state it uses).
 
 While a turn is spoken (server VAD), its audio so far is previewed (services.preview_decoding),
-one preview at a time, and the words two previews in a row agree on go out as deltas at once:
-the interim text. The turn's own decode, of all its audio, is its `completed` transcript, and is
-not bound to the interim text: forcing it to start with the previews' words (tried) locked their
-mistakes in, and the live word error rate rose from 4 % to 24 % on the benchmark's clip. When the
-transcript starts with what the deltas sent, a last delta carries the rest, so the deltas add
-up to it; when it corrects them, no delta follows and `completed` has the corrected text, as a
-client showing interim text replaces it with the transcript. With `include: logprobs` there are
-no previews: each delta carries the log probabilities of its tokens, which only the turn's own
-decode has.
+one preview at a time, and the words two previews in a row agree on, among those the turn went
+on a second past, go out as deltas at once: the interim text. The deltas of a turn add up to its
+`completed` transcript, as OpenAI's do (turns.py): the turn's own decode, of all its audio, is
+free of the interim words, and its transcript is the sent words followed by the decode's words
+after them (services.transcript_join). Forcing that decode to start with the previews' words
+instead (tried) locked their mistakes in and raised the live word error rate several times
+over; sending a preview's last words too (Whisper's guesses at a word cut off) made the interim
+text disagree with the turn's decode in many turns (docs/realtime.md, docs/benchmarks.md). With
+`include: logprobs` there are no previews: each delta carries the log probabilities of its
+tokens, which only the turn's own decode has.
 
 Interim text is billed (services.preview_billing): each preview's seconds are held against the
 quota before it is queued, and what the sent deltas covered is billed however the turn ends.

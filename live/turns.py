@@ -17,6 +17,7 @@ from transcriptions.services import job_outcome_error
 from .events import Committed, Completed, Delta, SessionSettings, TurnFailed, TurnRefused
 from .pool import in_thread
 from .services.preview_billing import PreviewCharge, PreviewEnd, live_preview_release
+from .services.transcript_join import transcript_after
 from .services.turn_jobs import (
     live_turn_abandon,
     live_turn_refused,
@@ -134,9 +135,9 @@ class Turns:
 
     async def _follow(self, item_id: str, job: Job, *, logprobs: bool, sent: str = "") -> None:
         """Deltas as the worker decodes the turn's segments (after the words the previews
-        `sent`, when its text starts with them), then `completed` (or `failed`)."""
-        start = sent
-        sent_chars = len(sent)
+        `sent`, while its text starts with them), then `completed`, whose transcript starts
+        with every delta sent (services.transcript_join): the turn's deltas add up to it."""
+        joined = sent  # what the turn's deltas add up to so far
         seen = sent_scores = 0  # characters of the job's text read so far
         deadline = time.monotonic() + settings.SYNC_WAIT_TIMEOUT
         while True:
@@ -146,32 +147,35 @@ class Turns:
             except TranscriptionError as gone:  # deleted by its owner meanwhile
                 await self._failed(item_id, gone)
                 return
-            # The whole text once done; a delta carries whatever of it the earlier ones did
-            # not. Segments' texts begin with a space, the transcript does not.
-            text = (job.text if job.status == Job.Status.SUCCEEDED else job.partial_text).lstrip()
+            done = job.status == Job.Status.SUCCEEDED
+            # Segments' texts begin with a space, the transcript does not.
+            text = (job.text if done else job.partial_text).lstrip()
             seen = len(text)
-            if not text.startswith(start):
-                # The transcript corrects the interim text: `completed` carries it, no delta
-                # is sent after words it does not have.
-                text = ""
-            if len(text) > sent_chars:
+            if done:
+                transcript = transcript_after(joined, text)
+            else:
+                # Text that disagrees with the interim words waits for the whole decode, whose
+                # words after theirs are then sent.
+                transcript = text if text.startswith(joined) else joined
+            if len(transcript) > len(joined):
                 delta_scores = None
                 if logprobs:
                     scores = job.partial_logprobs or []
-                    if job.status == Job.Status.SUCCEEDED:
+                    if done:
                         scores = (job.result or {}).get("logprobs") or scores
                     delta_scores = scores[sent_scores:]
                     sent_scores = len(scores)
-                await self.emit(Delta(item_id, text[sent_chars:], delta_scores))
-                sent_chars = len(text)
-            if job.status == Job.Status.SUCCEEDED:
+                await self.emit(Delta(item_id, transcript[len(joined) :], delta_scores))
+                joined = transcript
+            if done:
                 completed = Completed(
                     item_id,
-                    job.text,
+                    joined,
                     job.duration or 0.0,
                     ((job.result or {}).get("logprobs") or []) if logprobs else None,
                 )
                 if job.text:
+                    # The next turns' context: the decode's own words, which heard the turn whole.
                     self._said.append(job.text)
                 await self.emit(completed)
                 return

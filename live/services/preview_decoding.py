@@ -11,11 +11,13 @@ chunk waiting skips the preview. A session that finds its previews slow asks for
 session's pacing). A preview is queued only once its seconds are held against the quota, and the seconds
 its sent words cover are billed even if the turn is never committed (preview_billing).
 
-Which words are sent is decided here (`words_agreed`): a word is sent once two previews in a
-row agree on it and on everything before it (whisper_streaming's "local agreement"), so the
-last, half-heard word of a preview is never sent. What was sent becomes the forced start of
-the next previews, so the interim text only grows; the turn's own decode is free of it (see
-live/previews.py).
+Which words are sent is decided here: a preview's text counts only up to its last word that
+ends SETTLED_SECONDS before its audio does (`settled_text`, from its word times), and a word is
+sent once two previews in a row agree on it and on everything before it (`words_agreed`,
+whisper_streaming's "local agreement"), so the last, half-heard words of a preview, which the
+next second of speech often changes, are never sent. What was sent becomes the forced start of
+the next previews, so the interim text only grows; the turn's own decode is free of it, and its
+transcript goes on from it (services.transcript_join, live/previews.py).
 """
 
 import logging
@@ -38,6 +40,9 @@ from .turn_jobs import LiveTranscription, live_transcription_check
 logger = logging.getLogger(__name__)
 
 PREVIEW_TASK = "live.tasks.run_preview"
+# A preview's words are only candidates once this much of the turn was heard after them:
+# Whisper's last words of a cut-off turn are guesses the next second of speech often changes.
+SETTLED_SECONDS = 1.0
 _WORD = re.compile(r"\s*\S+")
 
 
@@ -59,6 +64,20 @@ def words_agreed(sent: str, previous: str, latest: str) -> str:
             break
         agreed.append(now)
     return "".join(agreed)
+
+
+def settled_text(text: str, words: list[dict], *, seconds: float) -> str:
+    """The start of a preview's `text` up to its last word that ends SETTLED_SECONDS or more
+    before the preview's audio does (`words`: its words with their times, in order). A word
+    found in the text out of order (a decoder whose words and text differ) ends it there."""
+    limit = seconds - SETTLED_SECONDS
+    end = position = 0
+    for word in words:
+        found = text.find(word["word"], position)
+        if found < 0 or word["end"] > limit:
+            break
+        end = position = found + len(word["word"])
+    return text[:end]
 
 
 def live_preview_submit(
@@ -103,6 +122,7 @@ def live_preview_run(preview_pk: int) -> str | None:
         topic_notify(_topic(preview_pk))
         return None
     samples = np.frombuffer(bytes(preview.samples), dtype="<i2").astype(np.float32) / 32768.0
+    seconds = len(samples) / SAMPLE_RATE
     try:
         result = engine.transcribe(
             samples,
@@ -110,8 +130,9 @@ def live_preview_run(preview_pk: int) -> str | None:
             language=preview.language or None,
             prompt=preview.prompt,
             prefix=preview.prefix or None,
-            window_seconds=engine.window_seconds_for(len(samples) / SAMPLE_RATE),
+            window_seconds=engine.window_seconds_for(seconds),
             quick=True,
+            word_timestamps=True,
         )
     except Exception:
         # Only a preview: the turn's own decode shows a real fault.
@@ -119,11 +140,10 @@ def live_preview_run(preview_pk: int) -> str | None:
         LivePreview.objects.filter(pk=preview_pk).update(status=LivePreview.Status.FAILED)
         topic_notify(_topic(preview_pk))
         return None
-    LivePreview.objects.filter(pk=preview_pk).update(
-        status=LivePreview.Status.DONE, text=result.text
-    )
+    text = settled_text(result.text, result.words or [], seconds=seconds)
+    LivePreview.objects.filter(pk=preview_pk).update(status=LivePreview.Status.DONE, text=text)
     topic_notify(_topic(preview_pk))
-    return result.text
+    return text
 
 
 async def live_preview_take(preview_pk: int, *, timeout: float) -> str | None:

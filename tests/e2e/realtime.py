@@ -1,5 +1,6 @@
 """What the realtime e2e modules share: the event names, a raw `websockets` client of
-`/v1/realtime?intent=transcription`, and jfk.flac as the 24 kHz PCM the SDK sends."""
+`/v1/realtime?intent=transcription`, jfk.flac as the 24 kHz PCM the SDK sends, and each turn's
+deltas joined as a client joins them."""
 
 import json
 import time
@@ -40,6 +41,17 @@ def receive(ws, kind: str, timeout: float = 30.0) -> dict:
         event = json.loads(ws.recv(timeout=max(0.1, deadline - time.monotonic())))
         if event["type"] == kind:
             return event
+
+
+def deltas_joined(run) -> list[tuple[str, str]]:
+    """Per completed turn of a run (tools.realtime_client.Run), in order: its deltas joined
+    (concatenated, as a client showing them does) and its `completed` transcript. OpenAI's
+    deltas add up to the transcript: the two are equal."""
+    joined: dict[str, str] = {}
+    for _, event in run.events:
+        if event["type"] == DELTA:
+            joined[event["item_id"]] = joined.get(event["item_id"], "") + event["delta"]
+    return [(joined.get(e["item_id"], ""), e["transcript"]) for e in run.of_type(COMPLETED)]
 
 
 def word_errors(hypothesis: str, reference: str) -> float:
