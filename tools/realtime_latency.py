@@ -63,6 +63,17 @@ def _turn_figures(run: Run) -> tuple[list[float], list[float]]:
     return ends, firsts
 
 
+def joined_turns(run: Run) -> tuple[int, int]:
+    """How many of a run's completed turns had deltas that add up to their `completed`
+    transcript (concatenated, as a client shows them; OpenAI's do), out of how many."""
+    deltas: dict[str, str] = {}
+    for _, event in run.events:
+        if event["type"] == DELTA:
+            deltas[event["item_id"]] = deltas.get(event["item_id"], "") + event["delta"]
+    done = run.of_type(COMPLETED)
+    return sum(deltas.get(e["item_id"], "") == e["transcript"] for e in done), len(done)
+
+
 def slowdown(turns: list[float], single: list[float]) -> list[float]:
     """Each turn's latency over the same turn's in the single session (as many turns as
     both have)."""
@@ -119,7 +130,8 @@ def _realtime_run(
 
         file_text = _file_text(url, key, clip, options.model)  # also a warm-up
         # Untimed: a first session (jfk.flac) warms the turn detector and the workers.
-        stream(base_url=base, api_key=key, audio=audio_bytes(DEFAULT_CLIP), session=session)
+        warm = stream(base_url=base, api_key=key, audio=audio_bytes(DEFAULT_CLIP), session=session)
+        sessions = [warm]  # every session, for how many turns' deltas joined
         ends: list[float] = []
         firsts: list[float] = []
         single: list[float] = []  # the first single session's, per turn
@@ -127,6 +139,7 @@ def _realtime_run(
         runs = max(1, options.long_runs)
         for index in range(runs):
             run = one()
+            sessions.append(run)
             turn_ends, turn_firsts = _turn_figures(run)
             ends += turn_ends
             firsts += turn_firsts
@@ -138,6 +151,7 @@ def _realtime_run(
             )
         with ThreadPoolExecutor(CONCURRENT_SESSIONS) as pool:
             concurrent = list(pool.map(lambda _: one(), range(CONCURRENT_SESSIONS)))
+        sessions += concurrent
         concurrent_ends = [_turn_figures(run)[0] for run in concurrent]
         flat = [value for values in concurrent_ends for value in values]
         slowdowns = [slowdown(values, single) for values in concurrent_ends]
@@ -156,12 +170,14 @@ def _realtime_run(
     file_wer = word_error_rate(reference, file_text)
     points = 100 * (statistics.median(live_wer) - file_wer)
     end_median, first_median = _median(ends), _median(firsts)
+    joins = [joined_turns(run) for run in sessions]
     return {
         "clip": str(options.clip) if clip == options.clip else f"built: {clip.name}",
         "model": options.model,
         "silence_duration_ms": SILENCE_MS,
         "end_of_turn_seconds": ends,
         "first_delta_seconds": firsts,
+        "joined_turns": [sum(j for j, _ in joins), sum(n for _, n in joins)],
         "concurrent_sessions": CONCURRENT_SESSIONS,
         "concurrent_end_of_turn_seconds": concurrent_ends,
         "concurrent_slowdowns": slowdowns,
@@ -213,6 +229,8 @@ def realtime_lines(figures: dict[str, Any]) -> list[str]:
         f"{targets['end_of_turn']['limit']:g} s: {verdict('end_of_turn')})",
         f"first delta        {spread(figures['first_delta_seconds'])} after speech started  "
         f"(target <= {targets['first_delta']['limit']:g} s: {verdict('first_delta')})",
+        "deltas joined      {} of {} turns (every session's, the untimed one's too: the "
+        "deltas concatenated are the completed transcript)".format(*figures.get("joined_turns", ["?", "?"])),
         f"{figures['concurrent_sessions']} sessions at once end of turn {spread(flat)}; slowdown "
         f"against one session, first turn -> last, per session: {lasts}  (bounded, the last at "
         f"most twice the first: {verdict('concurrent')})",
