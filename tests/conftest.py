@@ -58,23 +58,48 @@ def charlie(tenant_b):
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item, nextitem):
     """Under pytest-xdist (`make test`), a test marked `solo` runs with no other test running:
-    the others hold a shared lock for each test, a solo test takes it exclusively. A turnstile
-    lock, taken first by every test, keeps the others from starving a solo test that waits.
-    xdist has no such mode of its own: its groups keep tests together, not others away."""
+    the others hold a shared lock for each test, a solo test takes it exclusively for its call
+    (pytest_runtest_call). A turnstile lock, taken first by every test, keeps the others from
+    starving a solo test that waits. xdist has no such mode of its own: its groups keep tests
+    together, not others away."""
     run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
     if run is None:
         yield
         return
-    solo = item.get_closest_marker("solo") is not None
     locks = Path(tempfile.gettempdir()) / f"whisper-tests-{run}"
     with contextlib.ExitStack() as held:
         turnstile = held.enter_context(open(f"{locks}.turnstile", "a"))
         machine = held.enter_context(open(f"{locks}.machine", "a"))
+        item.stash[_LOCKS] = (turnstile, machine)
         fcntl.flock(turnstile, fcntl.LOCK_EX)
-        fcntl.flock(machine, fcntl.LOCK_EX if solo else fcntl.LOCK_SH)
-        if not solo:
-            fcntl.flock(turnstile, fcntl.LOCK_UN)
+        fcntl.flock(machine, fcntl.LOCK_SH)
+        fcntl.flock(turnstile, fcntl.LOCK_UN)
         yield
+
+
+_LOCKS = pytest.StashKey[tuple]()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    """A solo test's call alone on the machine; its setup (a platform started for the e2e
+    module: 70 s on a loaded 2-core machine) and teardown share it with the other processes'
+    tests, which lost that whole time to the live page's platform while its setup was held
+    exclusively too. Its shared lock is let go before the turnstile is waited for: two tests
+    each holding one while waiting for the other's would wait forever."""
+    locks = item.stash.get(_LOCKS, None)
+    if locks is None or item.get_closest_marker("solo") is None:
+        yield
+        return
+    turnstile, machine = locks
+    fcntl.flock(machine, fcntl.LOCK_UN)
+    fcntl.flock(turnstile, fcntl.LOCK_EX)
+    fcntl.flock(machine, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(machine, fcntl.LOCK_SH)
+        fcntl.flock(turnstile, fcntl.LOCK_UN)
 
 
 @pytest.fixture(scope="session")
