@@ -2,7 +2,8 @@
 
 While a turn is spoken (server VAD), its audio so far is previewed (services.preview_decoding),
 one preview at a time, and the words two previews in a row agree on, among those the turn went
-on a second past, go out as deltas at once: the interim text. The deltas of a turn add up to its
+on past (a second, or 0.3 s for a word Whisper is fairly sure of: services.preview_decoding),
+go out as deltas at once: the interim text. The deltas of a turn add up to its
 `completed` transcript, as OpenAI's do (turns.py): the turn's own decode, of all its audio, is
 free of the interim words, and its transcript is the sent words followed by the decode's words
 after them (services.transcript_join). Forcing that decode to start with the previews' words

@@ -2,8 +2,7 @@
 call with the platform's decode settings.
 
 Each worker process loads a model once and keeps it; loading takes far longer than a short
-clip's inference, so it must never happen per job.
-"""
+clip's inference, so it must never happen per job."""
 
 import contextlib
 import ctypes
@@ -241,6 +240,7 @@ def transcribe(
     prefix: str | None = None,
     window_seconds: int | None = None,
     quick: bool = False,
+    word_probabilities: bool = False,
 ) -> TranscriptionResult:
     """Run Whisper on one file; `on_segment(segment, duration, logprobs)` sees each segment as
     it comes (`logprobs`: its tokens' entries, or None when they were not asked for). Every
@@ -249,8 +249,8 @@ def transcribe(
     Live turns only: `prefix`, text the first window's transcript must start with (the words a
     live turn already sent as deltas: faster-whisper's `prefix`, which the text includes);
     `window_seconds`, the encoder window (encoder_window); `quick`, one greedy decode at
-    temperature 0, without beam search or Whisper's fallback ladder (a preview, replaced by the
-    turn's own text anyway).
+    temperature 0, no beam search or fallback ladder (a preview: the turn's own text replaces
+    it); `word_probabilities`, each word's probability in its dict (no response shows them).
 
     The same audio and options give the same text every time. Temperature 0 with beam search
     draws nothing at random, so each file is decoded that way first, on the loaded model. Only
@@ -275,7 +275,7 @@ def transcribe(
     if quick:
         options["temperature"] = options["temperature"][:1]
         options["beam_size"] = 1
-    out = _Transcript(on_segment)
+    out = _Transcript(on_segment, probabilities=word_probabilities)
     detected = [language]
 
     def retake(start: float, end: float) -> list[guards.Piece]:
@@ -324,8 +324,8 @@ def transcribe(
 class _Transcript:
     """The segments let through, numbered from 0 as OpenAI does, each given to `on_segment`."""
 
-    def __init__(self, on_segment: Callable[..., None] | None) -> None:
-        self.on_segment = on_segment
+    def __init__(self, on_segment: Callable[..., None] | None, probabilities: bool) -> None:
+        self.on_segment, self.probabilities = on_segment, probabilities
         self.segments: list[dict[str, Any]] = []
         self.words: list[dict[str, Any]] = []
         self.scores: list[dict[str, Any]] = []
@@ -334,7 +334,8 @@ class _Transcript:
         for piece in pieces:
             item = {**piece.segment, "id": len(self.segments)}
             self.segments.append(item)
-            self.words.extend(piece.words)
+            plain = ({k: v for k, v in w.items() if k != "probability"} for w in piece.words)
+            self.words.extend(piece.words if self.probabilities else plain)
             self.scores.extend(piece.logprobs or [])
             if self.on_segment is not None:
                 self.on_segment(item, duration, piece.logprobs)
@@ -363,6 +364,7 @@ def _decoding(model, samples: np.ndarray, options: dict[str, Any], *, window_sec
 def _piece(model, segment, options: dict[str, Any], recorder) -> guards.Piece:
     words = [
         {"word": word.word.strip(), "start": round(word.start, 3), "end": round(word.end, 3)}
+        | {"probability": round(word.probability, 3)}
         for word in segment.words or ()
     ]
     entries = None

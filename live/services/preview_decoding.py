@@ -12,10 +12,13 @@ session's pacing). A preview is queued only once its seconds are held against th
 its sent words cover are billed even if the turn is never committed (preview_billing).
 
 Which words are sent is decided here: a preview's text counts only up to its last word that
-ends SETTLED_SECONDS before its audio does (`settled_text`, from its word times), and a word is
-sent once two previews in a row agree on it and on everything before it (`words_agreed`,
-whisper_streaming's "local agreement"), so the last, half-heard words of a preview, which the
-next second of speech often changes, are never sent. What was sent becomes the forced start of
+ended long enough before its audio did (`settled_text`, from its word times and
+probabilities): SURE_SECONDS for a word Whisper gives SURE_PROBABILITY or more, SETTLED_SECONDS
+for any other; and a word is sent once two previews in a row agree on it and on everything
+before it (`words_agreed`, whisper_streaming's "local agreement"). The last, half-heard words
+of a preview, which the next second of speech often changes, are guesses of low probability
+("am I" for "my", 0.18-0.34, where a turn's first word, "And", gets 0.45-0.63 and "my"
+0.59-0.74 in jfk.flac's previews): they wait the second, and are never sent. What was sent becomes the forced start of
 the next previews, so the interim text only grows; the turn's own decode is free of it, and its
 transcript goes on from it (services.transcript_join, live/previews.py).
 """
@@ -43,6 +46,10 @@ PREVIEW_TASK = "live.tasks.run_preview"
 # A preview's words are only candidates once this much of the turn was heard after them:
 # Whisper's last words of a cut-off turn are guesses the next second of speech often changes.
 SETTLED_SECONDS = 1.0
+# ... and this soon for a word this probable (faster-whisper's, its tokens' mean): the first
+# words of a turn go out in about 1.4 s instead of 2.4 s (docs/benchmarks.md).
+SURE_PROBABILITY = 0.4
+SURE_SECONDS = 0.3
 _WORD = re.compile(r"\s*\S+")
 
 
@@ -68,13 +75,15 @@ def words_agreed(sent: str, previous: str, latest: str) -> str:
 
 def settled_text(text: str, words: list[dict], *, seconds: float) -> str:
     """The start of a preview's `text` up to its last word that ends SETTLED_SECONDS or more
-    before the preview's audio does (`words`: its words with their times, in order). A word
-    found in the text out of order (a decoder whose words and text differ) ends it there."""
-    limit = seconds - SETTLED_SECONDS
+    before the preview's audio does, SURE_SECONDS for one of SURE_PROBABILITY or more (`words`:
+    its words with their times and probabilities, in order; one without a probability is not
+    sure). A word found in the text out of order (a decoder whose words and text differ) ends
+    it there."""
     end = position = 0
     for word in words:
         found = text.find(word["word"], position)
-        if found < 0 or word["end"] > limit:
+        sure = word.get("probability", 0.0) >= SURE_PROBABILITY
+        if found < 0 or word["end"] > seconds - (SURE_SECONDS if sure else SETTLED_SECONDS):
             break
         end = position = found + len(word["word"])
     return text[:end]
@@ -133,6 +142,7 @@ def live_preview_run(preview_pk: int) -> str | None:
             window_seconds=engine.window_seconds_for(seconds),
             quick=True,
             word_timestamps=True,
+            word_probabilities=True,
         )
     except Exception:
         # Only a preview: the turn's own decode shows a real fault.

@@ -132,8 +132,8 @@ def stalled_previews(monkeypatch):
 @pytest.mark.backend
 @pytest.mark.django_db(transaction=True)
 def test_a_preview_is_decoded_by_the_worker_service_and_read_once(tenant_a, stalled_previews):
-    """jfk.flac's first 4 s ("And so, my fellow Americans, ask not"): its text but the
-    words of its last second (SETTLED_SECONDS), which the next second of speech may change."""
+    """jfk.flac's first 4 s ("And so, my fellow Americans, ask not"): its text but its last
+    words, which the next second of speech may change (settled_text)."""
     pk = preview(tenant_a, jfk_start(4.0))
     row = LivePreview.objects.get(pk=pk)
     assert row.status == LivePreview.Status.QUEUED and row.model == "tiny.en"
@@ -142,6 +142,21 @@ def test_a_preview_is_decoded_by_the_worker_service_and_read_once(tenant_a, stal
     assert live_preview_run(pk) is None  # decoded once
     assert take(pk, timeout=1.0) == text
     assert not LivePreview.objects.filter(pk=pk).exists()  # read once, then gone
+
+
+@pytest.mark.inference
+def test_words_have_their_probability_only_where_asked():
+    """A preview's words carry faster-whisper's probabilities (settled_text reads them); no
+    other decode's do: OpenAI's words have none, and a stored job's words are shown as they
+    are."""
+    audio = decode_audio(str(JFK))[: 4 * SAMPLE_RATE]
+    plain = engine.transcribe(audio, model_id="tiny.en", word_timestamps=True)
+    assert plain.words and all(set(word) == {"word", "start", "end"} for word in plain.words)
+    scored = engine.transcribe(
+        audio, model_id="tiny.en", word_timestamps=True, word_probabilities=True
+    )
+    assert [w["word"] for w in scored.words] == [w["word"] for w in plain.words]
+    assert all(0.0 <= word["probability"] <= 1.0 for word in scored.words)
 
 
 @pytest.mark.inference

@@ -1,10 +1,15 @@
 """A live turn's transcript starts with what its deltas sent (services.transcript_join), and a
-preview's words are candidates only once the turn was heard well past them
-(preview_decoding.settled_text)."""
+preview's words are candidates only once the turn was heard well past them, or a little past
+for a word Whisper is fairly sure of (preview_decoding.settled_text)."""
 
 import pytest
 
-from live.services.preview_decoding import SETTLED_SECONDS, settled_text
+from live.services.preview_decoding import (
+    SETTLED_SECONDS,
+    SURE_PROBABILITY,
+    SURE_SECONDS,
+    settled_text,
+)
 from live.services.transcript_join import sent_words_end, transcript_after
 
 
@@ -69,3 +74,21 @@ def test_a_previews_words_count_once_the_turn_went_on_past_them():
     assert settled_text(text, timed, seconds=10.0) == text
     # Words that are not the text's (in order) end it where they stop matching.
     assert settled_text(text, words(("And", 0.5), ("no", 0.9), ("my", 1.3)), seconds=10.0) == "And"
+
+
+def test_a_word_whisper_is_fairly_sure_of_counts_sooner():
+    """jfk.flac's previews: "And" (0.45-0.63) and "so" count SURE_SECONDS after they end; a
+    guess such as "am" for "my" (0.18-0.34) waits SETTLED_SECONDS, and so does every word
+    after it, however sure."""
+    sure, unsure = SURE_PROBABILITY, SURE_PROBABILITY - 0.01
+    text = "And so am I fellow"
+    timed = words(("And", 0.5), ("so", 0.9), ("am", 1.2), ("I", 1.4), ("fellow", 1.8))
+    for word, probability in zip(timed, (sure, 0.9, unsure, 0.9, 0.9), strict=True):
+        word["probability"] = probability
+    assert settled_text(text, timed, seconds=1.0 + SURE_SECONDS) == "And so"
+    assert settled_text(text, timed, seconds=0.85 + SURE_SECONDS) == "And"
+    assert settled_text(text, timed, seconds=0.45 + SURE_SECONDS) == ""
+    assert settled_text(text, timed, seconds=1.9 + SURE_SECONDS) == "And so"
+    assert settled_text(text, timed, seconds=1.15 + SETTLED_SECONDS) == "And so"
+    # Once the guess has waited its second, the sure words after it count as theirs do.
+    assert settled_text(text, timed, seconds=1.25 + SETTLED_SECONDS) == text
