@@ -6,6 +6,7 @@ depend on the machine's speed. The same over a real websocket: tests/e2e/test_re
 
 import asyncio
 import base64
+import statistics
 import time
 
 import numpy as np
@@ -21,6 +22,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.inference]
 DELTA = "conversation.item.input_audio_transcription.delta"
 COMPLETED = "conversation.item.input_audio_transcription.completed"
 STOPPED = "input_audio_buffer.speech_stopped"
+STARTED = "input_audio_buffer.speech_started"
 RATE = 24_000
 STEP = RATE // 10  # appends of 100 ms, as the SDK's client streaming in real time sends them
 
@@ -33,12 +35,14 @@ def speech() -> np.ndarray:
     )
 
 
-async def spoken(api_key, audio: np.ndarray) -> list[dict]:
-    """The session's events for `audio` streamed with server VAD (silence 500 ms)."""
-    events: list[dict] = []
+async def spoken(api_key, audio: np.ndarray) -> list[tuple[float, dict]]:
+    """The session's events for `audio` streamed with server VAD (silence 500 ms), each with
+    the seconds of audio appended when it came."""
+    events: list[tuple[float, dict]] = []
+    appended = [0]
 
     async def record(event: dict) -> None:
-        events.append(event)
+        events.append((appended[0] / RATE, event))
 
     session = RealtimeSession(api_key=api_key, send=record)
     await session.handle(
@@ -58,6 +62,7 @@ async def spoken(api_key, audio: np.ndarray) -> list[dict]:
     )
     for start in range(0, len(audio), STEP):
         piece = audio[start : start + STEP].tobytes()
+        appended[0] = start + STEP
         await session.handle(
             {"type": "input_audio_buffer.append", "audio": base64.b64encode(piece).decode()}
         )
@@ -72,7 +77,8 @@ async def spoken(api_key, audio: np.ndarray) -> list[dict]:
 
 
 def test_every_turns_deltas_add_up_to_its_transcript(tenant_a):
-    events = asyncio.run(spoken(keyed_client(tenant_a).api_key, speech()))
+    timed = asyncio.run(spoken(keyed_client(tenant_a).api_key, speech()))
+    events = [event for _, event in timed]
     joined: dict[str, str] = {}
     interim: set[str] = set()  # turns with deltas before their speech stopped
     stopped: set[str] = set()
@@ -88,3 +94,15 @@ def test_every_turns_deltas_add_up_to_its_transcript(tenant_a):
     assert [joined.get(e["item_id"], "") for e in completed] == [e["transcript"] for e in completed]
     transcript = " ".join(e["transcript"] for e in completed)
     assert {"americans", "country", "folder"} <= set(words(transcript)), transcript
+
+    # The first words of a turn with interim text go out sooner than a second after they were
+    # heard (previews every 0.4 s of audio; decodes take no audio time here, as nothing is
+    # appended meanwhile): a word Whisper is fairly sure of counts 0.3 s after it ended
+    # (preview_decoding.SURE_SECONDS). Measured: 0.8, 1.2, 2.0, 2.0 s after speech started
+    # (median 1.6); with a second for every word 1.6, 2.0, 2.0, 2.0 (median 2.0).
+    started = {event["item_id"]: at for at, event in timed if event["type"] == STARTED}
+    firsts: dict[str, float] = {}
+    for at, event in timed:
+        if event["type"] == DELTA and event["item_id"] in interim:
+            firsts.setdefault(event["item_id"], at - started[event["item_id"]])
+    assert statistics.median(firsts.values()) < 1.8, firsts
