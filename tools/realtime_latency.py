@@ -230,7 +230,9 @@ def realtime_lines(figures: dict[str, Any]) -> list[str]:
         f"first delta        {spread(figures['first_delta_seconds'])} after speech started  "
         f"(target <= {targets['first_delta']['limit']:g} s: {verdict('first_delta')})",
         "deltas joined      {} of {} turns (every session's, the untimed one's too: the "
-        "deltas concatenated are the completed transcript)".format(*figures.get("joined_turns", ["?", "?"])),
+        "deltas concatenated are the completed transcript)".format(
+            *figures.get("joined_turns", ["?", "?"])
+        ),
         f"{figures['concurrent_sessions']} sessions at once end of turn {spread(flat)}; slowdown "
         f"against one session, first turn -> last, per session: {lasts}  (bounded, the last at "
         f"most twice the first: {verdict('concurrent')})",
