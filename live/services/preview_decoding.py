@@ -46,8 +46,8 @@ PREVIEW_TASK = "live.tasks.run_preview"
 # A preview's words are only candidates once this much of the turn was heard after them:
 # Whisper's last words of a cut-off turn are guesses the next second of speech often changes.
 SETTLED_SECONDS = 1.0
-# ... and this soon for a word this probable (faster-whisper's, its tokens' mean): the first
-# words of a turn go out in about 1.4 s instead of 2.4 s (docs/benchmarks.md).
+# ... and this soon for a word this probable (faster-whisper's, its tokens' mean): a turn's
+# first words go out sooner, the same words right (docs/benchmarks.md; 0.2 s lost a word).
 SURE_PROBABILITY = 0.4
 SURE_SECONDS = 0.3
 _WORD = re.compile(r"\s*\S+")
