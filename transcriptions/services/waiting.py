@@ -15,6 +15,7 @@ cancelled, which a blocked thread would not notice until the job ended).
 """
 
 import asyncio
+import contextlib
 import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -24,7 +25,7 @@ from typing import TypeVar
 
 from django.conf import settings
 
-from ops import threads, wakeups
+from ops import pubsub, threads, wakeups
 
 from ..errors import JobNotFound
 from ..models import Job
@@ -139,12 +140,16 @@ async def wake_ups_async(topic: str) -> AsyncIterator[Callable[[float], Awaitabl
         backoff = _Backoff()
         yield lambda limit: asyncio.sleep(backoff.next(limit))
         return
-    pubsub = _redis_async().pubsub(ignore_subscribe_messages=True)
-    await pubsub.subscribe(_channel(topic))
-    try:
-        yield lambda limit: pubsub.get_message(timeout=min(limit, PUBSUB_RECHECK))
-    finally:
-        await pubsub.aclose()
+    # One subscription per event loop for all its waits (ops.pubsub says why).
+    async with pubsub.hub(_redis_async).listen(_channel(topic)) as notified:
+
+        async def wait(limit: float) -> None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(min(limit, PUBSUB_RECHECK)):
+                    await notified.wait()
+            notified.clear()
+
+        yield wait
 
 
 async def topic_wait_async(
