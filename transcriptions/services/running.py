@@ -22,7 +22,7 @@ from django_q.exceptions import TimeoutException
 
 import speech as engine
 from ops.workers import worker_identity
-from speech import SAMPLE_RATE, chunking, coverage, limits
+from speech import SAMPLE_RATE, chunking, coverage, limits, word_times
 
 from ..models import Chunk, Job
 from ..openai import policy as openai_models
@@ -168,9 +168,9 @@ def _every_stretch_heard(
 ) -> engine.TranscriptionResult:
     """The window's transcript with the speech Whisper left out of it (anywhere: start,
     middle, end) decoded again, each stretch on its own, at a speaking level, with the text
-    before it as the prompt, and spliced in (speech/coverage.py). A transcript that covers all
-    the speech the VAD hears is returned as it is. Live turns are not looked at: they are one
-    utterance, and a client waits on each."""
+    before it as the prompt, and spliced in (speech/coverage.py); then the last word of each
+    stretch of speech ends where the speech does (speech/word_times.py). Live turns are not
+    looked at: they are one utterance, and a client waits on each."""
     if result.words is None:  # an engine that gave no words: nothing to measure
         return result
     vad = chunking.VadSettings.from_strategy(job.chunking_strategy or {"type": "auto"})
@@ -204,7 +204,8 @@ def _every_stretch_heard(
             retakes.append((start, retake))
         tried += stretches
         result = coverage.results_spliced(result, retakes, model_id=job.model)
-    return result
+    # Last, so that a word's stretched end hides nothing from the look for speech left out.
+    return word_times.word_ends_at_speech(result, regions)
 
 
 def _live_options(job: Job) -> dict[str, Any]:
