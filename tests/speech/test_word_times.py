@@ -66,9 +66,7 @@ def test_a_lone_stretch_of_speech_no_word_comes_near_is_decoded_again_however_sh
     samples = np.zeros(10 * RATE, np.float32)
     words = [word(" Five.", 6.46, 7.02), word(" The", 8.06, 8.52)]
     speech = regions((6.82, 7.2), (7.42, 7.74), (8.38, 9.0))
-    [(start, end)] = coverage.uncovered_stretches(
-        samples, words, vad=VadSettings(), regions=speech
-    )
+    [(start, end)] = coverage.uncovered_stretches(samples, words, vad=VadSettings(), regions=speech)
     assert 7.02 * RATE <= start <= 7.42 * RATE and 7.74 * RATE <= end <= 8.06 * RATE
     # Shorter than Silero's shortest speech, or near a word: left alone.
     assert not coverage.uncovered_stretches(
