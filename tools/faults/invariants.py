@@ -23,6 +23,7 @@ class Invariants:
     open_jobs: int
     unsettled: int
     reserved_left: int
+    slots_left: int  # concurrency slots held (accounts_activejobs) beyond the open jobs
     jobs_without_usage: int
     pending_rows: int
     billed_wrongly: int  # seconds, summed over tenants
@@ -82,6 +83,8 @@ def invariants_check(platform: LivePlatform, *, accepted: list[str], settle: flo
             (list(OPEN),),
         ),
         reserved_left=_one(platform, "SELECT sum(reserved_seconds) FROM accounts_quotaperiod"),
+        slots_left=_one(platform, "SELECT sum(count) FROM accounts_activejobs")
+        - open_jobs(platform),
         jobs_without_usage=_one(
             platform,
             "SELECT count(*) FROM transcriptions_job j WHERE NOT EXISTS"
