@@ -20,7 +20,7 @@ from pathlib import Path
 from tools.live_platform import free_port
 
 
-def _pg_bin(name: str) -> str:
+def pg_bin(name: str) -> str:
     found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
     if found:
         return found[-1]
@@ -56,7 +56,7 @@ class PostgresServer:
             entry = pwd.getpwnam(self.user)
             os.chown(self.root, entry.pw_uid, entry.pw_gid)
         self._run(
-            _pg_bin("initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8"
+            pg_bin("initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8"
         )
         with (self.data / "postgresql.conf").open("a") as conf:
             # Its socket in its own folder; fsync off: the harness's data need not survive a crash
@@ -69,16 +69,16 @@ class PostgresServer:
 
     def start(self) -> None:
         self._run(
-            _pg_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.root / "pg.log"), "-w", "start"
+            pg_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.root / "pg.log"), "-w", "start"
         )
 
     def stop(self, mode: str = "fast") -> None:
-        self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop", check=False)
+        self._run(pg_bin("pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop", check=False)
 
     def restart(self) -> None:
         """Every connection of every process is cut (fast shutdown), then it serves again."""
         self._run(
-            _pg_bin("pg_ctl"),
+            pg_bin("pg_ctl"),
             "-D",
             str(self.data),
             "-l",
