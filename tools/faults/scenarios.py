@@ -44,10 +44,33 @@ def postgres_restart() -> Fault:
     )
 
 
+def postgres_read_only(hold: float) -> Fault:
+    """Every session's transactions read-only (a failover to a standby looks the same to the
+    platform): writes refused with SQLSTATE 25006 until it ends."""
+
+    def read_only(topology: Topology, on: bool) -> None:
+        topology.postgres.sql(
+            f"ALTER SYSTEM SET default_transaction_read_only = {'on' if on else 'off'}"
+        )
+        topology.postgres.sql("SELECT pg_reload_conf()")
+
+    return Fault(
+        f"postgres read-only {hold:.0f} s",
+        inject=lambda t: read_only(t, True),
+        heal=lambda t: read_only(t, False),
+        hold=hold,
+    )
+
+
 def faults(*, short: bool) -> list[Fault]:
     if short:
         return [redis_stop(10), postgres_restart()]
-    return [redis_stop(30), redis_stop(30, wipe=True), postgres_restart()]
+    return [
+        redis_stop(30),
+        redis_stop(30, wipe=True),
+        postgres_restart(),
+        postgres_read_only(20),
+    ]
 
 
 def fault_run(topology: Topology, fault: Fault, *, job_timeout: float) -> FaultResult:

@@ -47,6 +47,7 @@ def table(results: list[FaultResult]) -> str:
         "no usage row",
         "billed wrongly s",
         "recovered in s",
+        "slowest answer s",
     )
     rows = [head]
     for r in results:
@@ -67,6 +68,7 @@ def table(results: list[FaultResult]) -> str:
                 str(inv.jobs_without_usage + inv.pending_rows),
                 str(inv.billed_wrongly),
                 recovered,
+                f"{r.longest_answer:.1f}",
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
