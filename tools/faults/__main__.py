@@ -15,6 +15,7 @@ def main() -> int:
     parser.add_argument("--short", action="store_true", help="the CI version (about 2 minutes)")
     parser.add_argument("--job-timeout", type=int, default=60)
     parser.add_argument("--keep-log", type=int, default=0, help="print this much of serve.log")
+    parser.add_argument("--timeline", action="store_true", help="print every answer")
     parser.add_argument("--only", help="run only the faults whose name contains this")
     args = parser.parse_args()
     chosen = [f for f in faults(short=args.short) if not args.only or args.only in f.name]
@@ -25,6 +26,9 @@ def main() -> int:
             print(f"-- {fault.name}", flush=True)
             results.append(fault_run(topology, fault, job_timeout=args.job_timeout))
             print(table(results[-1:]), flush=True)
+            if args.timeline:
+                healed = results[-1].healed - results[-1].injected
+                print(f"  (fault from +0.0 s to +{healed:.1f} s)\n{results[-1].timeline()}")
             if results[-1].invariants.broken():
                 for row in leftovers(topology.platform):
                     print("   left:", *row, flush=True)

@@ -79,6 +79,7 @@ def fault_run(topology: Topology, fault: Fault, *, job_timeout: float) -> FaultR
     load.start()
     try:
         time.sleep(WARM_UP)
+        injected = time.monotonic()
         fault.inject(topology)
         time.sleep(fault.hold)
         fault.heal(topology)
@@ -102,5 +103,7 @@ def fault_run(topology: Topology, fault: Fault, *, job_timeout: float) -> FaultR
         answers=answers,
         invariants=invariants,
         recovered_after=recovered,
+        injected=injected,
+        healed=healed,
         longest_answer=max((a.ended - a.started for a in answers), default=0.0),
     )

@@ -15,6 +15,16 @@ class FaultResult:
     invariants: Invariants
     recovered_after: float | None  # seconds from the fault's end to the first good answer
     longest_answer: float
+    injected: float = 0.0  # time.monotonic() of the fault's start
+    healed: float = 0.0  # and of its end
+
+    def timeline(self) -> str:
+        """Every answer: when it started and ended, from the fault's start, and what it was."""
+        return "\n".join(
+            f"  {a.started - self.injected:+7.1f} s {a.ended - a.started:6.1f} s"
+            f"  {a.tenant:6} {a.kind:6} {a.outcome}"
+            for a in sorted(self.answers, key=lambda a: a.started)
+        )
 
     @property
     def errors(self) -> Counter:
