@@ -1,7 +1,8 @@
 """A steady load of synchronous, streaming and async requests from three tenants, each
 answer classified by what a client can do with it.
 
-One client thread per tenant, each sending in turn a synchronous transcription, a streaming
+A prober besides (GET /v1/models twice a second) shows what a new request gets at any
+moment. One client thread per tenant, each sending in turn a synchronous transcription, a streaming
 one and an async job, at most one request per PACE seconds, a new one once the last is
 answered (a client that waits, as a real one does). A short clip keeps a decode cheap on a
 shared machine. An answer is one of:
@@ -31,6 +32,8 @@ from tools.live_platform import BASE_DIR
 PACE = 1.0
 CLIP_SECONDS = 4.0
 KINDS = ("sync", "stream", "async")
+PROBE_EVERY = 0.5
+PROBE_TIMEOUT = 30.0
 
 
 @cache
@@ -80,6 +83,9 @@ class Load:
             thread = threading.Thread(target=self._client, args=(tenant,), daemon=True)
             thread.start()
             self._threads.append(thread)
+        prober = threading.Thread(target=self._prober, daemon=True)
+        prober.start()
+        self._threads.append(prober)
 
     def stop(self) -> None:
         self._stop.set()
@@ -102,6 +108,27 @@ class Load:
                 with self._lock:
                     self.answers.append(answer)
                 self._stop.wait(max(0.0, PACE - (time.monotonic() - started)))
+
+    def _prober(self) -> None:
+        """GET /v1/models every PROBE_EVERY seconds (authenticated, so the database is read
+        and a usage row written): what a new request gets at any moment, and when the platform
+        serves again, which the clients above, each waiting for its answer, do not show."""
+        tenant = next(iter(self.keys))
+        headers = {"Authorization": f"Bearer {self.keys[tenant]}"}
+        with httpx.Client(base_url=self.api_base, headers=headers, timeout=PROBE_TIMEOUT) as http:
+            while not self._stop.is_set():
+                started = time.monotonic()
+                try:
+                    outcome, retryable = _classify(http.get("/models"))
+                except httpx.TimeoutException:
+                    outcome, retryable = "hang", False
+                except httpx.HTTPError as exc:
+                    outcome, retryable = f"dropped {type(exc).__name__}", True
+                with self._lock:
+                    self.answers.append(
+                        Answer(tenant, "probe", started, time.monotonic(), outcome, retryable)
+                    )
+                self._stop.wait(max(0.0, PROBE_EVERY - (time.monotonic() - started)))
 
 
 def request(http: httpx.Client, tenant: str, kind: str, started: float) -> Answer:
