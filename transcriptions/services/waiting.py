@@ -26,7 +26,7 @@ from typing import TypeVar
 
 from django.conf import settings
 
-from ops import threads, wakeups
+from ops import pubsub, threads, wakeups
 from ops.outages import connections_reset, is_outage
 
 from ..errors import JobNotFound
@@ -198,30 +198,16 @@ async def wake_ups_async(topic: str) -> AsyncIterator[Callable[[float], Awaitabl
         backoff = _Backoff()
         yield lambda limit: asyncio.sleep(backoff.next(limit))
         return
-    pubsub = _redis_async().pubsub(ignore_subscribe_messages=True)
-    try:
-        await pubsub.subscribe(_channel(topic))
-    except Exception as exc:
-        if not is_outage(exc):
-            raise
-        pubsub = None  # Redis out: re-read at the recheck interval instead
+    # One subscription per event loop for all its waits (ops.pubsub says why).
+    async with pubsub.hub(_redis_async).listen(_channel(topic)) as notified:
 
-    async def wait(limit: float) -> None:
-        if pubsub is not None:
-            try:
-                await pubsub.get_message(timeout=min(limit, PUBSUB_RECHECK))
-                return
-            except Exception as exc:
-                if not is_outage(exc):
-                    raise
-        await asyncio.sleep(min(limit, PUBSUB_RECHECK))
+        async def wait(limit: float) -> None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(min(limit, PUBSUB_RECHECK)):
+                    await notified.wait()
+            notified.clear()
 
-    try:
         yield wait
-    finally:
-        if pubsub is not None:
-            with contextlib.suppress(Exception):
-                await pubsub.aclose()
 
 
 async def topic_wait_async(
