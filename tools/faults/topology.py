@@ -5,6 +5,7 @@ tools.live_platform's, as the e2e tests and the benchmark start it."""
 
 import contextlib
 import os
+import shutil
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,7 @@ class Topology:
             self.platform.stop()
         self.redis.destroy()
         self.postgres.destroy()
+        shutil.rmtree(self.root, ignore_errors=True)  # the platform's var dir (media, logs)
 
 
 def topology_start(*, job_timeout: int = 120) -> Topology:
