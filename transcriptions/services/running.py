@@ -21,6 +21,7 @@ from django.utils import timezone
 from django_q.exceptions import TimeoutException
 
 import speech as engine
+from ops.outages import is_outage, through_outage
 from ops.workers import worker_identity
 from speech import SAMPLE_RATE, chunking, coverage, limits, word_times
 
@@ -30,6 +31,7 @@ from . import chunks, lanes
 from .chunks import (
     chunk_claim,
     chunk_name,
+    chunk_requeue,
     in_file_time,
     job_audio_source,
     job_chunks_plan,
@@ -94,7 +96,28 @@ def turn_run() -> str | None:
 
 
 def chunk_run(*, chunk: Chunk) -> None:
-    """Transcribe one chunk; a failure ends its job (failed), never leaves it running."""
+    """Transcribe one chunk; a failure ends its job (failed), never leaves it running. A
+    backend outage on the way (the database restarted, Redis gone: ops.outages) is not the
+    job's failure: the chunk is put back for a turn once the backend is back, and the job's
+    client still gets its answer; the chunk is decoded again, billed once (its job settles
+    once, whoever ends it)."""
+    try:
+        _chunk_run(chunk)
+    except Exception as exc:
+        if not is_outage(exc):
+            raise
+        logger.warning("job %s chunk %s: backend out (%s), put back", chunk.job, chunk.index, exc)
+        through_outage(
+            lambda: chunk_requeue(chunk=chunk), within=OUTAGE_PATIENCE, what="chunk put back"
+        )
+
+
+# How long a worker keeps trying to put back a chunk an outage stopped; past that the chunk
+# is left running under a live worker (docs/faults.md: not recovered yet).
+OUTAGE_PATIENCE = 120.0
+
+
+def _chunk_run(chunk: Chunk) -> None:
     job = chunk.job
     if job.is_finished:
         return
@@ -139,6 +162,8 @@ def chunk_run(*, chunk: Chunk) -> None:
         job_fail(job=job, code="audio_too_long", message=MSG_LONGER_THAN_MEASURED)
         return
     except (Exception, TimeoutException) as exc:  # TimeoutException is a SystemExit
+        if is_outage(exc):
+            raise  # not the job's failure: chunk_run puts the chunk back
         timed_out = isinstance(exc, TimeoutException)
         logger.exception("job %s failed (chunk %s)", job.public_id, chunk.index)
         job_fail(
