@@ -233,9 +233,7 @@ def _touching(
     regions: list[tuple[float, float]], given: list[tuple[float, float]]
 ) -> list[tuple[float, float]]:
     """The regions that overlap one of the given stretches (both sorted), whole."""
-    return [
-        (start, end) for start, end in regions if any(s < end and start < e for s, e in given)
-    ]
+    return [(start, end) for start, end in regions if any(s < end and start < e for s, e in given)]
 
 
 def _merge_overlapping(
