@@ -41,8 +41,12 @@ LEVEL_FRAME_SECONDS = 0.02
 def _spans(words: list[dict], sampling_rate: int) -> list[tuple[int, int]]:
     """The samples the words cover, each widened by WORD_SLACK_SECONDS, merged."""
     slack = WORD_SLACK_SECONDS
+    # Rounded, not truncated: 2.8 s + 0.2 s is 2.9999999999999996 s in floating point.
     spans = sorted(
-        (max(0, int((w["start"] - slack) * sampling_rate)), int((w["end"] + slack) * sampling_rate))
+        (
+            max(0, round((w["start"] - slack) * sampling_rate)),
+            round((w["end"] + slack) * sampling_rate),
+        )
         for w in words
     )
     merged: list[tuple[int, int]] = []
@@ -89,8 +93,16 @@ def speech_coverage(
     total = sum(end - start for start, end in regions)
     if not total:
         return 1.0
-    left = _uncovered(regions, _spans(words or [], sampling_rate))
+    left = speech_uncovered(regions, words, sampling_rate)
     return 1.0 - sum(end - start for start, end in left) / total
+
+
+def speech_uncovered(
+    regions: list[tuple[int, int]], words: list[dict] | None, sampling_rate: int = SAMPLE_RATE
+) -> list[tuple[int, int]]:
+    """The parts of the speech regions (sorted sample ranges) that no word covers (each word
+    widened by WORD_SLACK_SECONDS; word times in seconds), in order."""
+    return _uncovered(regions, _spans(words or [], sampling_rate))
 
 
 def uncovered_stretches(
