@@ -288,6 +288,12 @@ def transcribe(
         again = {**options, "language": detected[0], "initial_prompt": before or None}
         if start > 0:
             again.pop("prefix", None)
+        # faster-whisper's prompt: previous text and hotwords (each at most half the decoder's
+        # length), the prefix, a few special tokens.
+        half = fallback.MAX_LENGTH // 2 - 1
+        extra = " ".join(again.get(k) or "" for k in ("hotwords", "prefix"))
+        bound = min(len(before), half) + len(_prompt_tokens(model, extra)) + 8
+        again["max_new_tokens"] = fallback.token_cap(end - start, bound)
         piece = samples[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
         with _seeded(model_id, piece, again, window_seconds, logprobs) as (_, found):
             pieces = [guards.moved(p, start) for p in found]

@@ -27,6 +27,22 @@ from .guards import Piece, falls_back
 # hard all through (30 s windows), at most one window in four is sampled, however it was made.
 SEEDED_WINDOW_EVERY_SECONDS = 120.0
 FRAMES_PER_SECOND = 100  # faster-whisper's `seek` unit
+# No speech needs more tokens a second than this (fast speech takes about 6, text in CJK scripts
+# and the timestamps about twice that): a sampled hypothesis of a window longer than
+# TOKENS_BASE + TOKENS_PER_SECOND * its seconds is a loop, and the ladder stops it there. On a
+# short window (a stretch decoded again for coverage, the tail of a file) the ladder's five
+# hypotheses at five temperatures otherwise run to Whisper's limit: 27 s of CPU for a 0.4 s
+# tail on base, measured. A full 30 s window is not capped (Whisper's own limit is lower).
+TOKENS_BASE = 32
+TOKENS_PER_SECOND = 16
+MAX_LENGTH = 448  # Whisper's decoder: prompt and new tokens together
+
+
+def token_cap(seconds: float, prompt_tokens: int) -> int | None:
+    """faster-whisper's `max_new_tokens` for the ladder on a window of `seconds`, given (an
+    upper bound of) its prompt's length; None where Whisper's own limit is the lower."""
+    cap = int(TOKENS_BASE + TOKENS_PER_SECOND * seconds)
+    return cap if prompt_tokens + cap <= MAX_LENGTH else None
 
 
 @dataclass
