@@ -137,6 +137,8 @@ def _chunk_run(chunk: Chunk) -> None:
             language = engine.detect_language(samples, model_id=job.model, candidates=job.languages)
         options = {
             "model_id": job.model,
+            # One budget of sampled windows for the chunk and the stretches decoded again in it.
+            "seeded_budget": engine.SeededBudget.for_audio(len(samples) / SAMPLE_RATE),
             "task": job.task,
             "language": language,
             "temperature": job.temperature,
