@@ -20,6 +20,7 @@ from rest_framework.response import Response
 
 from accounts.errors import ApiKeyNotFound
 from billing import errors as billing
+from ops.outages import RETRY_AFTER_SECONDS, is_outage
 from transcriptions import errors as transcriptions
 
 logger = logging.getLogger(__name__)
@@ -224,12 +225,27 @@ def to_api_error(exc: Exception) -> ApiError:
         return ApiError("Not found.", status_code=404, code="not_found")
     if isinstance(exc, PermissionDenied):
         return ApiError("Permission denied.", status_code=403, code="permission_denied")
+    if is_outage(exc):
+        logger.warning("Backend unavailable in API view: %s", exc)
+        return service_unavailable()
     logger.exception("Unhandled error in API view", exc_info=exc)
     return ApiError(
         "The server had an error while processing your request. Sorry about that!",
         status_code=500,
         type=SERVER_ERROR,
         code="internal_error",
+    )
+
+
+def service_unavailable() -> ApiError:
+    """The database or Redis is out (ops.outages): the request did nothing that lasts (its
+    transaction is rolled back) and a retry after the wait may succeed."""
+    return ApiError(
+        "The service is temporarily unavailable. Please retry after the time in Retry-After.",
+        status_code=503,
+        type=SERVER_ERROR,
+        code="service_unavailable",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
     )
 
 

@@ -1,13 +1,16 @@
 """The URL conf: one include per audience (api/, dashboard/), operations, the admin."""
 
+import sys
+
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 
-from api.errors import ApiError, error_response
+from api.errors import ApiError, error_response, service_unavailable
 from api.middleware import is_api_request
 from ops import health
 from ops.metrics import metrics_view
+from ops.outages import is_outage
 
 urlpatterns = [
     path("", include("api.urls")),
@@ -38,6 +41,10 @@ def handler404(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 def handler500(request: HttpRequest) -> HttpResponse:
     if is_api_request(request):
+        # Called while the exception is handled (django.core.handlers.exception): an outage
+        # raised outside the view (a middleware's write) is a 503 to retry, as in the view.
+        if is_outage(sys.exc_info()[1]):
+            return error_response(service_unavailable())
         return error_response(
             ApiError(
                 "The server had an error while processing your request.",

@@ -64,7 +64,11 @@ class Listener:
         readable = loop.create_future()
         loop.add_reader(self._sock, lambda: readable.done() or readable.set_result(True))
         try:
-            await asyncio.wait_for(readable, max(0.0, timeout))
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation
+            # that comes as the future completes (python/cpython#86296), and the cancelled wait
+            # (a client that hung up) would go on.
+            async with asyncio.timeout(max(0.0, timeout)):
+                await readable
         except TimeoutError:
             return False
         finally:

@@ -25,6 +25,7 @@ from .decoding import (
     text_token_count,
     transcribe,
 )
+from .fallback import SeededBudget
 from .registry import (
     MODEL_FILES,
     ModelSpec,
@@ -46,6 +47,7 @@ __all__ = [
     "EngineConfig",
     "ModelSpec",
     "ModelUnavailable",
+    "SeededBudget",
     "TranscriptionResult",
     "compute_device",
     "configure",

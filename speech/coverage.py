@@ -26,8 +26,11 @@ from .constants import SAMPLE_RATE
 # speech this close to a word is that word's.
 WORD_SLACK_SECONDS = 0.2
 # Less uncovered speech than this in a gap between two words is their edges or a breath, not
-# something left out.
+# something left out...
 MIN_UNCOVERED_SECONDS = 0.5
+# ...unless it is a stretch of speech of its own that no word comes near: a one-word turn
+# ("five" said twice, the second left out) is as short as Silero's shortest speech, 250 ms.
+MIN_LONE_SPEECH_SECONDS = 0.25
 # A stretch is decoded at an ordinary speech level (-20 dBFS RMS over its louder half), raised
 # by at most MAX_GAIN: a quiet speaker is heard as the others are, and noise is not blown up.
 TARGET_RMS = 0.1
@@ -38,8 +41,12 @@ LEVEL_FRAME_SECONDS = 0.02
 def _spans(words: list[dict], sampling_rate: int) -> list[tuple[int, int]]:
     """The samples the words cover, each widened by WORD_SLACK_SECONDS, merged."""
     slack = WORD_SLACK_SECONDS
+    # Rounded, not truncated: 2.8 s + 0.2 s is 2.9999999999999996 s in floating point.
     spans = sorted(
-        (max(0, int((w["start"] - slack) * sampling_rate)), int((w["end"] + slack) * sampling_rate))
+        (
+            max(0, round((w["start"] - slack) * sampling_rate)),
+            round((w["end"] + slack) * sampling_rate),
+        )
         for w in words
     )
     merged: list[tuple[int, int]] = []
@@ -86,8 +93,16 @@ def speech_coverage(
     total = sum(end - start for start, end in regions)
     if not total:
         return 1.0
-    left = _uncovered(regions, _spans(words or [], sampling_rate))
+    left = speech_uncovered(regions, words, sampling_rate)
     return 1.0 - sum(end - start for start, end in left) / total
+
+
+def speech_uncovered(
+    regions: list[tuple[int, int]], words: list[dict] | None, sampling_rate: int = SAMPLE_RATE
+) -> list[tuple[int, int]]:
+    """The parts of the speech regions (sorted sample ranges) that no word covers (each word
+    widened by WORD_SLACK_SECONDS; word times in seconds), in order."""
+    return _uncovered(regions, _spans(words or [], sampling_rate))
 
 
 def uncovered_stretches(
@@ -100,8 +115,9 @@ def uncovered_stretches(
 ) -> list[tuple[int, int]]:
     """Sample ranges to decode again, in order: each gap between two words (or before the
     first, or after the last) that holds at least MIN_UNCOVERED_SECONDS of speech no word
-    covers, from that speech less `prefix_padding_ms` to its end plus as much, never over a
-    word on either side."""
+    covers, or a whole stretch of speech of at least MIN_LONE_SPEECH_SECONDS that no word
+    comes near, from that speech less `prefix_padding_ms` to its end plus as much, never over
+    a word on either side."""
     if regions is None:
         regions = speech_regions(samples, vad, sampling_rate)
     words = sorted(words, key=lambda w: w["start"])
@@ -113,8 +129,15 @@ def uncovered_stretches(
         # The piece lies outside every word: the words starting before it all end before it.
         gaps.setdefault(bisect_left(starts, start), []).append((start, end))
     stretches = []
+    lone = {
+        (start, end)
+        for start, end in regions
+        if end - start >= MIN_LONE_SPEECH_SECONDS * sampling_rate
+    }
     for before, pieces in sorted(gaps.items()):
-        if sum(end - start for start, end in pieces) < MIN_UNCOVERED_SECONDS * sampling_rate:
+        if sum(
+            end - start for start, end in pieces
+        ) < MIN_UNCOVERED_SECONDS * sampling_rate and not lone.intersection(pieces):
             continue
         lowest = ends[before - 1] if before else 0
         highest = starts[before] if before < len(starts) else len(samples)
@@ -184,8 +207,10 @@ def _pieces(result: Any, eot: int) -> list[_Piece]:
 
 def _split(piece: _Piece, seconds: float, tokenizer: Any, eot: int) -> list[_Piece]:
     """The piece cut between its words before `seconds` and those after (its tokens and text
-    cut there too), or the piece whole when it has no such place."""
-    before = [w for w in piece.words if w["start"] < seconds]
+    cut there too), or the piece whole when it has no such place. A word that ends by
+    `seconds` is before it, even one of no length right there (faster-whisper gives a word
+    squeezed by a neighbour stretched over a pause its end as its start)."""
+    before = [w for w in piece.words if w["start"] < seconds or w["end"] <= seconds]
     if not before or len(before) == len(piece.words):
         return [piece]
     wanted = sum(_letters(w["word"]) for w in before)

@@ -2,7 +2,8 @@
 call with the platform's decode settings.
 
 Each worker process loads a model once and keeps it; loading takes far longer than a short
-clip's inference, so it must never happen per job."""
+clip's inference, so it must never happen per job.
+"""
 
 import contextlib
 import ctypes
@@ -11,17 +12,17 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
 
-from . import guards
+from . import fallback, guards
 from . import logprobs as token_scores
 from .config import current
 from .constants import SAMPLE_RATE
 from .registry import model_directory, registry
+from .transcript import Transcript, TranscriptionResult
 from .windows import encoder_window, windowed
 
 logger = logging.getLogger(__name__)
@@ -35,22 +36,6 @@ BEAM_SIZE = 5
 WARM_UP_CLIP = (
     Path(__file__).resolve().parent.parent / "transcriptions" / "benchmark_data" / "jfk.flac"
 )
-
-
-@dataclass
-class TranscriptionResult:
-    language: str
-    duration: float
-    text: str
-    segments: list[dict[str, Any]] = field(default_factory=list)
-    words: list[dict[str, Any]] | None = None
-    # include=["logprobs"]: [{"token", "bytes", "logprob"}] of every text token, in order.
-    logprobs: list[dict[str, Any]] | None = None
-    # The models billed by tokens at OpenAI (`reports_tokens` in transcriptions/openai/policy.py),
-    # for their `usage`: the tokens of the text given to the decoder (prompt and keywords), and
-    # the text tokens it decoded (timestamps and special tokens left out, as in `logprobs`).
-    text_tokens: int | None = None
-    output_tokens: int | None = None
 
 
 # --- Loaded models ------------------------------------------------------------------------------
@@ -241,6 +226,7 @@ def transcribe(
     window_seconds: int | None = None,
     quick: bool = False,
     word_probabilities: bool = False,
+    seeded_budget: fallback.SeededBudget | None = None,
 ) -> TranscriptionResult:
     """Run Whisper on one file; `on_segment(segment, duration, logprobs)` sees each segment as
     it comes (`logprobs`: its tokens' entries, or None when they were not asked for). Every
@@ -249,15 +235,14 @@ def transcribe(
     Live turns only: `prefix`, text the first window's transcript must start with (the words a
     live turn already sent as deltas: faster-whisper's `prefix`, which the text includes);
     `window_seconds`, the encoder window (encoder_window); `quick`, one greedy decode at
-    temperature 0, no beam search or fallback ladder (a preview: the turn's own text replaces
-    it); `word_probabilities`, each word's probability in its dict (no response shows them).
+    temperature 0, without beam search or Whisper's fallback ladder (a preview, replaced by the
+    turn's own text anyway); `word_probabilities`, each word's probability in its dict (a
+    preview's, live.services.preview_decoding; no response shows them).
 
-    The same audio and options give the same text every time. Temperature 0 with beam search
-    draws nothing at random, so each file is decoded that way first, on the loaded model. Only
-    when a window misses Whisper's thresholds (guards.falls_back), or the caller asked for a
-    temperature, is it decoded with sampling: the whole file again, on a model loaded for it
-    and seeded from the audio and options (guards.seeded says why a new one); the segments
-    already given to `on_segment` come out the same and are not given again."""
+    The same audio and options give the same text every time: each file is decoded at
+    temperature 0 with beam search (nothing drawn at random), and only the windows that miss
+    Whisper's thresholds are sampled, seeded, within `seeded_budget` (speech/fallback.py; by
+    default one for this audio alone); a caller's temperature samples the whole file, seeded."""
     from faster_whisper import decode_audio
 
     model = get_model(model_id)
@@ -275,8 +260,10 @@ def transcribe(
     if quick:
         options["temperature"] = options["temperature"][:1]
         options["beam_size"] = 1
-    out = _Transcript(on_segment, probabilities=word_probabilities)
+    out = Transcript(on_segment, probabilities=word_probabilities)
     detected = [language]
+    duration = len(samples) / SAMPLE_RATE
+    budget = seeded_budget or fallback.SeededBudget.for_audio(duration)
 
     def retake(start: float, end: float) -> list[guards.Piece]:
         # Deterministic (temperature 0), the full window, no previous text to repeat.
@@ -291,64 +278,70 @@ def transcribe(
     guard = guards.Guard(
         samples, retake=retake, tokenizer=model.hf_tokenizer, eot=_end_of_text(model)
     )
+
+    def redo(held: list[guards.Piece], start: float, end: float, before: list[int]):
+        # The guards drop text where the VAD hears no speech, whatever the ladder would write.
+        if not guard.heard({"start": start, "end": end}):
+            return held
+        if not budget.take(start, end):
+            logger.info("window %.1f-%.1f s: over the seeded budget, kept at 0", start, end)
+            return held
+        began = time.process_time()
+        again = {**options, "language": detected[0], "initial_prompt": before or None}
+        if start > 0:
+            again.pop("prefix", None)
+        # faster-whisper's prompt: previous text and hotwords (each at most half the decoder's
+        # length), the prefix, a few special tokens.
+        half = fallback.MAX_LENGTH // 2 - 1
+        extra = " ".join(again.get(k) or "" for k in ("hotwords", "prefix"))
+        bound = min(len(before), half) + len(_prompt_tokens(model, extra)) + 8
+        again["max_new_tokens"] = fallback.token_cap(end - start, bound)
+        piece = samples[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
+        with _seeded(model_id, piece, again, window_seconds, logprobs) as (_, found):
+            pieces = [guards.moved(p, start) for p in found]
+        logger.info(
+            "window %.1f-%.1f s sampled (seeded): %.2f s of CPU",
+            start,
+            end,
+            time.process_time() - began,
+        )
+        return pieces
+
+    sampled = options["temperature"][0] > 0  # the caller's temperature: all of it, as asked
+    ladder = fallback.Windows(
+        ladder=len(options["temperature"]) > 1,
+        redo=redo,
+        duration=duration,
+        prompt=_prompt_tokens(model, prompt),
+    )
     first = {**options, "temperature": [0.0]}
-    sampled = options["temperature"][0] > 0
-    raw: list[str] = []  # the segments the first pass gave, as decoded
-    if not sampled:
-        decoded = _decoding(model, samples, first, window_seconds=window_seconds, logprobs=logprobs)
-        with decoded as (info, found):
-            detected[0] = info.language
-            for piece in found:
-                if len(options["temperature"]) > 1 and guards.falls_back(piece.segment):
-                    sampled = True
-                    break
-                raw.append(piece.segment["text"])
-                out.add(guard.check(piece), info.duration)
-    if sampled:
-        seed = guards.seed_for(samples, model_id=model_id, window=window_seconds, **options)
-        with guards.seeded(seed):
-            fresh = _load(model_id)
-            decoded = _decoding(
-                fresh, samples, options, window_seconds=window_seconds, logprobs=logprobs
-            )
-            with decoded as (info, found):
-                detected[0] = info.language
-                for index, piece in enumerate(found):
-                    if index >= len(raw):
-                        out.add(guard.check(piece), info.duration)
-                    elif piece.segment["text"] != raw[index]:
-                        logger.warning("segment %d came out other than the first time", index)
+    with (
+        _seeded(model_id, samples, options, window_seconds, logprobs)
+        if sampled
+        else _decoding(model, samples, first, window_seconds=window_seconds, logprobs=logprobs)
+    ) as (info, found):
+        detected[0] = info.language
+        for piece in found:
+            for kept in [piece] if sampled else ladder.feed(piece):
+                out.add(guard.check(kept), info.duration)
+        for kept in ladder.close():
+            out.add(guard.check(kept), info.duration)
     return out.result(info, word_timestamps=word_timestamps, logprobs=logprobs)
 
 
-class _Transcript:
-    """The segments let through, numbered from 0 as OpenAI does, each given to `on_segment`."""
-
-    def __init__(self, on_segment: Callable[..., None] | None, probabilities: bool) -> None:
-        self.on_segment, self.probabilities = on_segment, probabilities
-        self.segments: list[dict[str, Any]] = []
-        self.words: list[dict[str, Any]] = []
-        self.scores: list[dict[str, Any]] = []
-
-    def add(self, pieces: list[guards.Piece], duration: float) -> None:
-        for piece in pieces:
-            item = {**piece.segment, "id": len(self.segments)}
-            self.segments.append(item)
-            plain = ({k: v for k, v in w.items() if k != "probability"} for w in piece.words)
-            self.words.extend(piece.words if self.probabilities else plain)
-            self.scores.extend(piece.logprobs or [])
-            if self.on_segment is not None:
-                self.on_segment(item, duration, piece.logprobs)
-
-    def result(self, info, *, word_timestamps: bool, logprobs: bool) -> TranscriptionResult:
-        return TranscriptionResult(
-            language=info.language,
-            duration=round(info.duration, 3),
-            text="".join(s["text"] for s in self.segments).strip(),
-            segments=self.segments,
-            words=self.words if word_timestamps else None,
-            logprobs=self.scores if logprobs else None,
-        )
+@contextlib.contextmanager
+def _seeded(model_id: str, samples: np.ndarray, options: dict[str, Any], window_seconds, logprobs):
+    """_decoding on a model loaded for it and seeded from the audio and the options."""
+    seed = guards.seed_for(samples, model_id=model_id, window=window_seconds, **options)
+    with guards.seeded(seed):
+        fresh = _load(model_id)
+        with _decoding(
+            fresh, samples, options, window_seconds=window_seconds, logprobs=logprobs
+        ) as (
+            info,
+            found,
+        ):
+            yield info, found
 
 
 @contextlib.contextmanager
@@ -391,6 +384,13 @@ def output_token_count(*, model_id: str, segments: Iterable[dict[str, Any]]) -> 
     timestamp or special)."""
     eot = _end_of_text(get_model(model_id))
     return sum(1 for segment in segments for token in segment["tokens"] if token < eot)
+
+
+def _prompt_tokens(model, prompt: str | None) -> list[int]:
+    """The tokens faster-whisper starts a decode's previous text with (its `initial_prompt`)."""
+    if not prompt:
+        return []
+    return model.hf_tokenizer.encode(" " + prompt.strip(), add_special_tokens=False).ids
 
 
 def _end_of_text(model) -> int:

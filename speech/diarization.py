@@ -156,9 +156,12 @@ def diarize(
     else:
         # Whisper's segments are loose: their pauses and silences would be embedded as if
         # they were a voice, and their cuts (every few words, on whole seconds) would leave
-        # windows too short to tell voices apart. So they only say where speech may be
-        # (bridged over pauses under BRIDGE_SECONDS) and Silero's regions in them are used,
-        # or the segments themselves where Silero hears nothing.
+        # windows too short to tell voices apart. So they only say which speech to label
+        # (bridged over pauses under BRIDGE_SECONDS): Silero's regions that meet them, whole,
+        # or the segments themselves where Silero hears nothing. Whole: a segment's edges are
+        # its first and last words' times, which cross-attention puts early or late by a few
+        # tenths of a second (more where Whisper left a word out), and cut there the turn
+        # would lose its speaker's first or last words.
         given = _merge_overlapping(
             sorted(
                 (max(0.0, float(s)), min(duration, float(e)))
@@ -167,7 +170,7 @@ def diarize(
             ),
             bridge=BRIDGE_SECONDS,
         )
-        stretches = _intersect(given, speech) or given
+        stretches = _touching(speech, given) or given
     stretches = _merge_overlapping(stretches)
     if not stretches:
         return []
@@ -226,6 +229,13 @@ def _intersect(
     return out
 
 
+def _touching(
+    regions: list[tuple[float, float]], given: list[tuple[float, float]]
+) -> list[tuple[float, float]]:
+    """The regions that overlap one of the given stretches (both sorted), whole."""
+    return [(start, end) for start, end in regions if any(s < end and start < e for s, e in given)]
+
+
 def _merge_overlapping(
     stretches: list[tuple[float, float]], bridge: float = 0.0
 ) -> list[tuple[float, float]]:
@@ -276,3 +286,26 @@ def label_segments(segments: list[dict], turns: list[SpeakerTurn]) -> list[str]:
 
         speakers.append(min(turns, key=gap).speaker)
     return speakers
+
+
+def spans_widened(
+    spans: list[tuple[float, float, str]], turns: list[SpeakerTurn]
+) -> list[tuple[float, float]]:
+    """Labelled spans (transcript segments with their speakers, in time order) widened to the
+    speaker's turns they lie in, never over a neighbouring span: a segment's times are its
+    first and last words', which cross-attention puts a few tenths of a second inside the
+    speech (more where Whisper left a word out), while the turn holds the speaker's voice
+    from its first sound to its last. Spans of one turn meet (the pauses between them are
+    the speaker's); a span in no turn of its speaker stays as it is."""
+    widened: list[tuple[float, float]] = []
+    for index, (start, end, speaker) in enumerate(spans):
+        held = [t for t in turns if t.speaker == speaker and t.start < end and start < t.end]
+        if not held:
+            widened.append((start, end))
+            continue
+        earliest = widened[-1][1] if widened else 0.0
+        latest = spans[index + 1][0] if index + 1 < len(spans) else float("inf")
+        new_start = max(min(start, held[0].start), min(earliest, start))
+        new_end = min(max(end, held[-1].end), max(latest, end))
+        widened.append((new_start, new_end))
+    return widened

@@ -17,6 +17,7 @@ again; the caller gets a deep copy of its result (see `_memoized`).
 """
 
 import copy
+import dataclasses
 import hashlib
 import inspect
 import math
@@ -105,6 +106,8 @@ def _canonical(value) -> Any:
         return (type(value).__name__, repr(value))
     if isinstance(value, (list, tuple)):
         return (type(value).__name__, [_canonical(item) for item in value])
+    if isinstance(value, engine.SeededBudget):  # what is left of it decides the decode
+        return ("budget", _canonical(dataclasses.asdict(value)))
     if isinstance(value, dict):
         return ("dict", sorted((repr(key), _canonical(item)) for key, item in value.items()))
     raise _NotMemoizable(type(value).__name__)
@@ -183,6 +186,7 @@ def fake_transcribe(
     prefix: str | None = None,
     window_seconds: int | None = None,
     quick: bool = False,
+    seeded_budget: engine.SeededBudget | None = None,
 ) -> engine.TranscriptionResult:
     """engine.transcribe's signature and result, with a transcript made as described above."""
     engine.registry()[model_id]  # an unknown model fails as the real engine would

@@ -174,6 +174,10 @@ def test_keywords_prime_the_decoder(api_a):
     assert Job.objects.order_by("created_at").last().keywords == ["ComfyUI"]
 
 
+# Over 20 s (35 s of CPU, 63 s on a loaded 2-core machine; 146 s before the seeded ladder was
+# cut to the windows that need it): three real decodes of 29 s of German on base, the first
+# with its 0.4 s looping tail sampled (6 s of CPU), the last (as English) with four stretches
+# decoded again for coverage, one of them sampled. The subject is the real detection.
 @pytest.mark.inference
 def test_languages_restrict_detection(api_a):
     def language(*candidates: str) -> tuple[str, str]:

@@ -86,7 +86,8 @@ def test_a_fault_while_queueing_the_turn_is_reported_and_the_session_goes_on(ten
     monkeypatch.setattr("live.turns.live_turn_submit", flaky_submit)
     events = one_turn(api.api_key, turns=2)
     [error] = failures(events)
-    assert error["type"] == "server_error" and error["code"] == "internal_error"
+    # A database that cannot be written for the moment is an outage to retry (ops.outages).
+    assert error["type"] == "server_error" and error["code"] == "service_unavailable"
     assert "database is locked" not in error["message"]  # no internals to the client
     # The next turn is queued and completes as usual.
     completed = [e for e in events if e["type"].endswith("transcription.completed")]

@@ -108,6 +108,58 @@ def test_a_cancelled_wait_ends_at_once_and_leaves_nothing_subscribed(backend, mo
             assert None not in listeners
 
 
+# More waits at once than redis.asyncio's default pool has connections (100).
+MANY = 150
+
+
+@pytest.mark.django_db(transaction=True)
+def test_many_waits_cancelled_at_any_moment_all_end_at_once(backend, monkeypatch):
+    """Clients hanging up at every moment of their waits (subscribing, asleep, re-reading),
+    150 at once: every wait ends when cancelled, none runs on to its deadline. Through Redis,
+    one wait in 10-20 ran on to its deadline (a cancellation swallowed under redis-py's
+    asyncio.wait_for, python/cpython#86296) and the 101st failed (MaxConnectionsError)."""
+    monkeypatch.setattr(waiting, "PUBSUB_RECHECK", 0.05)
+
+    async def one(index: int) -> float:
+        task = asyncio.create_task(
+            waiting.topic_wait_async(
+                f"test/{index}", timeout=WAIT, read=lambda: None, until=lambda _: False
+            )
+        )
+        await asyncio.sleep(index * 0.01)  # 0 to 1.5 s: every phase of a wait
+        task.cancel()
+        started = time.monotonic()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return time.monotonic() - started
+
+    async def all_of_them() -> list[float]:
+        return await asyncio.gather(*(one(index) for index in range(MANY)))
+
+    took = asyncio.run(all_of_them())
+    assert max(took) < WAIT / 2, sorted(took)[-5:]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_wait_goes_on_when_redis_is_unreachable(settings, monkeypatch):
+    """Redis down (nothing listens on its port): a wait is not an error, it re-reads what it
+    waits for until that changes (the database carries it)."""
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    monkeypatch.setattr(waiting, "PUBSUB_RECHECK", 0.05)
+    reads = []
+
+    def read() -> int:
+        reads.append(time.monotonic())
+        return len(reads)
+
+    found = asyncio.run(
+        waiting.topic_wait_async(
+            "test/down", timeout=WAIT, read=read, until=lambda count: count >= 5
+        )
+    )
+    assert found == 5
+
+
 def test_django_runs_the_middleware_chain_without_a_thread(caplog, settings):
     """One synchronous middleware would make Django run everything below it, the waits of the
     transcription views included, in a blocked thread (with DEBUG it says so in a log line)."""

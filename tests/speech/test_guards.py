@@ -131,9 +131,16 @@ def test_timestamps_past_the_end_of_a_turn_end_with_it():
 
 @pytest.mark.inference
 def test_no_text_over_noise():
-    """8 s of low white noise: tiny.en hears a YouTube farewell in it, the VAD no speech."""
-    noise = (np.random.default_rng(0).standard_normal(8 * SAMPLE_RATE) * 0.01).astype(np.float32)
-    segments, _ = bare(noise)
-    assert "".join(s.text for s in segments).strip()  # what it was
+    """8 s of low white noise: tiny.en hears something in it (a YouTube farewell on one CPU,
+    a row of dots on another: its numbers differ by instruction set), the VAD no speech. Of
+    four noises, the first the bare engine gives text for gives none through the platform."""
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        noise = (rng.standard_normal(8 * SAMPLE_RATE) * 0.01).astype(np.float32)
+        segments, _ = bare(noise)
+        if "".join(s.text for s in segments).strip():
+            break
+    else:
+        raise AssertionError("tiny.en heard nothing in any of the noises: the test tests nothing")
     result = engine.transcribe(noise, model_id="tiny.en")
     assert result.text == "" and result.segments == []

@@ -13,7 +13,7 @@ from django.conf import settings
 
 from config.settings.base import BASE_DIR
 
-# In a fresh process: 4 s of the German half of multilingual.mp3 (8 s in) through the
+# In a fresh process: 4 s of the German half of multilingual.mp3 (16 s in) through the
 # English-only tiny.en (its window misses Whisper's thresholds at temperature 0, so the
 # fallback ladder samples), at the caller's temperature 1.0 and at 0 (the ladder); each twice,
 # with another sampled decode between, as a worker serves other requests between two of the
@@ -29,7 +29,7 @@ config = json.loads(sys.argv[1])
 speech.configure(speech.EngineConfig(
     models=config["models"], cache_dir=Path(config["cache_dir"]), cpu_threads=config["threads"]
 ))
-german = decode_audio(config["clip"])[int((config["start"] + 8) * 16000):][: 4 * 16000]
+german = decode_audio(config["clip"])[int((config["start"] + 16) * 16000):][: 4 * 16000]
 english = decode_audio(config["english"])
 texts = {}
 for round in (1, 2):

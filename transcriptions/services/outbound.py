@@ -122,7 +122,9 @@ async def target_resolve_async(
         raise
     lookup.add_done_callback(lambda _: done())
     try:
-        return await asyncio.wait_for(asyncio.wrap_future(lookup), timeout)
+        # Not wait_for, which on Python 3.11 can swallow the request's cancellation (ops.pubsub).
+        async with asyncio.timeout(timeout):
+            return await asyncio.wrap_future(lookup)
     except TimeoutError:
         raise TargetRefused(REASON_TIMEOUT) from None
 

@@ -21,8 +21,9 @@ from django.utils import timezone
 from django_q.exceptions import TimeoutException
 
 import speech as engine
+from ops.outages import is_outage, through_outage
 from ops.workers import worker_identity
-from speech import SAMPLE_RATE, chunking, coverage, limits
+from speech import SAMPLE_RATE, chunking, coverage, limits, word_times
 
 from ..models import Chunk, Job
 from ..openai import policy as openai_models
@@ -30,6 +31,7 @@ from . import chunks, lanes
 from .chunks import (
     chunk_claim,
     chunk_name,
+    chunk_requeue,
     in_file_time,
     job_audio_source,
     job_chunks_plan,
@@ -94,7 +96,28 @@ def turn_run() -> str | None:
 
 
 def chunk_run(*, chunk: Chunk) -> None:
-    """Transcribe one chunk; a failure ends its job (failed), never leaves it running."""
+    """Transcribe one chunk; a failure ends its job (failed), never leaves it running. A
+    backend outage on the way (the database restarted, Redis gone: ops.outages) is not the
+    job's failure: the chunk is put back for a turn once the backend is back, and the job's
+    client still gets its answer; the chunk is decoded again, billed once (its job settles
+    once, whoever ends it)."""
+    try:
+        _chunk_run(chunk)
+    except Exception as exc:
+        if not is_outage(exc):
+            raise
+        logger.warning("job %s chunk %s: backend out (%s), put back", chunk.job, chunk.index, exc)
+        through_outage(
+            lambda: chunk_requeue(chunk=chunk), within=OUTAGE_PATIENCE, what="chunk put back"
+        )
+
+
+# How long a worker keeps trying to put back a chunk an outage stopped; past that the chunk
+# is left running under a live worker (docs/faults.md: not recovered yet).
+OUTAGE_PATIENCE = 120.0
+
+
+def _chunk_run(chunk: Chunk) -> None:
     job = chunk.job
     if job.is_finished:
         return
@@ -114,6 +137,8 @@ def chunk_run(*, chunk: Chunk) -> None:
             language = engine.detect_language(samples, model_id=job.model, candidates=job.languages)
         options = {
             "model_id": job.model,
+            # One budget of sampled windows for the chunk and the stretches decoded again in it.
+            "seeded_budget": engine.SeededBudget.for_audio(len(samples) / SAMPLE_RATE),
             "task": job.task,
             "language": language,
             "temperature": job.temperature,
@@ -139,6 +164,8 @@ def chunk_run(*, chunk: Chunk) -> None:
         job_fail(job=job, code="audio_too_long", message=MSG_LONGER_THAN_MEASURED)
         return
     except (Exception, TimeoutException) as exc:  # TimeoutException is a SystemExit
+        if is_outage(exc):
+            raise  # not the job's failure: chunk_run puts the chunk back
         timed_out = isinstance(exc, TimeoutException)
         logger.exception("job %s failed (chunk %s)", job.public_id, chunk.index)
         job_fail(
@@ -168,9 +195,9 @@ def _every_stretch_heard(
 ) -> engine.TranscriptionResult:
     """The window's transcript with the speech Whisper left out of it (anywhere: start,
     middle, end) decoded again, each stretch on its own, at a speaking level, with the text
-    before it as the prompt, and spliced in (speech/coverage.py). A transcript that covers all
-    the speech the VAD hears is returned as it is. Live turns are not looked at: they are one
-    utterance, and a client waits on each."""
+    before it as the prompt, and spliced in (speech/coverage.py); then the last word of each
+    stretch of speech ends where the speech does (speech/word_times.py). Live turns are not
+    looked at: they are one utterance, and a client waits on each."""
     if result.words is None:  # an engine that gave no words: nothing to measure
         return result
     vad = chunking.VadSettings.from_strategy(job.chunking_strategy or {"type": "auto"})
@@ -204,7 +231,8 @@ def _every_stretch_heard(
             retakes.append((start, retake))
         tried += stretches
         result = coverage.results_spliced(result, retakes, model_id=job.model)
-    return result
+    # Last, so that a word's stretched end hides nothing from the look for speech left out.
+    return word_times.word_ends_at_speech(result, regions)
 
 
 def _live_options(job: Job) -> dict[str, Any]:

@@ -144,6 +144,10 @@ def speakers_label(
                     "speaker": word_speakers[run[0]],
                 }
             )
+    # Each piece's times widened to its speaker's turn (its words' times lie inside the voice).
+    spans = [(piece["start"], piece["end"], piece["speaker"]) for piece in pieces]
+    for piece, (start, end) in zip(pieces, diarization.spans_widened(spans, turns), strict=True):
+        piece["start"], piece["end"] = round(start, 3), round(end, 3)
     # Letters by first appearance in the transcript (a turn too short to hold a segment of
     # its own could have taken a letter first).
     letters = iter(string.ascii_uppercase)

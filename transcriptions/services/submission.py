@@ -33,6 +33,7 @@ from billing.services import (
     request_fingerprint,
     usage_record_create,
 )
+from ops.outages import through_outage
 from speech import audio
 
 from ..errors import (
@@ -210,7 +211,7 @@ def job_submit(
         reservation = quota_reserve(
             tenant=tenant, seconds=billed_seconds(info.duration), limits=limits
         )
-        undo.callback(quota_release, reservation=reservation)
+        undo.callback(_quota_release_through_outage, reservation)
         job = job_create(
             tenant=tenant,
             api_key=api_key,
@@ -225,6 +226,22 @@ def job_submit(
         idempotency_attach(record=claim, job_id=job.public_id)
     _job_queue(job)
     return job
+
+
+# How long a request that failed keeps trying to give back what it reserved while the
+# database is out (ops.outages); a longer outage leaves the hold (docs/faults.md).
+RELEASE_PATIENCE = 10.0
+
+
+def _quota_release_through_outage(reservation) -> None:
+    """The undo of a reservation: the failure that calls it may be the database cut under
+    this request (a restart), and the same connection would fail the release too, leaving the
+    seconds and the concurrency slot held with no job (issue 29)."""
+    through_outage(
+        lambda: quota_release(reservation=reservation),
+        within=RELEASE_PATIENCE,
+        what="reservation released",
+    )
 
 
 def _idempotency_claim(

@@ -15,6 +15,8 @@ cancelled, which a blocked thread would not notice until the job ended).
 """
 
 import asyncio
+import contextlib
+import logging
 import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -24,7 +26,8 @@ from typing import TypeVar
 
 from django.conf import settings
 
-from ops import threads, wakeups
+from ops import pubsub, threads, wakeups
+from ops.outages import connections_reset, is_outage
 
 from ..errors import JobNotFound
 from ..models import Job
@@ -32,6 +35,7 @@ from ..models import Job
 MSG_JOB_GONE = "The job was deleted while this request waited for it."
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 POLL_MIN = 0.005
 POLL_MAX = 0.05
@@ -71,7 +75,14 @@ def topic_notify(topic: str) -> None:
     """Wake whoever waits on `topic` ("job/<pk>", "preview/<pk>"): through Redis, else on
     this machine."""
     if settings.REDIS_URL:
-        _redis().publish(_channel(topic), b"1")
+        # A hint (waiters re-read now and then): Redis being out must not undo what the caller
+        # did, nor stop the usage row's settling queued after this on the same commit.
+        try:
+            _redis().publish(_channel(topic), b"1")
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            logger.warning("wake-up on %s lost: Redis unavailable (%s)", topic, exc)
     else:
         wakeups.notify(topic)
 
@@ -106,11 +117,56 @@ def wake_ups(topic: str) -> Iterator[Callable[[float], None]]:
         yield lambda limit: time.sleep(backoff.next(limit))
         return
     pubsub = _redis().pubsub(ignore_subscribe_messages=True)
-    pubsub.subscribe(_channel(topic))
     try:
-        yield lambda limit: pubsub.get_message(timeout=min(limit, PUBSUB_RECHECK))
+        pubsub.subscribe(_channel(topic))
+    except Exception as exc:
+        if not is_outage(exc):
+            raise
+        pubsub = None  # Redis out: re-read at the recheck interval instead
+
+    def wait(limit: float) -> None:
+        if pubsub is not None:
+            try:
+                pubsub.get_message(timeout=min(limit, PUBSUB_RECHECK))
+                return
+            except Exception as exc:
+                if not is_outage(exc):
+                    raise
+        time.sleep(min(limit, PUBSUB_RECHECK))
+
+    try:
+        yield wait
     finally:
-        pubsub.close()
+        if pubsub is not None:
+            with contextlib.suppress(Exception):
+                pubsub.close()
+
+
+_UNREAD = object()
+
+
+class _read_through_outage:
+    """`read` for a waiter that outlives a database restart: a read that meets an outage
+    (ops.outages) gives _UNREAD, with the connection closed so that the next read, in the
+    same thread, opens a fresh one. The job goes on meanwhile; a client told 503 would retry
+    and start (and pay for) a second one. At the deadline the last outage is raised."""
+
+    def __init__(self, read: Callable[[], T]) -> None:
+        self.read = read
+        self.last: BaseException | None = None
+
+    def __call__(self):
+        try:
+            return self.read()
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            self.last = exc
+            connections_reset()
+            return _UNREAD
+
+    def raise_last(self) -> None:
+        raise self.last
 
 
 def topic_wait(
@@ -119,11 +175,14 @@ def topic_wait(
     """Block until `until(read())` holds or the timeout passes, re-reading whenever `topic` is
     notified (topic_notify) and now and then besides; return the value as last read."""
     deadline = time.monotonic() + timeout
+    read = _read_through_outage(read)
     with wake_ups(topic) as wait:
         while True:
             value = read()
             remaining = deadline - time.monotonic()
-            if until(value) or remaining <= 0:
+            if value is _UNREAD and remaining <= 0:
+                read.raise_last()
+            if value is not _UNREAD and (until(value) or remaining <= 0):
                 return value
             wait(remaining)
 
@@ -139,12 +198,16 @@ async def wake_ups_async(topic: str) -> AsyncIterator[Callable[[float], Awaitabl
         backoff = _Backoff()
         yield lambda limit: asyncio.sleep(backoff.next(limit))
         return
-    pubsub = _redis_async().pubsub(ignore_subscribe_messages=True)
-    await pubsub.subscribe(_channel(topic))
-    try:
-        yield lambda limit: pubsub.get_message(timeout=min(limit, PUBSUB_RECHECK))
-    finally:
-        await pubsub.aclose()
+    # One subscription per event loop for all its waits (ops.pubsub says why).
+    async with pubsub.hub(_redis_async).listen(_channel(topic)) as notified:
+
+        async def wait(limit: float) -> None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(min(limit, PUBSUB_RECHECK)):
+                    await notified.wait()
+            notified.clear()
+
+        yield wait
 
 
 async def topic_wait_async(
@@ -153,12 +216,15 @@ async def topic_wait_async(
     """`topic_wait` for a coroutine: `read` (blocking, the ORM) runs in a pooled thread once
     per wake-up; between reads the coroutine sleeps in the event loop."""
     deadline = time.monotonic() + timeout
-    read_async = threads.in_thread(read)
+    safe = _read_through_outage(read)
+    read_async = threads.in_thread(safe)
     async with wake_ups_async(topic) as wait:
         while True:
             value = await read_async()
             remaining = deadline - time.monotonic()
-            if until(value) or remaining <= 0:
+            if value is _UNREAD and remaining <= 0:
+                safe.raise_last()
+            if value is not _UNREAD and (until(value) or remaining <= 0):
                 return value
             await wait(remaining)
 

@@ -1,0 +1,89 @@
+"""A backend outage (the database cut under a process, Redis gone: ops.outages) is no bug of
+the request and no failure of the job (issue 29): the API answers 503 service_unavailable with
+Retry-After, a chunk it stopped is put back and run to its end (billed once), what a failed
+request reserved is given back, and a lost wake-up undoes nothing. The fault harness
+(tests/faults, tools/faults) shows the same on the production topology; these inject the error
+where it is raised."""
+
+import pytest
+import redis.exceptions
+from django.db import OperationalError
+
+import speech as engine
+from billing.models import UsageRecord
+from tests.billing.conftest import counters
+from tests.conftest import assert_error, transcribe_jfk
+from transcriptions.models import Job
+from transcriptions.services import submission, waiting
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.fake_engine]
+
+CUT = "terminating connection due to administrator command (injected)"
+
+
+def once(error: Exception, then):
+    """A callable that raises `error` the first time and is `then` after that."""
+    calls = []
+
+    def call(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise error
+        return then(*args, **kwargs)
+
+    return call
+
+
+def test_a_database_cut_mid_decode_puts_the_chunk_back_and_bills_once(api_a, monkeypatch):
+    monkeypatch.setattr(engine, "transcribe", once(OperationalError(CUT), engine.transcribe))
+    response = transcribe_jfk(api_a)
+    assert response.status_code == 200, response.content[:300]
+    job = Job.objects.get()
+    assert job.status == Job.Status.SUCCEEDED and job.chunks.get().attempts == 2
+    [row] = UsageRecord.objects.filter(job_id=job.public_id)
+    assert row.billed_seconds == 11
+    assert counters(api_a.tenant) == (0, 11, 0)
+
+
+@pytest.mark.parametrize(
+    "outage",
+    [OperationalError(CUT), redis.exceptions.ConnectionError("Error 111 connecting (injected)")],
+    ids=["database", "redis"],
+)
+def test_an_outage_in_a_request_answers_503_with_retry_after(api_a, monkeypatch, outage):
+    def out():
+        raise outage
+
+    monkeypatch.setattr(submission, "queue_check_capacity", out)
+    response = transcribe_jfk(api_a)
+    assert_error(response, 503, type="server_error", code="service_unavailable")
+    assert response["Retry-After"] == "5"
+    assert not Job.objects.exists()
+    assert counters(api_a.tenant) == (0, 0, 0)
+
+
+def test_what_a_failed_request_reserved_is_given_back_through_the_outage(api_a, monkeypatch):
+    """The database cut under the request fails the job's insert and then the release on the
+    same connection: the release is tried again on a fresh one."""
+
+    def job_create(**kwargs):
+        raise OperationalError(CUT)
+
+    monkeypatch.setattr(submission, "job_create", job_create)
+    monkeypatch.setattr(
+        submission, "quota_release", once(OperationalError(CUT), submission.quota_release)
+    )
+    response = transcribe_jfk(api_a)
+    assert_error(response, 503, type="server_error", code="service_unavailable")
+    assert counters(api_a.tenant) == (0, 0, 0), "no seconds nor slot held with no job"
+
+
+def test_a_wake_up_lost_to_redis_being_out_raises_nothing(settings):
+    waiting._redis.cache_clear()
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    try:
+        waiting.topic_notify("job/1")
+        with waiting.wake_ups("job/1") as wait:
+            wait(0.01)  # the recheck interval instead of a subscription
+    finally:
+        waiting._redis.cache_clear()
