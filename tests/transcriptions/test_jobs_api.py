@@ -224,3 +224,25 @@ def test_schedules_are_installed_by_migrate():
 
     names = set(Schedule.objects.values_list("name", flat=True))
     assert set(recovery.SCHEDULES) <= names
+
+
+def test_a_job_deleted_while_its_chunk_starts_ends_without_an_error_logged(
+    api_a, stalled_queue, monkeypatch, caplog
+):
+    """DELETE while a worker opens the job's audio: the file is gone under the decode. That is
+    the owner's doing, not an engine failure (it logged a traceback, CI 2026-12-06)."""
+    from transcriptions.services import running
+
+    job_id = submit(api_a).json()["id"]
+    real_plan = running._plan
+
+    def deleted_first(job, chunk):
+        assert api_a.client.delete(f"/v1/audio/jobs/{job_id}").status_code == 200
+        return real_plan(job, chunk)
+
+    monkeypatch.setattr(running, "_plan", deleted_first)
+    with caplog.at_level("INFO", logger="transcriptions"):
+        tasks.run_chunk()
+    assert not Job.objects.filter(public_id=job_id).exists()
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")], caplog.text
+    assert "deleted while chunk 0 ran" in caplog.text

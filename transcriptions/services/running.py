@@ -166,6 +166,10 @@ def _chunk_run(chunk: Chunk) -> None:
     except (Exception, TimeoutException) as exc:  # TimeoutException is a SystemExit
         if is_outage(exc):
             raise  # not the job's failure: chunk_run puts the chunk back
+        if not Job.objects.filter(pk=job.pk).exists():
+            # Its owner deleted it meanwhile (DELETE removes the audio under the decode).
+            logger.info("job %s deleted while chunk %s ran", job.public_id, chunk.index)
+            return
         timed_out = isinstance(exc, TimeoutException)
         logger.exception("job %s failed (chunk %s)", job.public_id, chunk.index)
         job_fail(
