@@ -76,6 +76,8 @@ async def spoken(api_key, audio: np.ndarray) -> list[tuple[float, dict]]:
     return events
 
 
+# About 40 s: two recordings' turns, each append's preview decoded for real before the next
+# (previews are the subject; pacing them on the machine's speed keeps the test load-free).
 def test_every_turns_deltas_add_up_to_its_transcript(tenant_a):
     timed = asyncio.run(spoken(keyed_client(tenant_a).api_key, speech()))
     events = [event for _, event in timed]

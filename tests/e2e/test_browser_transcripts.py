@@ -141,6 +141,8 @@ def test_a_dropped_upload_ends_in_a_transcript(browser, live):  # noqa: F811
     page.context.close()
 
 
+# Slow (about 50 s): a long recording decoded for real, so that the bar has progress to show
+# while the page polls (the subject).
 def test_the_progress_bar_moves_and_the_page_updates_when_it_lands(browser, live):  # noqa: F811
     page = sign_in(browser, live, OWNER)
     public_id = submit_upload(page, live, LONG_AUDIO, model=LONG_MODEL)

@@ -43,6 +43,8 @@ def topology():
         topology.stop()
 
 
+# About 20 s a fault and 30 s for the topology's start (PostgreSQL, Redis, two web processes
+# and two qclusters of its own): the fault lasts 10 s under load, then recovery is awaited.
 @pytest.mark.parametrize("fault", faults(short=True), ids=lambda fault: fault.name)
 def test_fault_survived(topology, fault, capsys):
     result = fault_run(topology, fault, job_timeout=JOB_TIMEOUT)

@@ -66,6 +66,8 @@ def decode_in_a_fresh_process() -> dict:
     return json.loads(done.stdout.splitlines()[-1])
 
 
+# About 40 s: two fresh processes (the subject: the same text from one start to the next),
+# each loading tiny.en and sampling a looping German window and JFK at temperature 1.
 @pytest.mark.inference
 def test_sampled_decodes_give_the_same_text_every_time():
     first, second = decode_in_a_fresh_process(), decode_in_a_fresh_process()
