@@ -8,10 +8,9 @@ with the tokens the first pass had before it as the prompt (as Whisper condition
 the previous text), on a fresh model seeded from that audio and those options (guards.seeded
 says why a fresh one). The windows before and after it keep their first-pass text.
 
-What that costs, measured (docs/api/transcriptions.md): a model load of about 0.4 s of CPU, and
-the ladder, up to six decodes of the window, each an encoder pass over a padded 30 s window
-and a sampled decode of five hypotheses that on a hard stretch runs to hundreds of tokens: 3 to
-30 s of CPU for one window on base. Audio made to miss the thresholds in every window would
+What that costs (measured on the benchmarks page): a model load, and the ladder, up to six
+decodes of the window, each an encoder pass over a padded 30 s window and a sampled decode of
+five hypotheses that on a hard stretch runs to hundreds of tokens. Audio made to miss the thresholds in every window would
 cost that in every window, so a decode (a job: its file or chunk and the stretches decoded again
 for coverage) samples at most `SeededBudget.windows` windows; the windows past it keep their
 temperature-0 text, the text Whisper had before its ladder. A window in which the VAD hears no

@@ -230,7 +230,7 @@ def test_a_job_deleted_while_its_chunk_starts_ends_without_an_error_logged(
     api_a, stalled_queue, monkeypatch, caplog
 ):
     """DELETE while a worker opens the job's audio: the file is gone under the decode. That is
-    the owner's doing, not an engine failure (it logged a traceback, CI 2026-12-06)."""
+    the owner's doing, not an engine failure (it logged a traceback)."""
     from transcriptions.services import running
 
     job_id = submit(api_a).json()["id"]
