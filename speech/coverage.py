@@ -78,6 +78,21 @@ def _uncovered(
     return pieces
 
 
+def marks(result: Any, *, task: str | None = "transcribe") -> list[dict] | None:
+    """Where a transcript has speech: its words; for a translation, its segments, each up to
+    the next: a translation's words are timed by cross-attention against speech in another
+    language, and so are its segments' ends, so their gaps say nothing of speech left out
+    (decoded again, every such gap cost more than the whole file and spliced in fragments).
+    Speech before a translation's first segment or after its last still counts as left out."""
+    if task != "translate" or not result.segments:
+        return result.words
+    ends = [s["start"] for s in result.segments[1:]] + [result.segments[-1]["end"]]
+    return [
+        {"start": s["start"], "end": max(s["end"], end)}
+        for s, end in zip(result.segments, ends, strict=True)
+    ]
+
+
 def speech_coverage(
     samples: np.ndarray,
     words: list[dict] | None,

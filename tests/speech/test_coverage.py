@@ -171,3 +171,25 @@ def test_a_retake_inside_a_segment_cuts_it_between_two_words():
     assert len(spliced.logprobs) == len(jfk.logprobs) + len(retake.logprobs)
     assert " ".join(words(spliced.text)).count(" ".join(words(retake.text))) == 1
     assert len(spliced.segments) == len(jfk.segments) + len(retake.segments) + 1
+
+
+def test_a_translation_is_measured_by_its_segments_each_up_to_the_next():
+    """A translation's words are timed against speech in another language: its segments, each
+    reaching the next one's start, mark where it has speech; a transcription keeps its words."""
+    result = engine.TranscriptionResult(
+        text="One. Two.",
+        segments=[
+            {"start": 0.0, "end": 9.98, "text": " One."},
+            {"start": 11.2, "end": 28.94, "text": " Two."},
+        ],
+        words=[{"start": 0.0, "end": 0.5, "word": " One."}, {"start": 11.2, "end": 12.0}],
+        language="de",
+        duration=29.4,
+    )
+    assert coverage.marks(result, task="transcribe") == result.words
+    assert coverage.marks(result, task="translate") == [
+        {"start": 0.0, "end": 11.2},
+        {"start": 11.2, "end": 28.94},
+    ]
+    empty = engine.TranscriptionResult(text="", segments=[], words=[], language="de", duration=1.0)
+    assert coverage.marks(empty, task="translate") == []
