@@ -19,6 +19,8 @@ JFK_TEXT = (
 )
 # multilingual.mp3 reads the MIT licence in English, then from about 30.5 s in German.
 GERMAN_START = 30.5
+# The German half's first sentence ends at 10.9 s; its second starts at 11.9 s.
+GERMAN_SENTENCE_SECONDS = 11.3
 
 
 def words(text: str) -> list[str]:
@@ -47,6 +49,17 @@ def german_wav() -> bytes:
 
     samples = decode_audio(str(MULTILINGUAL), sampling_rate=16000)
     return encode(samples[int(GERMAN_START * 16000) :])
+
+
+@cache
+def german_sentence_wav() -> bytes:
+    """The German half's first sentence (11.3 s; "Jeden, der diese Software und die ...") as
+    16 kHz WAV: for tests of a language option, which need German speech, not all of it."""
+    from faster_whisper.audio import decode_audio
+
+    samples = decode_audio(str(MULTILINGUAL), sampling_rate=16000)
+    start = int(GERMAN_START * 16000)
+    return encode(samples[start : start + int(GERMAN_SENTENCE_SECONDS * 16000)])
 
 
 def silence_wav(seconds: float) -> bytes:

@@ -4,7 +4,7 @@ import openai
 import pytest
 from openai import OpenAI
 
-from tests.audio import HOTWORDS, JFK, JFK_TEXT, german_wav, words
+from tests.audio import HOTWORDS, JFK, JFK_TEXT, german_sentence_wav, german_wav, words
 
 pytestmark = pytest.mark.e2e
 
@@ -184,14 +184,13 @@ def test_keywords_prime_the_decoder(client):
     assert "ComfyUI" in text(keywords=["ComfyUI"])
 
 
-# Over 20 s (as tests/api's test of the same, 35 s of CPU): three real decodes of German
-# speech on whisper-1, one window and one coverage stretch sampled by the fallback ladder
-# (the engine path under test: languages[] restricts detection).
+# Three real decodes of the German half's first sentence on whisper-1 (the engine path under
+# test: languages[] restricts detection; as tests/api's test of the same).
 def test_languages_restrict_detection(client):
     def transcribe(*languages: str):
         return client.audio.transcriptions.create(
             model="whisper-1",
-            file=("german.wav", german_wav(), "audio/wav"),
+            file=("german.wav", german_sentence_wav(), "audio/wav"),
             response_format="verbose_json",
             languages=list(languages),
         )
