@@ -27,9 +27,9 @@ STOP_LIMIT = 5.0
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory):
     """One migrated embedded platform; each test starts (and stops) its own `serve` on it. Its
-    workers preload the one model a job of these tests uses (whisper-1 is base): each start is
-    shorter by the others' loading, which no test here is about."""
-    platform = make_platform(tmp_path_factory.mktemp("serve-stop"), WHISPER_PRELOAD_MODELS="base")
+    workers preload only the one model a job of these tests uses, the smallest (tiny.en): each
+    start is shorter by the others' loading, which no test here is about."""
+    platform = make_platform(tmp_path_factory.mktemp("serve-stop"), WHISPER_PRELOAD_MODELS="tiny.en")
     platform.env.pop("REDIS_URL", None)  # `make run` is the embedded setup
     if platform.env.pop("DATABASE_URL", None):
         # CI's second pass prepared PostgreSQL: the SQLite database needs the same.
@@ -59,7 +59,7 @@ def busy(platform) -> None:
             f"{platform.api_base}/audio/jobs",
             headers={"Authorization": f"Bearer {platform.key}"},
             files={"file": ("licence.mp3", f, "audio/mpeg")},
-            data={"model": "whisper-1"},
+            data={"model": "tiny.en"},
             timeout=30,
         )
     assert response.status_code == 202, response.text
