@@ -34,6 +34,7 @@ def tight(tmp_path_factory):
         SYNC_WAITS_PER_TENANT=str(WAITS_PER_TENANT),
         Q_WORKERS="2",
         INTERACTIVE_WORKERS="1",
+        WHISPER_PRELOAD_MODELS="tiny.en",  # the one model the tests send: no one's subject
     )
     # Every worker process (Q_WORKERS and the one kept for clients): all are stopped.
     platform.worker_processes = 3
@@ -86,8 +87,7 @@ def cancel_left_jobs(platform, key: str, responses) -> None:
             assert cancelled.status_code == 200, cancelled.text
 
 
-# Over 20 s with its setup: the module's own platform (a 3 s wait) starts there, its three
-# workers loading both models the tests send (whisper-1 is base, and tiny.en).
+# Its setup starts the module's own platform (a 3 s wait), three workers loading tiny.en.
 def test_the_sdk_does_not_retry_a_504_into_three_jobs(tight):
     """One `create()` used to make 3 jobs billed 3 times (the SDK retries 5xx twice)."""
     customer = tenant_with_limits(tight, "patient")
@@ -98,7 +98,7 @@ def test_the_sdk_does_not_retry_a_504_into_three_jobs(tight):
         JFK.open("rb") as f,
         pytest.raises(openai.InternalServerError) as caught,
     ):
-        client.audio.transcriptions.create(model="whisper-1", file=f)
+        client.audio.transcriptions.create(model="tiny.en", file=f)
     assert caught.value.status_code == 504
     assert caught.value.response.headers["x-should-retry"] == "false"
     [(job_id, _)] = jobs_of(tight, customer.slug)
@@ -121,7 +121,7 @@ def test_one_tenant_cannot_hold_unbounded_waits(tight):
     c = tenant_with_limits(tight, "bystander")
 
     def hold() -> httpx.Response:
-        return post_jfk(tight, b.key, model="whisper-1")
+        return post_jfk(tight, b.key, model="tiny.en")
 
     with workers_stopped(tight), concurrent.futures.ThreadPoolExecutor(4) as pool:
         held = [pool.submit(hold) for _ in range(4)]
