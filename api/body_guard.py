@@ -15,12 +15,16 @@ runs any middleware, so a client without a key could make the server take 60 MiB
 """
 
 import asyncio
+import json
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from accounts.authentication import api_key_usable
+from ops.outages import is_outage
 from ops.threads import in_request_pool
 
+from .errors import service_unavailable
 from .middleware import API_PREFIX
 from .parsers import ENVELOPE_SLACK, tenant_upload_limit
 
@@ -28,6 +32,8 @@ Message = dict[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[dict, Receive, Send], Awaitable[None]]
+
+logger = logging.getLogger(__name__)
 
 
 def _header(scope: dict, name: bytes) -> str:
@@ -110,6 +116,15 @@ def _closing(send: Send, when: Callable[[], bool] = lambda: True) -> Send:
     return wrapped
 
 
+async def _unavailable(send: Send) -> None:
+    """The API's 503 for an outage (api.errors.service_unavailable), body unread."""
+    error = service_unavailable()
+    headers = [(b"content-type", b"application/json"), (b"connection", b"close")]
+    headers += [(k.lower().encode(), v.encode()) for k, v in error.headers.items()]
+    await send({"type": "http.response.start", "status": error.status_code, "headers": headers})
+    await send({"type": "http.response.body", "body": json.dumps(error.as_dict()).encode()})
+
+
 class BodyGuard:
     """Wraps the HTTP application; see the module docstring."""
 
@@ -126,7 +141,15 @@ class BodyGuard:
             length = 0
         if not chunked and length <= 0:
             return await self.app(scope, receive, send)
-        limit = await in_request_pool(body_limit)(_header(scope, b"authorization"))
+        try:
+            limit = await in_request_pool(body_limit)(_header(scope, b"authorization"))
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            # Outside Django, whose handlers answer an outage with the 503 envelope: an error
+            # raised here would reach the server, whose answer is a bare text 500.
+            logger.warning("Backend unavailable in the body guard: %s", exc)
+            return await _unavailable(send)
         if limit is None or length > limit:
             return await self.app(scope, _Withheld(), _closing(send))
         if chunked:

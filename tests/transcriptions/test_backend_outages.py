@@ -5,11 +5,15 @@ request reserved is given back, and a lost wake-up undoes nothing. The fault har
 (tests/faults, tools/faults) shows the same on the production topology; these inject the error
 where it is raised."""
 
+import asyncio
+import json
+
 import pytest
 import redis.exceptions
 from django.db import OperationalError
 
 import speech as engine
+from api import body_guard
 from billing.models import UsageRecord
 from tests.billing.conftest import counters
 from tests.conftest import assert_error, transcribe_jfk
@@ -87,3 +91,36 @@ def test_a_wake_up_lost_to_redis_being_out_raises_nothing(settings):
             wait(0.01)  # the recheck interval instead of a subscription
     finally:
         waiting._redis.cache_clear()
+
+
+def test_an_outage_before_django_answers_503_with_retry_after(monkeypatch):
+    """The body guard (api/body_guard.py) reads the key's plan before Django runs: the database
+    cut there once reached the server, whose answer was a bare text 500 no client retries."""
+
+    def cut(authorization):
+        raise OperationalError(CUT)
+
+    async def app(scope, receive, send):  # Django: never reached
+        raise AssertionError("the request went on")
+
+    monkeypatch.setattr(body_guard, "body_limit", cut)
+    scope = {
+        "type": "http",
+        "path": "/v1/audio/transcriptions",
+        "headers": [(b"content-length", b"1000"), (b"authorization", b"Bearer sk-x")],
+    }
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    async def receive():
+        raise AssertionError("the body was read")
+
+    asyncio.run(body_guard.BodyGuard(app)(scope, receive, send))
+    start, body = sent
+    assert start["status"] == 503
+    headers = dict(start["headers"])
+    assert headers[b"retry-after"] == b"5" and headers[b"content-type"] == b"application/json"
+    error = json.loads(body["body"])["error"]
+    assert (error["type"], error["code"]) == ("server_error", "service_unavailable")
