@@ -14,16 +14,26 @@ from speech import SAMPLE_RATE, decoding
 from speech.fallback import SeededBudget
 from tests.audio import GERMAN_START, MULTILINGUAL
 
+# Where each window's 4 s of German start, in seconds into the German half. Whether tiny.en's
+# second window loops too depends on the first's sampled text (its prompt), which differs from
+# one CPU to another (CTranslate2's kernels): (18, 18) looped twice on one 2-core machine, only
+# once on another, where (22, 18) loops twice. The bound is checked on both; at least one must
+# show it holding with a window refused.
+ARRANGEMENTS = ((18.0, 18.0), (22.0, 18.0))
 
-@pytest.fixture(scope="module")
-def hard() -> np.ndarray:
-    """Two 30 s windows, each 4 s of German (18 s into the German half of multilingual.mp3)
-    and silence: the English-only tiny.en loops in both at temperature 0 ("Thank you very much,
+
+def hard(offsets: tuple[float, ...]) -> np.ndarray:
+    """30 s windows, each 4 s of German (`offsets` into the German half of multilingual.mp3) and
+    silence: the English-only tiny.en loops in them at temperature 0 ("Thank you very much,
     and thank you very much, ..."), past Whisper's compression ratio."""
-    german = decode_audio(str(MULTILINGUAL))[int((GERMAN_START + 18) * SAMPLE_RATE) :]
-    window = np.zeros(30 * SAMPLE_RATE, dtype=np.float32)
-    window[: 4 * SAMPLE_RATE] = german[: 4 * SAMPLE_RATE]
-    return np.concatenate([window, window])
+    german = decode_audio(str(MULTILINGUAL))[int(GERMAN_START * SAMPLE_RATE) :]
+    windows = []
+    for offset in offsets:
+        window = np.zeros(30 * SAMPLE_RATE, dtype=np.float32)
+        at = int(offset * SAMPLE_RATE)
+        window[: 4 * SAMPLE_RATE] = german[at : at + 4 * SAMPLE_RATE]
+        windows.append(window)
+    return np.concatenate(windows)
 
 
 @pytest.fixture
@@ -49,22 +59,28 @@ def seeded_work(monkeypatch) -> list[float]:
     return decoded
 
 
-# About 20 s of CPU, over the suite's 20 s on a loaded machine: the first pass of two looping
-# windows (temperature 0, 224 tokens each) and the one window's ladder the budget allows: the
-# bound under test. Before the budget the whole file was sampled (60 s, and every window's ladder).
+# About 10 s of CPU per arrangement: the first pass of two looping windows (temperature 0, 224
+# tokens each) and the one window's ladder the budget allows: the bound under test. Before the
+# budget the whole file was sampled (60 s, and every window's ladder).
 @pytest.mark.inference
-def test_audio_hard_in_every_window_samples_only_its_budget(hard, seeded_work, caplog):
+def test_audio_hard_in_every_window_samples_only_its_budget(seeded_work, caplog):
     caplog.set_level(logging.INFO, logger="speech.decoding")
-    result = engine.transcribe(hard, model_id="tiny.en")
+    refused = []
+    for offsets in ARRANGEMENTS:
+        seeded_work.clear()
+        caplog.clear()
+        result = engine.transcribe(hard(offsets), model_id="tiny.en")
 
-    # 60 s of audio: a budget of one window. One fresh seeded model, given one window's audio.
-    assert len(seeded_work) == 1 and seeded_work[0] <= 30.0, seeded_work
-    # Both windows missed Whisper's thresholds: the second was left at temperature 0 ...
-    messages = [r.getMessage() for r in caplog.records]
-    assert sum("sampled (seeded)" in m for m in messages) == 1, messages
-    assert sum("over the seeded budget" in m for m in messages) == 1, messages
-    # ... and keeps its text.
-    assert any(s["start"] >= 30.0 for s in result.segments), result.segments
+        # 60 s of audio: a budget of one window. One fresh seeded model, given one window.
+        assert len(seeded_work) == 1 and seeded_work[0] <= 30.0, (offsets, seeded_work)
+        messages = [r.getMessage() for r in caplog.records]
+        assert sum("sampled (seeded)" in m for m in messages) == 1, (offsets, messages)
+        if any("over the seeded budget" in m for m in messages):
+            refused.append(offsets)
+            # The second window missed Whisper's thresholds too, was left at temperature 0
+            # and keeps its text.
+            assert any(s["start"] >= 30.0 for s in result.segments), result.segments
+    assert refused, "no arrangement had its second window refused: the bound was not shown"
 
 
 def test_the_budget_is_one_window_per_two_minutes_and_at_least_one():
