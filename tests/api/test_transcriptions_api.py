@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from tests.audio import HOTWORDS, JFK, JFK_TEXT, german_wav, words
+from tests.audio import HOTWORDS, JFK, JFK_TEXT, german_sentence_wav, german_wav, words
 from tests.streams import streamed
 from transcriptions.models import Job
 
@@ -197,7 +197,7 @@ def test_translation_turns_german_speech_into_english(api_a, caplog):
 def test_language_is_honoured(api_a):
     german = post(
         api_a,
-        audio=german_wav(),
+        audio=german_sentence_wav(),
         name="german.wav",
         model="whisper-1",
         language="de",

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from dashboard.views.transcripts import PAGE_SIZE
-from tests.audio import JFK_TEXT, german_wav, words
+from tests.audio import JFK_TEXT, german_sentence_wav, words
 from tests.dashboard.conftest import clone, transcribe
 from transcriptions.models import Job
 from transcriptions.openai.formats import render
@@ -93,7 +93,7 @@ def test_filters_by_status_model_language_and_date(alice_client, api_a, jfk_job)
 @pytest.mark.inference
 def test_language_filter_lists_the_languages_seen(alice_client, api_a, tmp_path):
     german = tmp_path / "german.wav"
-    german.write_bytes(german_wav())
+    german.write_bytes(german_sentence_wav())
     with_german = transcribe(api_a, audio=german, model="whisper-1")
     assert with_german.detected_language == "de"
     html = alice_client.get("/transcripts/").content.decode()
