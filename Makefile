@@ -34,7 +34,7 @@ run: migrate
 	$(BIN)/python manage.py serve --port $(PORT)
 
 test: install
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 # Everything but the e2e tests and those whose subject is the real engine's output.
 test-fast: install

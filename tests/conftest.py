@@ -55,6 +55,30 @@ def charlie(tenant_b):
     return user
 
 
+def pytest_collection_modifyitems(config, items):
+    """Modules in the order the test processes should take them (`make test` passes xdist's
+    --no-loadscope-reorder, which keeps this order; xdist's own puts the modules of most tests
+    first): the longest first, so that the run does not end on one process still busy with a
+    long module while the others are done. The e2e modules first (a platform each, a minute and
+    more), then those of real inference, then the rest; a module with a `solo` test last, when
+    the other processes are down to short tests that its exclusive call waits little for and
+    no platform is starting beside it. Stable: within a rank, the collection's order."""
+
+    def rank(module_items) -> int:
+        marks = {mark.name for item in module_items for mark in item.iter_markers()}
+        if "solo" in marks:
+            return 3
+        if "e2e" in marks:
+            return 0
+        return 1 if "inference" in marks else 2
+
+    modules: dict = {}
+    for item in items:
+        modules.setdefault(item.path, []).append(item)
+    ranked = sorted(modules.values(), key=rank)
+    items[:] = [item for module_items in ranked for item in module_items]
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item, nextitem):
     """Under pytest-xdist (`make test`), a test marked `solo` runs with no other test running:
