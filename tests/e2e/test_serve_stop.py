@@ -29,7 +29,9 @@ def prepared(tmp_path_factory):
     """One migrated embedded platform; each test starts (and stops) its own `serve` on it. Its
     workers preload only the one model a job of these tests uses, the smallest (tiny.en): each
     start is shorter by the others' loading, which no test here is about."""
-    platform = make_platform(tmp_path_factory.mktemp("serve-stop"), WHISPER_PRELOAD_MODELS="tiny.en")
+    platform = make_platform(
+        tmp_path_factory.mktemp("serve-stop"), WHISPER_PRELOAD_MODELS="tiny.en"
+    )
     platform.env.pop("REDIS_URL", None)  # `make run` is the embedded setup
     if platform.env.pop("DATABASE_URL", None):
         # CI's second pass prepared PostgreSQL: the SQLite database needs the same.
