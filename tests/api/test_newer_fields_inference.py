@@ -197,6 +197,9 @@ def test_languages_restrict_detection(api_a):
     assert language("nl", "en")[0] in ("dutch", "english")  # never German, the likeliest
 
 
+# 14-20 s: 29 s of German in three chunks of at most 10 s (the German sentence alone has no
+# pause long enough to cut in), each decoded as the Dutch or English detection chose, with
+# stretches decoded again: several chunks are the subject.
 @pytest.mark.inference
 def test_the_language_is_decided_once_for_a_job_of_several_chunks(api_a, settings, monkeypatch):
     settings.CHUNK_MAX_SECONDS = 10
