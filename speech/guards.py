@@ -125,6 +125,12 @@ def loop_end(text: str) -> int | None:
             ):
                 return spans[start + size - 1][1]
     if compression_ratio(text) > COMPRESSION_RATIO_THRESHOLD:
+        # Gzip says it repeats: its first round, of a phrase longer than the runs above (one
+        # said twice in a row: this text loops already), else all of it.
+        for size in range(LOOP_WORDS // 2 + 1, len(words) // 2 + 1):
+            for start in range(len(words) - 2 * size + 1):
+                if words[start : start + size] == words[start + size : start + 2 * size]:
+                    return spans[start + size - 1][1]
         return len(text)
     return None
 

@@ -13,6 +13,9 @@ SENTENCE_TWICE = (
 )
 WORD_RUN = " and so my fellow Americans" + " ask not" * 6
 SAME_WORD = " the" + " the" * 12 + " end."
+# tiny.en on june.ogg's last 0.2 s (singing): a phrase of seven words, no sentence end, over and
+# over. Only gzip found it, and the whole text was kept as its "first round".
+LONG_PHRASE = " and I hope you enjoy this video," * 14
 
 
 @pytest.mark.parametrize(
@@ -21,6 +24,7 @@ SAME_WORD = " the" + " the" * 12 + " end."
         (SENTENCE_TWICE, " Ask not what your country can do for you."),
         (WORD_RUN, " and so my fellow Americans ask not"),
         (SAME_WORD, " the"),
+        (LONG_PHRASE, " and I hope you enjoy this video,"),
     ],
 )
 def test_a_loop_is_found_and_its_first_round_kept(text, first_round):
