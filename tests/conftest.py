@@ -62,10 +62,16 @@ def pytest_collection_modifyitems(config, items):
     long module while the others are done. The e2e modules first (a platform each, a minute and
     more), then those of real inference, then the rest; a module with a `solo` test last, when
     the other processes are down to short tests that its exclusive call waits little for and
-    no platform is starting beside it. Stable: within a rank, the collection's order."""
+    no platform is starting beside it. Before all of them, the modules of PostgreSQL's races
+    (`postgres`: 20 threads or processes, a connection each), while no e2e platform holds
+    connections yet: a platform lives for the session, and two of them beside a race went
+    over PostgreSQL's 100 ("too many clients already"). Stable: within a rank, the
+    collection's order."""
 
     def rank(module_items) -> int:
         marks = {mark.name for item in module_items for mark in item.iter_markers()}
+        if "postgres" in marks:
+            return -1
         if "solo" in marks:
             return 3
         if "e2e" in marks:
