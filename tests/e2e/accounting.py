@@ -1,9 +1,13 @@
-"""Tenants with their own limits on the shared live platform, and their usage rows."""
+"""Tenants with their own limits on the shared live platform, their usage rows, and the long
+async job several modules submit."""
 
 import time
 import uuid
 from typing import NamedTuple
 
+import httpx
+
+from tests.audio import long_speech_flac
 from tests.platforms import LivePlatform
 
 
@@ -40,3 +44,16 @@ def usage_rows(platform: LivePlatform, key: str, *, count: int = 0) -> list[tupl
         if len(rows) >= count or time.monotonic() > deadline:
             return rows
         time.sleep(0.05)
+
+
+def long_job_submit(platform: LivePlatform, key: str, *, model: str) -> str:
+    """An async job of long_speech_flac() (74 s of English speech, three chunks): its id."""
+    response = httpx.post(
+        f"{platform.api_base}/audio/jobs",
+        headers={"Authorization": f"Bearer {key}"},
+        files={"file": ("long.flac", long_speech_flac(), "audio/flac")},
+        data={"model": model},
+        timeout=60,
+    )
+    assert response.status_code == 202, response.text
+    return response.json()["id"]

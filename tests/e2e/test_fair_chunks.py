@@ -12,6 +12,7 @@ import openai
 import pytest
 
 from tests.audio import JFK, long_speech_flac, words
+from tests.e2e.accounting import long_job_submit
 
 pytestmark = pytest.mark.e2e
 
@@ -88,15 +89,7 @@ def test_another_tenants_request_goes_before_a_queued_batch(two_clusters):
     headers = {"Authorization": f"Bearer {two_clusters.key}"}
     batch = []
     for _ in range(4):  # 4 jobs of 3 chunks on 2 workers: a backlog of about 10 chunks
-        response = httpx.post(
-            f"{two_clusters.api_base}/audio/jobs",
-            headers=headers,
-            files={"file": ("long.flac", long_speech_flac(), "audio/flac")},
-            data={"model": "tiny.en"},
-            timeout=60,
-        )
-        assert response.status_code == 202, response.text
-        batch.append(response.json()["id"])
+        batch.append(long_job_submit(two_clusters, two_clusters.key, model="tiny.en"))
     # Wait until the batch has been cut into its chunks and fills both workers.
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:

@@ -9,7 +9,8 @@ import httpx
 import pytest
 
 from billing.rounding import billed_seconds
-from tests.audio import long_speech_flac, long_speech_samples
+from tests.audio import long_speech_samples
+from tests.e2e.accounting import long_job_submit
 
 pytestmark = pytest.mark.e2e
 
@@ -40,15 +41,7 @@ def test_sigkill_mid_job_is_retried_to_completion(platform_server):
     headers = {"Authorization": f"Bearer {platform_server.key}"}
     wait_for(lambda: quota(platform_server)[1] == 0, timeout=60)  # other tests' jobs settled
     used_before, _ = quota(platform_server)
-    response = httpx.post(
-        f"{platform_server.api_base}/audio/jobs",
-        headers=headers,
-        files={"file": ("speech.flac", long_speech_flac(), "audio/flac")},
-        data={"model": "whisper-1"},
-        timeout=30,
-    )
-    assert response.status_code == 202, response.text
-    job_id = response.json()["id"]
+    job_id = long_job_submit(platform_server, platform_server.key, model="whisper-1")
 
     def job():
         return httpx.get(f"{platform_server.api_base}/audio/jobs/{job_id}", headers=headers).json()
