@@ -21,6 +21,7 @@ import numpy as np
 
 from .chunking import VadSettings, speech_regions, times_moved
 from .constants import SAMPLE_RATE
+from .transcript import TranscriptionResult
 
 # Word timestamps come from cross-attention and miss a word's edges by up to about this much:
 # speech this close to a word is that word's.
@@ -78,11 +79,11 @@ def _uncovered(
     return pieces
 
 
-def marks(result: Any, *, task: str | None = "transcribe") -> list[dict] | None:
+def marks(result: TranscriptionResult, *, task: str | None = "transcribe") -> list[dict] | None:
     """Where a transcript has speech: its words; for a translation, its segments, each up to
     the next: a translation's words are timed by cross-attention against speech in another
     language, and so are its segments' ends, so their gaps say nothing of speech left out
-    (decoded again, every such gap cost more than the whole file and spliced in fragments).
+    (decoded again, each such gap spliced a fragment into the translation).
     Speech before a translation's first segment or after its last still counts as left out."""
     if task != "translate" or not result.segments:
         return result.words

@@ -175,8 +175,8 @@ def test_keywords_prime_the_decoder(api_a):
 
 
 # Three real decodes of the German half's first sentence on base (the subject is the real
-# detection, which needs German speech, not all 29 s of it: the whole half took 63 s on a
-# loaded machine, forced into English or Dutch with stretches decoded again and sampled).
+# detection, which needs German speech, not all 29 s of it: the whole half, forced into
+# English or Dutch, is decoded again stretch by stretch and sampled).
 @pytest.mark.inference
 def test_languages_restrict_detection(api_a):
     def language(*candidates: str) -> tuple[str, str]:
@@ -197,7 +197,7 @@ def test_languages_restrict_detection(api_a):
     assert language("nl", "en")[0] in ("dutch", "english")  # never German, the likeliest
 
 
-# 14-20 s: 29 s of German in three chunks of at most 10 s (the German sentence alone has no
+# Slow: 29 s of German in three chunks of at most 10 s (the German sentence alone has no
 # pause long enough to cut in), each decoded as the Dutch or English detection chose, with
 # stretches decoded again: several chunks are the subject.
 @pytest.mark.inference

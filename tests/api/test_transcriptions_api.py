@@ -169,9 +169,9 @@ def test_prompt_guides_vocabulary(api_a):
     assert "ComfyUI" in prompted
 
 
-# A translation's coverage is measured by its segments (running._coverage_marks): its English
+# A translation's coverage is measured by its segments (speech.coverage.marks): its English
 # words' times say nothing of where the German speech is, and measured by them every gap
-# between two words was "left out" and decoded again (five stretches, 18 s of a 22 s test).
+# between two words was "left out" and decoded again, most of the test's time.
 @pytest.mark.inference
 def test_translation_turns_german_speech_into_english(api_a, caplog):
     caplog.set_level(logging.INFO, logger="transcriptions.services.running")

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.e2e
 OWNER = "tessa"
 # 74 s of English speech in three chunks (tests/audio.long_speech_samples) on whisper-1: long
 # enough to watch it run. Not multilingual.mp3: its German half, decoded as the English the
-# file starts in, took 20-35 s of stretches decoded again, which is not what these pages test.
+# file starts in, is decoded again stretch by stretch, which is not what these pages test.
 LONG_MODEL = "whisper-1"
 
 

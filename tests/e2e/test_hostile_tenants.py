@@ -200,7 +200,7 @@ def _threads(pid: int) -> int:
     return len(list(Path(f"/proc/{pid}/task").iterdir()))
 
 
-# 10-20 s on a loaded machine: eight manage.py runs make the four tenants (a Django start
+# Slow: eight manage.py runs make the four tenants (a Django start
 # each), then eight waits held while the workers are stopped, and the drain after them.
 def test_waiting_requests_hold_no_thread_of_the_web_process(tight):
     """Each synchronous request once held a thread of the web process while its job ran;
@@ -239,7 +239,7 @@ def test_waiting_requests_hold_no_thread_of_the_web_process(tight):
     assert during <= idle + 4, (idle, during)
 
 
-# 10-20 s on a loaded machine: the job the client left must run to its end once the workers
+# Slow: the job the client left must run to its end once the workers
 # go on, to show it is billed once (the subject), after the drain of the tests before.
 def test_a_client_that_goes_away_ends_its_wait_and_is_billed_once(tight):
     """A synchronous request whose client went away kept waiting (and kept its share of

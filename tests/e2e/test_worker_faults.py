@@ -36,7 +36,7 @@ def quota(platform) -> tuple[int, int]:
 
 # Slow: a 74 s file's job (three chunks of English speech) is killed mid-decode, its worker
 # replaced (loading its models), and the chunk run again to its end. Not multilingual.mp3: its
-# German half, decoded as the English the file starts in, cost 20 s of stretches decoded again.
+# German half, decoded as the English the file starts in, is decoded again stretch by stretch.
 def test_sigkill_mid_job_is_retried_to_completion(platform_server):
     headers = {"Authorization": f"Bearer {platform_server.key}"}
     wait_for(lambda: quota(platform_server)[1] == 0, timeout=60)  # other tests' jobs settled

@@ -67,8 +67,8 @@ def decode_in_a_fresh_process(rounds: int) -> dict:
     return json.loads(done.stdout.splitlines()[-1])
 
 
-# About 30 s of CPU: two fresh processes (the subject: the same text from one start to the
-# next), each loading tiny.en and sampling a looping German window (about 9 s of CPU a round);
+# Slow: two fresh processes (the subject: the same text from one start to the next), each
+# loading tiny.en and sampling a looping German window, at two temperatures a round;
 # the first twice (the same text within a process, another decode between), the second once.
 @pytest.mark.inference
 def test_sampled_decodes_give_the_same_text_every_time():

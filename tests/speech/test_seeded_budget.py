@@ -59,7 +59,7 @@ def seeded_work(monkeypatch) -> list[float]:
     return decoded
 
 
-# About 10 s of CPU per arrangement: the first pass of two looping windows (temperature 0, 224
+# Slow, per arrangement: the first pass of two looping windows (temperature 0, 224
 # tokens each) and the one window's ladder the budget allows: the bound under test. Before the
 # budget the whole file was sampled (60 s, and every window's ladder).
 @pytest.mark.inference

@@ -208,9 +208,9 @@ def _every_stretch_heard(
     regions = chunking.speech_regions(samples, vad)
     # The window's language, as a long-form pass keeps it: a short stretch is no basis for one.
     options = {**options, "language": options["language"] or result.language}
-    marks = coverage.marks(result, task=options.get("task"))
     tried: list[tuple[int, int]] = []
     for _ in range(RETAKE_ROUNDS):
+        marks = coverage.marks(result, task=options.get("task"))
         stretches = [
             (start, end)
             for start, end in coverage.uncovered_stretches(samples, marks, vad=vad, regions=regions)
@@ -234,7 +234,6 @@ def _every_stretch_heard(
             retakes.append((start, retake))
         tried += stretches
         result = coverage.results_spliced(result, retakes, model_id=job.model)
-        marks = coverage.marks(result, task=options.get("task"))
     # Last, so that a word's stretched end hides nothing from the look for speech left out.
     return word_times.word_ends_at_speech(result, regions)
 
