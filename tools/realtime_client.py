@@ -152,11 +152,15 @@ def stream(
     timeout: float = 120.0,
     on_event: Callable[[float, dict], None] | None = None,
     stop_after_sent: bool = False,
+    hold: Callable[[Run, float], bool] | None = None,
 ) -> Run:
     """Stream `audio` (bytes in `audio_format`) through the SDK's realtime client; return once
     the audio is sent and every committed turn has completed or failed (or at `timeout`).
     `commit`: send input_audio_buffer.commit after the audio (sessions without server VAD).
-    `stop_after_sent`: close the connection as soon as the audio is out (an abrupt leave)."""
+    `stop_after_sent`: close the connection as soon as the audio is out (an abrupt leave).
+    `hold(run, seconds)`: asked before the piece that starts `seconds` into the audio; while it
+    answers True the pieces go out at a tenth of the pace (a test waiting for an event, such as
+    interim text, that a busy server sends later: the audio keeps coming, only slower)."""
     from openai import OpenAI
 
     client = OpenAI(base_url=base_url, api_key=api_key, max_retries=0)
@@ -171,12 +175,16 @@ def stream(
         def send() -> None:
             try:
                 run.started_at = time.monotonic()
+                behind = 0.0  # seconds the holds added
                 for number, offset in enumerate(range(0, len(audio), step)):
                     piece = audio[offset : offset + step]
+                    if hold is not None and hold(run, number * chunk_ms / 1000):
+                        time.sleep(chunk_ms / 1000 * 9)
+                        behind += chunk_ms / 1000 * 9
                     connection.input_audio_buffer.append(audio=base64.b64encode(piece).decode())
                     if pace:
                         # Against the clock, not per piece: the pace holds however long a send took.
-                        due = run.started_at + (number + 1) * chunk_ms / 1000 / pace
+                        due = run.started_at + behind + (number + 1) * chunk_ms / 1000 / pace
                         time.sleep(max(0.0, due - time.monotonic()))
                 if commit:
                     connection.input_audio_buffer.commit()
