@@ -264,28 +264,59 @@ def _said(piece: _Piece) -> list[str]:
     return "".join(c.lower() if c.isalnum() else " " for c in piece.segment["text"]).split()
 
 
-def _unrepeated(added: list[_Piece], before: list[_Piece], after: list[_Piece]) -> list[_Piece]:
+def _in_speech_asked_for(piece: _Piece, heard: list[tuple[float, float]]) -> bool:
+    """Whether a word of the piece lies (by its middle) in speech that no word covered before
+    the retake: what the retake was decoded for."""
+    return any(
+        start <= (word["start"] + word["end"]) / 2 <= end
+        for word in piece.words
+        for start, end in heard
+    )
+
+
+def _unrepeated(
+    added: list[_Piece],
+    before: list[_Piece],
+    after: list[_Piece],
+    heard: list[tuple[float, float]],
+) -> list[_Piece]:
     """A retake's segments less those that say again what is said next to them: Whisper on a
     stretch of a second or two may say its words twice, or a neighbour's last (or first)
-    words it heard the edge of."""
+    words it heard the edge of. A segment in the speech the retake was for says them again
+    for real ("five five", the second five left out): kept, unless the retake itself just
+    said it."""
     kept: list[_Piece] = []
     for piece in added:
         said = _said(piece)
-        previous = _said(kept[-1]) if kept else (_said(before[-1]) if before else [])
+        if not said:
+            kept.append(piece)
+            continue
+        if kept:
+            if said == _said(kept[-1])[-len(said) :]:
+                continue
+        elif not _in_speech_asked_for(piece, heard):
+            previous = _said(before[-1]) if before else []
+            if said == previous[-len(said) :]:
+                continue
         following = _said(after[0]) if after and piece is added[-1] else []
-        if said and (
-            said == previous[-len(said) :] or (following and said == following[: len(said)])
-        ):
+        if following and said == following[: len(said)] and not _in_speech_asked_for(piece, heard):
             continue
         kept.append(piece)
     return kept
 
 
-def results_spliced(result: Any, retakes: list[tuple[int, Any]], *, model_id: str) -> Any:
+def results_spliced(
+    result: Any,
+    retakes: list[tuple[int, Any]],
+    *,
+    model_id: str,
+    heard: list[tuple[float, float]] = (),
+) -> Any:
     """`result` with the segments of each retake, `(start_sample, transcript of the samples
     from there)`, put in time order: a segment whose words run on both sides of a retake is
     cut between them. Segments are numbered from 0 again; words and log probabilities follow
-    their segments (each kept only if `result` has them)."""
+    their segments (each kept only if `result` has them). `heard`: the speech (seconds) no
+    word covered, which the retakes were decoded for (speech_uncovered)."""
     from .decoding import get_model
 
     tokenizer = get_model(model_id).hf_tokenizer
@@ -299,7 +330,7 @@ def results_spliced(result: Any, retakes: list[tuple[int, Any]], *, model_id: st
         at = added[0].segment["start"]
         pieces = [part for piece in pieces for part in _split(piece, at, tokenizer, eot)]
         index = next((i for i, p in enumerate(pieces) if p.segment["start"] >= at), len(pieces))
-        pieces[index:index] = _unrepeated(added, pieces[:index], pieces[index:])
+        pieces[index:index] = _unrepeated(added, pieces[:index], pieces[index:], list(heard))
     segments = [{**p.segment, "id": number} for number, p in enumerate(pieces)]
     return replace(
         result,

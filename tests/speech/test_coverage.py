@@ -193,3 +193,53 @@ def test_a_translation_is_measured_by_its_segments_each_up_to_the_next():
     ]
     empty = engine.TranscriptionResult(text="", segments=[], words=[], language="de", duration=1.0)
     assert coverage.marks(empty, task="translate") == []
+
+
+def said_again(word: str, *spans: tuple[float, float]):
+    """A retake that says `word` once per (start, end) span, a segment each."""
+    tokenizer = engine.get_model("tiny.en").hf_tokenizer
+    segments = [
+        {
+            "id": number,
+            "seek": 0,
+            "start": start,
+            "end": end,
+            "text": f" {word}",
+            "tokens": tokenizer.encode(f" {word}").ids,
+        }
+        for number, (start, end) in enumerate(spans)
+    ]
+    return engine.TranscriptionResult(
+        language="en",
+        duration=spans[-1][1],
+        text=" ".join(word for _ in spans),
+        segments=segments,
+        words=[{"start": start, "end": end, "word": f" {word}"} for start, end in spans],
+    )
+
+
+def test_a_word_said_again_in_the_speech_left_out_is_kept_and_an_edge_heard_again_is_not():
+    """ "five five", the second five left out: its retake hears the first one's edge and the
+    second five. The edge is a repeat of the neighbour's last word (dropped), the second five
+    lies in the speech no word covered (kept). A retake saying it twice there keeps it once."""
+    jfk = decoded(JFK)
+    last = jfk.words[-1]["word"].strip()
+    at = jfk.words[-1]["end"] + 0.1
+    retake = said_again(last, (0.0, 0.4), (0.45, 0.6))
+    heard = [(at + 0.4, at + 0.7)]
+
+    spliced = coverage.results_spliced(
+        jfk, [(int(at * RATE), retake)], model_id="tiny.en", heard=heard
+    )
+    assert words(spliced.text) == [*words(jfk.text), *words(last)], spliced.text
+    assert spliced.words[-1]["start"] == pytest.approx(at + 0.45, abs=1e-3)
+
+    # Outside the speech left out, both are the neighbour's edge heard again.
+    edges = coverage.results_spliced(jfk, [(int(at * RATE), retake)], model_id="tiny.en")
+    assert words(edges.text) == words(jfk.text), edges.text
+
+    twice = said_again(last, (0.4, 0.5), (0.5, 0.6))
+    doubled = coverage.results_spliced(
+        jfk, [(int(at * RATE), twice)], model_id="tiny.en", heard=heard
+    )
+    assert words(doubled.text) == [*words(jfk.text), *words(last)], doubled.text

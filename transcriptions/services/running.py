@@ -233,7 +233,11 @@ def _every_stretch_heard(
             )
             retakes.append((start, retake))
         tried += stretches
-        result = coverage.results_spliced(result, retakes, model_id=job.model)
+        heard = [
+            (start / SAMPLE_RATE, end / SAMPLE_RATE)
+            for start, end in coverage.speech_uncovered(regions, marks)
+        ]
+        result = coverage.results_spliced(result, retakes, model_id=job.model, heard=heard)
     # Last, so that a word's stretched end hides nothing from the look for speech left out.
     return word_times.word_ends_at_speech(result, regions)
 
