@@ -6,8 +6,8 @@ the end of every task: one transaction that loads every kept success with SELECT
 (arguments and results unpickled) to count them, then deletes the oldest: on SQLite that holds
 the one write lock at the end of every task, and on PostgreSQL it locks every kept row, so the
 clusters' monitors take turns. So `save_limit` is
-0 (kept, never pruned in the task's path) and the hourly housekeeping keeps the newest
-TASK_HISTORY_KEEP here, in a few statements, off every task's path.
+0 (kept, never pruned in the task's path) and a schedule keeps the newest TASK_HISTORY_KEEP
+here every minute, in a few statements, off every task's path.
 """
 
 from django.conf import settings

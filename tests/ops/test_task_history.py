@@ -1,5 +1,5 @@
 """The task monitor's history of successful runs: kept in full by django-q2's monitor (no
-pruning in each task's path) and cut to TASK_HISTORY_KEEP by the hourly housekeeping."""
+pruning in each task's path) and cut to TASK_HISTORY_KEEP by a schedule every minute."""
 
 import uuid
 from datetime import timedelta
@@ -9,11 +9,12 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_q.brokers import get_broker
-from django_q.models import Failure, Success, Task
+from django_q.models import Failure, Schedule, Success, Task
 from django_q.monitor import save_task
 
 from ops.task_history import task_history_prune
 from transcriptions import tasks
+from transcriptions.services import recovery
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -87,8 +88,9 @@ def test_prune_keeps_the_newest_successes_and_every_failure():
     assert not Success.objects.exists() and Failure.objects.count() == 3
 
 
-def test_the_hourly_housekeeping_keeps_task_history_keep(settings):
+def test_the_schedule_keeps_task_history_keep_every_minute(settings):
     settings.TASK_HISTORY_KEEP = 5
     rows(8)
-    assert tasks.housekeeping()["task_history_pruned"] == 3
+    assert recovery.SCHEDULES["task-history-keep"][1:] == (Schedule.MINUTES, 1)
+    assert tasks.task_history_keep()["task_history_pruned"] == 3
     assert set(Success.objects.values_list("name", flat=True)) == {f"run-{i}" for i in range(3, 8)}

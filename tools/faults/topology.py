@@ -37,9 +37,10 @@ class Topology:
         shutil.rmtree(self.root, ignore_errors=True)  # the platform's var dir (media, logs)
 
 
-def topology_start(*, job_timeout: int = 120) -> Topology:
+def topology_start(*, job_timeout: int = 120, env: dict[str, str] | None = None) -> Topology:
     """Everything started and ready (readyz 200, every worker holding its model), or nothing
-    left running. `job_timeout`: the platform's JOB_TIMEOUT, the longest a client may wait."""
+    left running. `job_timeout`: the platform's JOB_TIMEOUT, the longest a client may wait;
+    `env`: more settings for the platform."""
     root = temp_root()
     postgres = PostgresServer(root / "postgres")
     redis = RedisServer(root / "redis")
@@ -50,6 +51,7 @@ def topology_start(*, job_timeout: int = 120) -> Topology:
         redis.start()
         database = f"whisper_faults_{uuid.uuid4().hex[:8]}"
         postgres.sql(f'CREATE DATABASE "{database}"')
+        overrides = env or {}
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "config.settings.base",
@@ -64,7 +66,11 @@ def topology_start(*, job_timeout: int = 120) -> Topology:
             # Heartbeats and the dead-worker check on the short side: a fault's aftermath is
             # visible within the run.
             "WORKER_STALE_SECONDS": "30",
+            # Its own temp folder (uploads spooled to disk, lane files): the soak counts them.
+            "TMPDIR": str(root / "platform" / "tmp"),
+            **overrides,
         }
+        (root / "platform" / "tmp").mkdir(parents=True, exist_ok=True)
         platform = LivePlatform(var_dir=root / "platform", env=env)
         platform.clusters = CLUSTERS
         platform.env["STATIC_ROOT"] = str(platform.var_dir / "static")

@@ -142,6 +142,7 @@ SCHEDULES = {
     # Old idempotency keys, usage rows still pending after their job ended, usage rows past
     # USAGE_RETENTION_DAYS.
     "usage-housekeeping": ("transcriptions.tasks.housekeeping", Schedule.HOURLY, None),
+    "task-history-keep": ("transcriptions.tasks.task_history_keep", Schedule.MINUTES, 1),
 }
 # Schedules of earlier layouts, removed by the next migrate (their function moved).
 RETIRED_SCHEDULES = ("accounts-housekeeping",)
