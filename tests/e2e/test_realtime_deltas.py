@@ -42,16 +42,18 @@ def interim_items(run) -> set[str]:
 
 
 def hold_for_interim_text(parts: list[np.ndarray]):
-    """Holds the audio back (tools.realtime_client.stream's `hold`) in the last 6 s of the
-    first and the last recording until that many turns had interim text: a busy machine decodes
-    previews later than the audio plays, so the test waits for them, not for the clock."""
+    """Holds the audio back (tools.realtime_client.stream's `hold`) from 2 s into the first
+    and into the last recording to their end until that many turns had interim text: a busy
+    machine decodes previews later than the audio plays, so the test waits for them, not for
+    the clock (at a load of about 20 on two cores, 5.5 s held at a tenth of the pace were not
+    enough for the last recording's turn)."""
     starts, at = [], 0.0
     for part in parts:
         starts.append(at)
         at += len(part) / RATE + 1.5
     windows = [
         (
-            starts[index] + len(parts[index]) / RATE - 6,
+            starts[index] + 2,
             starts[index] + len(parts[index]) / RATE - 0.5,
         )
         for index in (0, len(parts) - 1)
