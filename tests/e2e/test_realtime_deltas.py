@@ -45,8 +45,7 @@ def hold_for_interim_text(parts: list[np.ndarray]):
     """Holds the audio back (tools.realtime_client.stream's `hold`) from 2 s into the first
     and into the last recording to their end until that many turns had interim text: a busy
     machine decodes previews later than the audio plays, so the test waits for them, not for
-    the clock (at a load of about 20 on two cores, 5.5 s held at a tenth of the pace were not
-    enough for the last recording's turn)."""
+    the clock."""
     starts, at = [], 0.0
     for part in parts:
         starts.append(at)
