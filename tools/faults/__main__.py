@@ -19,7 +19,10 @@ def main() -> int:
     parser.add_argument("--only", help="run only the faults whose name contains this")
     args = parser.parse_args()
     chosen = [f for f in faults(short=args.short) if not args.only or args.only in f.name]
-    topology = topology_start(job_timeout=args.job_timeout)
+    for fault in [f for f in chosen if f.skipped]:
+        print(f"-- {fault.name}: skipped, {fault.skipped}", flush=True)
+    chosen = [f for f in chosen if not f.skipped]
+    topology = topology_start(job_timeout=args.job_timeout, faults=chosen)
     results = []
     try:
         for fault in chosen:

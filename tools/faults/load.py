@@ -170,7 +170,10 @@ def _classify(response: httpx.Response) -> tuple[str, bool]:
         # Not the envelope; the first words say whose answer it is (a page, a server's text).
         words = response.text[:40].split()
         return f"html {response.status_code} {'_'.join(words[:3])}", False
-    retryable = response.status_code in (429, 500, 502, 503, 504) and (
+    # What the openai SDK retries (408, 409, 429 and any 5xx, 507 for a full disk included),
+    # and told when.
+    status = response.status_code
+    retryable = (status in (408, 409, 429) or status >= 500) and (
         "retry-after" in response.headers and response.headers.get("x-should-retry") != "false"
     )
     return f"{response.status_code} {code}", retryable

@@ -6,6 +6,7 @@ answered well; then the load stops, the jobs are given time to end, and the data
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from .invariants import invariants_check
 from .load import Load
@@ -25,6 +26,12 @@ class Fault:
     inject: Callable[[Topology], None]
     heal: Callable[[Topology], None]
     hold: float  # seconds between inject and heal
+    # Before the platform starts, given the topology's folder: variables for its environment.
+    prepare: Callable[[Path], dict[str, str]] | None = None
+    cleanup: Callable[[Path], None] | None = None  # once the platform stopped
+    # What this fault must leave beyond the invariants: problems in words.
+    check: Callable[[Topology], list[str]] | None = None
+    skipped: str = ""  # why it cannot run on this machine
 
 
 def redis_stop(hold: float, *, wipe: bool = False) -> Fault:
@@ -63,6 +70,8 @@ def postgres_read_only(hold: float) -> Fault:
 
 
 def faults(*, short: bool) -> list[Fault]:
+    from .environment import environment_faults  # it builds on Fault
+
     if short:
         return [redis_stop(10), postgres_restart()]
     return [
@@ -70,6 +79,7 @@ def faults(*, short: bool) -> list[Fault]:
         redis_stop(30, wipe=True),
         postgres_restart(),
         postgres_read_only(20),
+        *environment_faults(),
     ]
 
 
@@ -98,6 +108,7 @@ def fault_run(topology: Topology, fault: Fault, *, job_timeout: float) -> FaultR
     invariants = invariants_check(
         platform, accepted=[a.job_id for a in answers], settle=job_timeout + 60
     )
+    found = fault.check(topology) if fault.check else []
     return FaultResult(
         fault=fault.name,
         answers=answers,
@@ -106,4 +117,5 @@ def fault_run(topology: Topology, fault: Fault, *, job_timeout: float) -> FaultR
         injected=injected,
         healed=healed,
         longest_answer=max((a.ended - a.started for a in answers), default=0.0),
+        found=found,
     )

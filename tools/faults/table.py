@@ -2,7 +2,7 @@
 seconds billed wrongly, time to recover."""
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .invariants import Invariants
 from .load import Answer
@@ -17,6 +17,7 @@ class FaultResult:
     longest_answer: float
     injected: float = 0.0  # time.monotonic() of the fault's start
     healed: float = 0.0  # and of its end
+    found: list[str] = field(default_factory=list)  # the fault's own check (Fault.check)
 
     def timeline(self) -> str:
         """Every answer: when it started and ended, from the fault's start, and what it was."""
@@ -41,7 +42,7 @@ class FaultResult:
             found.append(f"not serving again within {recover_within:.0f} s")
         if self.longest_answer > longest:
             found.append(f"an answer took {self.longest_answer:.0f} s")
-        return found + self.invariants.broken()
+        return found + self.invariants.broken() + self.found
 
 
 def table(results: list[FaultResult]) -> str:

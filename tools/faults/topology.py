@@ -7,12 +7,17 @@ import contextlib
 import os
 import shutil
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tools.live_platform import BASE_DIR, LivePlatform
 
 from .servers import PostgresServer, RedisServer, temp_root
+
+if TYPE_CHECKING:
+    from .scenarios import Fault
 
 TENANTS = ("north", "south", "east")
 # Workers per cluster: one batch worker and one kept for waiting clients (settings.workers).
@@ -37,14 +42,18 @@ class Topology:
         shutil.rmtree(self.root, ignore_errors=True)  # the platform's var dir (media, logs)
 
 
-def topology_start(*, job_timeout: int = 120, env: dict[str, str] | None = None) -> Topology:
+def topology_start(
+    *, job_timeout: int = 120, env: dict[str, str] | None = None, faults: Sequence["Fault"] = ()
+) -> Topology:
     """Everything started and ready (readyz 200, every worker holding its model), or nothing
     left running. `job_timeout`: the platform's JOB_TIMEOUT, the longest a client may wait;
-    `env`: more settings for the platform."""
+    `env`: more settings for the platform; `faults`: those to be run, whose `prepare` may add
+    to the platform's environment."""
     root = temp_root()
     postgres = PostgresServer(root / "postgres")
     redis = RedisServer(root / "redis")
     platform = None
+    cleanups = []
     try:
         postgres.init()
         postgres.start()
@@ -71,7 +80,13 @@ def topology_start(*, job_timeout: int = 120, env: dict[str, str] | None = None)
             **overrides,
         }
         (root / "platform" / "tmp").mkdir(parents=True, exist_ok=True)
+        for fault in faults:
+            if fault.prepare:
+                env.update(fault.prepare(root))
+            if fault.cleanup:
+                cleanups.append(fault.cleanup)
         platform = LivePlatform(var_dir=root / "platform", env=env)
+        platform.cleanups += [lambda cleanup=cleanup: cleanup(root) for cleanup in cleanups]
         platform.clusters = CLUSTERS
         platform.env["STATIC_ROOT"] = str(platform.var_dir / "static")
         platform.prepare(tenant=TENANTS[0], name=TENANTS[0])
@@ -91,6 +106,9 @@ def topology_start(*, job_timeout: int = 120, env: dict[str, str] | None = None)
     except BaseException:
         if platform is not None:
             platform.stop()
+        else:
+            for cleanup in cleanups:
+                cleanup(root)
         redis.destroy()
         postgres.destroy()
         raise

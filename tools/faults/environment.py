@@ -1,0 +1,204 @@
+"""Faults of the machine around the platform (issue 29's faults 5 to 7): the audio disk full,
+callback receivers that accept and never answer, the clock an hour ahead.
+
+Each needs something in place before the platform starts (`Fault.prepare`: a tmpfs under
+MEDIA_ROOT, private callback addresses allowed, libfaketime preloaded) and checks what the
+common invariants do not see (`Fault.check`: files left on the disk, callbacks held up or never
+sent, chunks decoded twice). A fault whose tool is missing here is skipped, with the reason."""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from .callbacks import CallbackLoad
+from .scenarios import Fault
+from .topology import Topology
+
+# --- 5. The audio disk full ------------------------------------------------------------------
+
+MEDIA_SIZE = "64m"
+
+
+def _media(root: Path) -> Path:
+    return root / "media"
+
+
+def _mount_media(root: Path) -> dict[str, str]:
+    media = _media(root)
+    media.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={MEDIA_SIZE}", "tmpfs", str(media)], check=True
+    )
+    return {"MEDIA_ROOT": str(media)}
+
+
+def _unmount_media(root: Path) -> None:
+    subprocess.run(["umount", "-l", str(_media(root))], check=False, capture_output=True)
+
+
+def _fill(root: Path) -> None:
+    """Another writer takes every free byte of the disk (a log, a stuck upload): allocated in
+    halving pieces (tmpfs allocates at once, where writing would take seconds)."""
+    piece = 1 << 30
+    with (_media(root) / "filler").open("wb") as filler:
+        size = 0
+        while piece >= 4096:
+            try:
+                os.posix_fallocate(filler.fileno(), size, piece)
+                size += piece
+            except OSError:
+                piece //= 2
+
+
+def _files_left(topology: Topology) -> list[str]:
+    """Every file under MEDIA_ROOT but the filler once the jobs ended: a job's audio and chunk
+    samples go when it ends, so anything left is half-written or orphaned."""
+    media = _media(topology.root)
+    left = [
+        str(path.relative_to(media))
+        for path in media.rglob("*")
+        if path.is_file() and path.name != "filler"
+    ]
+    return [f"{len(left)} files left on the audio disk: {', '.join(left[:5])}"] if left else []
+
+
+def disk_full(hold: float) -> Fault:
+    skipped = ""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        skipped = "mounting a tmpfs needs root and mount(8)"
+    return Fault(
+        f"audio disk full {hold:.0f} s",
+        inject=lambda t: _fill(t.root),
+        heal=lambda t: (_media(t.root) / "filler").unlink(missing_ok=True),
+        hold=hold,
+        prepare=_mount_media,
+        cleanup=_unmount_media,
+        check=_files_left,
+        skipped=skipped,
+    )
+
+
+# --- 6. Callback receivers that never answer -------------------------------------------------
+
+_callbacks: dict[int, CallbackLoad] = {}
+
+
+def callbacks_hanging(count: int) -> Fault:
+    """`count` async jobs of one tenant whose callback_url accepts and never answers, while the
+    other tenants' jobs call back a receiver that answers at once (callbacks.py)."""
+
+    def inject(topology: Topology) -> None:
+        load = CallbackLoad(topology)
+        _callbacks[id(topology)] = load
+        load.start(hanging=count)
+
+    def heal(topology: Topology) -> None:
+        _callbacks[id(topology)].hole.answer()
+
+    def check(topology: Topology) -> list[str]:
+        return _callbacks.pop(id(topology)).finish()
+
+    return Fault(
+        f"{count} callback receivers never answer",
+        inject=inject,
+        heal=heal,
+        hold=60,
+        prepare=lambda root: {"CALLBACK_ALLOW_PRIVATE": "1"},
+        check=check,
+    )
+
+
+# --- 7. The clock an hour ahead --------------------------------------------------------------
+
+# Debian's libfaketime 0.9.10 breaks Python's time.sleep when the monotonic clock is left alone
+# (wolfcw/libfaketime#426, fixed in 0.9.11): FAKETIME_LIB may name a newer build.
+FAKETIME_LIBS = (
+    os.environ.get("FAKETIME_LIB", ""),
+    "/usr/local/lib/faketime/libfaketime.so.1",
+    "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+    "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
+)
+
+
+def _faketime_env(lib: str, timestamp_file: Path) -> dict[str, str]:
+    # Only the wall clock jumps, as a stepped system clock does: CLOCK_MONOTONIC goes on. The
+    # offset file is re-read every second by every process (children included: DONT_RESET).
+    return {
+        "LD_PRELOAD": lib,
+        "FAKETIME_TIMESTAMP_FILE": str(timestamp_file),
+        "FAKETIME_CACHE_DURATION": "1",
+        "FAKETIME_DONT_RESET": "1",
+        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+    }
+
+
+def faketime_lib() -> tuple[str, str]:
+    """A libfaketime that moves the wall clock of a Python process and lets it sleep; or "" and
+    why none does."""
+    probe = "import time; t = time.time(); time.sleep(0.01); print(round(time.time() - t))"
+    tried = []
+    for lib in FAKETIME_LIBS:
+        if not lib or not Path(lib).exists():
+            continue
+        rc = Path(f"/tmp/faketime-probe-{os.getpid()}")
+        rc.write_text("+3600\n")
+        try:
+            done = subprocess.run(
+                ["python3", "-c", probe],
+                env={**os.environ, **_faketime_env(lib, rc)},
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+        finally:
+            rc.unlink(missing_ok=True)
+        if done.returncode == 0:
+            return lib, ""
+        tried.append(f"{lib} ({done.stderr.strip().splitlines()[-1:]})")
+    if not tried:
+        return "", "libfaketime not found (apt-get install faketime; FAKETIME_LIB=<path>)"
+    return "", "no libfaketime >= 0.9.11 (FAKETIME_LIB=<path>); tried " + ", ".join(tried)
+
+
+def _clock_file(root: Path) -> Path:
+    return root / "faketime.rc"
+
+
+def _clock_prepare(root: Path, lib: str) -> dict[str, str]:
+    _clock_file(root).write_text("+0\n")
+    return _faketime_env(lib, _clock_file(root))
+
+
+def _clock_check(topology: Topology) -> list[str]:
+    """No work handed out twice because a lease or heartbeat looked old (every worker lived:
+    a chunk or job with attempts > 1 was), and no tenant's usage split over a new quota
+    period (an hour ahead stays in the month, unless run at its very end)."""
+    q = topology.platform.query
+    chunks = q("SELECT count(*) FROM transcriptions_chunk WHERE attempts > 1")[0][0]
+    jobs = q("SELECT count(*) FROM transcriptions_job WHERE attempts > 1")[0][0]
+    periods = q(
+        "SELECT count(*) FROM (SELECT tenant_id FROM accounts_quotaperiod"
+        " GROUP BY tenant_id HAVING count(*) > 1) split"
+    )[0][0]
+    found = [f"{chunks} chunks handed out more than once"] if chunks else []
+    found += [f"{jobs} jobs run more than once"] if jobs else []
+    return found + ([f"{periods} tenants with a second quota period"] if periods else [])
+
+
+def clock_jump(hold: float) -> Fault:
+    lib, missing = faketime_lib()
+    return Fault(
+        "clock an hour ahead",
+        inject=lambda t: _clock_file(t.root).write_text("+3600\n"),
+        heal=lambda t: None,  # a stepped clock stays stepped: the platform must live with it
+        hold=hold,
+        prepare=(lambda root: _clock_prepare(root, lib)) if lib else None,
+        check=_clock_check,
+        skipped=missing,
+    )
+
+
+def environment_faults() -> list[Fault]:
+    # The clock last: it stays an hour ahead for whatever runs after it.
+    return [disk_full(20), callbacks_hanging(50), clock_jump(30)]
