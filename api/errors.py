@@ -180,6 +180,10 @@ DOMAIN_ERRORS: dict[type[Exception], Answer] = {
     transcriptions.InvalidAudio: Answer(400, "invalid_value", param="file"),
     transcriptions.CallbackUrlRefused: Answer(400, "invalid_value", param="callback_url"),
     transcriptions.QueueFull: Answer(503, "queue_full", type=SERVER_ERROR, headers=_retry_after),
+    # 507 Insufficient Storage: a 5xx, which clients built for OpenAI retry after Retry-After.
+    transcriptions.StorageFull: Answer(
+        507, "insufficient_storage", type=SERVER_ERROR, headers=_retry_after
+    ),
     transcriptions.JobNotFound: Answer(404, "job_not_found"),
     transcriptions.JobTimedOut: Answer(504, None, type=SERVER_ERROR),
     transcriptions.JobFailed: Answer(500, None, type=SERVER_ERROR),

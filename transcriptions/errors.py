@@ -31,6 +31,10 @@ class QueueFull(TranscriptionError):
     pass
 
 
+class StorageFull(TranscriptionError):
+    """No room on the media storage for an upload: retryable once the operator frees some."""
+
+
 class JobNotFound(TranscriptionError):
     """No job with this id among the tenants asked about (another tenant's is not found)."""
 

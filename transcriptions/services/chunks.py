@@ -28,6 +28,7 @@ from speech import chunking
 
 from ..dispatch import TENANT_CHUNK_ORDER, Waiting, next_tenant
 from ..models import Chunk, Job
+from .storage import storage_save
 
 TURN_TASK = "transcriptions.tasks.run_chunk"
 # Claims are serialized on PostgreSQL by this transaction-scoped advisory lock (SQLite's
@@ -187,7 +188,7 @@ def samples_store(*, job: Job, index: int, samples: np.ndarray) -> str:
     # kept beside the new one under another name.
     if default_storage.exists(name):
         default_storage.delete(name)
-    return default_storage.save(name, ContentFile(pcm.tobytes()))
+    return storage_save(default_storage, name, ContentFile(pcm.tobytes()))
 
 
 def samples_load(name: str) -> np.ndarray:

@@ -19,6 +19,7 @@ from speech import diarization, limits, speaker_encoder
 
 from ..models import Job
 from .chunks import job_audio_source
+from .storage import storage_save
 
 ENCODER_UNAVAILABLE = "speaker_encoder_unavailable"
 MSG_ENCODER_MISSING = (
@@ -51,8 +52,8 @@ def speaker_references_store(*, job: Job, speakers: Any) -> list[dict[str, Any]]
     entries: list[dict[str, Any]] = []
     try:
         for index, (name, clip) in enumerate(speakers):
-            stored = storage.save(
-                f"audio/{job.tenant_id}/{job.public_id}.speaker-{index}", ContentFile(clip)
+            stored = storage_save(
+                storage, f"audio/{job.tenant_id}/{job.public_id}.speaker-{index}", ContentFile(clip)
             )
             entries.append({"name": name, "reference": stored})
     except BaseException:

@@ -48,6 +48,7 @@ from ..models import Job
 from .callback_targets import callback_url_check
 from .lifecycle import job_enqueue, job_fail
 from .speakers import speaker_references_delete, speaker_references_store
+from .storage import file_field_save
 from .usage import job_usage_record_create
 
 # Long audio is cut at silences by default (OpenAI's "auto"), unlike OpenAI where an unset
@@ -322,7 +323,7 @@ def job_create(
         quota_period=reservation.period if reservation else None,
     )
     upload.seek(0)
-    job.audio.save(job.public_id, _in_pieces(upload), save=False)
+    file_field_save(job.audio, job.public_id, _in_pieces(upload))  # no half-written file
     # The row must land, or the stored audio must not outlive it.
     with ExitStack() as undo:
         undo.callback(job.audio.delete, save=False)
@@ -338,10 +339,9 @@ def job_create(
 def _in_pieces(upload: UploadedFile) -> File:
     """What the storage is given to write: an upload held in memory, in 64 KB pieces.
 
-    InMemoryUploadedFile.chunks() hands the storage the whole file as one piece, and one
-    write(2) of a megabyte into a new file is several times slower than 64 KB writes, on the
-    path of every short synchronous request before its job can start. An
-    upload spooled to disk (TemporaryUploadedFile) is left as it is: the storage moves it."""
+    InMemoryUploadedFile.chunks() gives the storage the whole file as one piece, and one write(2)
+    of a megabyte is several times slower than 64 KB writes, before every short synchronous
+    request's job can start. An upload spooled to disk is left as it is: the storage moves it."""
     if isinstance(upload, InMemoryUploadedFile):
         return File(upload.file, name=upload.name)
     return upload
