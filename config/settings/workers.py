@@ -84,6 +84,10 @@ else:
 # processes load no model and do not count as workers.
 CALLBACK_CLUSTER = f"{Q_SITE_NAME}-callbacks"
 CALLBACK_WORKERS = env.int("CALLBACK_WORKERS", default=2)
+# How many of those one tenant's callbacks may hold at once: a receiver that never answers
+# then holds up its own tenant's callbacks only (transcriptions/services/callbacks.py). Shared
+# through the cache, so across machines with Redis, per process without it.
+CALLBACK_TENANT_SLOTS = env.int("CALLBACK_TENANT_SLOTS", default=max(1, CALLBACK_WORKERS - 1))
 # The total deadline of one delivery attempt: resolving, connecting, sending, reading.
 CALLBACK_TIMEOUT = env.float("CALLBACK_TIMEOUT", default=10.0)
 # At most this much of the receiver's answer is read (its body is not used, only its status).

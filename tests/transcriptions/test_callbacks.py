@@ -6,12 +6,14 @@ No test here sends traffic anywhere but loopback (`loopback_only` fails any othe
 and the refusals happen before any connection at all (a loopback listener counts them)."""
 
 import ast
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
+from django.db import connection
 from django.utils import timezone
 from django_q.conf import Conf
 from django_q.models import Schedule
@@ -27,7 +29,7 @@ from tests.receivers import (
     closed_port,
 )
 from transcriptions.models import CallbackAttempt, Job
-from transcriptions.services import callbacks, outbound
+from transcriptions.services import callbacks, lifecycle, outbound
 from transcriptions.services.callback_targets import MSG_CALLBACK_REFUSED, MSG_CALLBACK_UNRESOLVED
 
 from .conftest import shown_attempts, submit
@@ -238,3 +240,58 @@ def test_attempts_end_after_the_backoff_is_used_up(api_a, receiver, private_allo
         callbacks.callback_deliver(job_pk=job.pk, attempt=attempt)
     assert CallbackAttempt.objects.count() == len(callbacks.BACKOFF) + 1
     assert not Schedule.objects.filter(name__startswith="callback-").exists(), "given up"
+
+
+# --- Issue 29, fault 6: receivers that never answer ------------------------------------------
+
+
+def test_a_tenants_receiver_that_never_answers_holds_up_only_its_own_callbacks(
+    api_a, api_b, receiver, private_allowed, monkeypatch
+):
+    """Its attempt holds one worker; the tenant's next callback is put off (not counted, not
+    lost) instead of taking the other worker too, and another tenant's goes at once."""
+    private_allowed.CALLBACK_TENANT_SLOTS = 1
+    listener = receiver()
+    monkeypatch.setattr(lifecycle, "callback_enqueue", lambda **kwargs: None)  # by hand below
+    a1, a2 = (
+        Job.objects.get(public_id=submit(api_a, callback_url=f"{listener.url}?hole").json()["id"])
+        for _ in range(2)
+    )
+    b1 = Job.objects.get(public_id=submit(api_b, callback_url=listener.url).json()["id"])
+    entered, release = threading.Event(), threading.Event()
+    posted: list[int] = []
+    real_post = callbacks._post
+
+    def post(job, body, secret):
+        posted.append(job.pk)
+        if job.callback_url.endswith("?hole"):
+            entered.set()
+            release.wait(5)  # a receiver that never answers, until the test lets go
+            return outbound.Outcome(None, outbound.REASON_TIMEOUT)
+        return real_post(job, body, secret)
+
+    monkeypatch.setattr(callbacks, "_post", post)
+    hung = threading.Thread(target=_deliver_in_thread, args=(a1.pk,))
+    hung.start()
+    try:
+        assert entered.wait(10)
+        assert callbacks.callback_deliver(job_pk=a2.pk) is False
+        assert posted == [a1.pk], "the tenant's second callback waits for its slot"
+        assert not CallbackAttempt.objects.filter(job=a2).exists(), "put off, not an attempt"
+        later = Schedule.objects.get(name=f"callback-{a2.pk}-1")
+        assert later.cluster == django_settings.CALLBACK_CLUSTER
+        started = time.monotonic()
+        assert callbacks.callback_deliver(job_pk=b1.pk) is True
+        assert time.monotonic() - started < 2, "another tenant's callback goes at once"
+    finally:
+        release.set()
+        hung.join(10)
+    assert callbacks.callback_deliver(job_pk=a2.pk) is False  # its slot free again: tried
+    assert posted == [a1.pk, b1.pk, a2.pk]
+
+
+def _deliver_in_thread(job_pk: int) -> None:
+    try:
+        callbacks.callback_deliver(job_pk=job_pk)
+    finally:
+        connection.close()

@@ -10,22 +10,32 @@ Callbacks run on a django-q2 cluster of their own (settings.CALLBACK_CLUSTER), n
 inference workers: the receiver, which a tenant chooses, decides how long an attempt takes. Each
 attempt is one task bounded by CALLBACK_TIMEOUT in total (outbound.post); the next one is a
 django-q2 schedule, so no process sleeps between attempts.
+
+A tenant's attempts hold at most CALLBACK_TENANT_SLOTS of the cluster's workers at once (a slot
+is a key in the shared cache): fifty callbacks to a receiver that never answers would otherwise
+take every worker for CALLBACK_TIMEOUT each, in turn, while the other tenants' callbacks wait
+behind them (issue 29). An attempt that finds its tenant's slots taken is put off, not counted.
 """
 
+import contextlib
 import hashlib
 import hmac
 import json
 import logging
 import secrets
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
 from django_q.models import Schedule
 from django_q.tasks import async_task
 
 from accounts.models import Tenant
+from ops.outages import is_outage
 
 from ..models import CallbackAttempt, CallbackSecret, Job
 from ..representations import job_object
@@ -40,6 +50,8 @@ SIGNATURE_TOLERANCE_SECONDS = 300
 # Seconds before attempt 2, 3, ...: schedules, which django-q2's scheduler looks at about
 # twice a minute, so shorter waits would mean nothing.
 BACKOFF = (30, 120, 600, 1800, 3600)
+# An attempt put off because its tenant's slots are taken runs again at the scheduler's next look.
+DEFER_SECONDS = 5
 
 
 def callback_secret_get(*, tenant: Tenant) -> str:
@@ -126,8 +138,12 @@ def callback_deliver(*, job_pk: int, attempt: int = 1) -> bool:
         return False  # deleted meanwhile: nothing to tell
     if job.callback_attempts.filter(delivered=True).exists():
         return True  # a copy of an attempt handed out again by the broker
-    body = json.dumps(job_object(job, include_result=True)).encode()
-    outcome = _post(job, body, callback_secret_get(tenant=job.tenant))
+    with _tenant_slot(job.tenant_id) as free:
+        if not free:
+            callback_enqueue(job_pk=job_pk, attempt=attempt, delay=DEFER_SECONDS)
+            return False
+        body = json.dumps(job_object(job, include_result=True)).encode()
+        outcome = _post(job, body, callback_secret_get(tenant=job.tenant))
     CallbackAttempt.objects.update_or_create(
         job=job,
         number=attempt,
@@ -144,3 +160,28 @@ def callback_deliver(*, job_pk: int, attempt: int = 1) -> bool:
         return False
     callback_enqueue(job_pk=job_pk, attempt=attempt + 1, delay=BACKOFF[attempt - 1])
     return False
+
+
+@contextmanager
+def _tenant_slot(tenant_id: int) -> Iterator[bool]:
+    """One of the tenant's CALLBACK_TENANT_SLOTS for the length of an attempt (True), or False
+    when all are taken. A slot outlives a worker killed mid-attempt by its expiry only."""
+    ttl = int(settings.CALLBACK_TIMEOUT) + 30
+    for index in range(settings.CALLBACK_TENANT_SLOTS):
+        key = f"callback-slot:{tenant_id}:{index}"
+        try:
+            taken = cache.add(key, 1, timeout=ttl)
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            # No cache to share slots through: deliver, as before slots existed.
+            yield True
+            return
+        if taken:
+            try:
+                yield True
+            finally:
+                with contextlib.suppress(Exception):
+                    cache.delete(key)
+            return
+    yield False
