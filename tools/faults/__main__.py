@@ -16,9 +16,13 @@ def main() -> int:
     parser.add_argument("--job-timeout", type=int, default=60)
     parser.add_argument("--keep-log", type=int, default=0, help="print this much of serve.log")
     parser.add_argument("--timeline", action="store_true", help="print every answer")
-    parser.add_argument("--only", help="run only the faults whose name contains this")
+    parser.add_argument(
+        "--only",
+        help="run only the faults whose name contains this (or one of these, comma-separated)",
+    )
     args = parser.parse_args()
-    chosen = [f for f in faults(short=args.short) if not args.only or args.only in f.name]
+    only = args.only.split(",") if args.only else [""]
+    chosen = [f for f in faults(short=args.short) if any(part in f.name for part in only)]
     for fault in [f for f in chosen if f.skipped]:
         print(f"-- {fault.name}: skipped, {fault.skipped}", flush=True)
     chosen = [f for f in chosen if not f.skipped]
