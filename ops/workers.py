@@ -3,6 +3,11 @@
 Each worker process records itself when it has loaded its models and then refreshes that row
 from a background thread, busy or not; a row that stops being refreshed is a dead worker,
 whose running job is retried or failed (transcriptions' recovery).
+
+Heartbeats are stamped and judged by the database's clock, the one clock every machine shares:
+a machine whose own clock steps an hour ahead (issue 29) would otherwise find every other
+machine's workers an hour silent, dead, and hand their chunks out again while they run, and
+its own workers would look alive for an hour after they died.
 """
 
 import logging
@@ -14,7 +19,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import close_old_connections
-from django.utils import timezone
+from django.db.models import BooleanField, Case, Q, When
+from django.db.models.functions import Now
 
 from .models import WorkerHeartbeat
 
@@ -27,7 +33,7 @@ def worker_identity() -> str:
 
 def worker_heartbeat(*, models: list[str]) -> None:
     row = {"hostname": socket.gethostname(), "pid": os.getpid()}
-    now = timezone.now()
+    now = Now()
     # Every beat but the first is one UPDATE. update_or_create locks and reads the row, then
     # saves it: on SQLite a transaction that held the one write lock, from a thread of a worker
     # that may be decoding, inside other requests' answers.
@@ -68,9 +74,10 @@ def _process_exists(pid: int) -> bool:
     return True
 
 
-def _fresh_since(now: datetime | None) -> datetime:
-    """Heartbeats written after this are fresh: the rule for "alive" everywhere."""
-    return (now or timezone.now()) - timedelta(seconds=settings.WORKER_STALE_SECONDS)
+def _fresh_since(now: datetime | None) -> datetime | Now:
+    """Heartbeats written after this are fresh: the rule for "alive" everywhere (the
+    database's now() unless a time is given)."""
+    return (Now() if now is None else now) - timedelta(seconds=settings.WORKER_STALE_SECONDS)
 
 
 def workers_alive(*, now: datetime | None = None) -> list[WorkerHeartbeat]:
@@ -105,11 +112,15 @@ def worker_list(*, now: datetime | None = None) -> list[WorkerState]:
     Alive: its heartbeat is fresh (the rule dead-job recovery uses) and, for a worker of this
     machine, its process still exists (a killed worker's last heartbeat stays fresh a while).
     """
-    fresh_since = _fresh_since(now)
+    fresh = Case(
+        When(Q(last_seen__gte=_fresh_since(now)), then=True),
+        default=False,
+        output_field=BooleanField(),
+    )
     here = socket.gethostname()
     states = []
-    for beat in WorkerHeartbeat.objects.order_by("-last_seen"):
-        alive = beat.last_seen >= fresh_since
+    for beat in WorkerHeartbeat.objects.annotate(fresh=fresh).order_by("-last_seen"):
+        alive = beat.fresh
         if alive and beat.hostname == here:
             alive = _process_exists(beat.pid)
         states.append(WorkerState(beat, alive))
