@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from .callbacks import CallbackLoad
+from .invariants import jobs_settle
 from .scenarios import Fault
 from .topology import Topology
 
@@ -57,6 +58,7 @@ def _fill(root: Path) -> None:
 def _files_left(topology: Topology) -> list[str]:
     """Every file under MEDIA_ROOT but the filler once the jobs ended: a job's audio and chunk
     samples go when it ends, so anything left is half-written or orphaned."""
+    jobs_settle(topology.platform, timeout=120)
     media = _media(topology.root)
     left = [
         str(path.relative_to(media))

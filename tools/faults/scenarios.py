@@ -105,10 +105,12 @@ def fault_run(topology: Topology, fault: Fault, *, job_timeout: float) -> FaultR
     finally:
         load.stop()
     answers = load.snapshot()
+    # The fault's own check first: it may wait for what the fault left (the callbacks), and
+    # the invariants are read once that has settled too.
+    found = fault.check(topology) if fault.check else []
     invariants = invariants_check(
         platform, accepted=[a.job_id for a in answers], settle=job_timeout + 60
     )
-    found = fault.check(topology) if fault.check else []
     return FaultResult(
         fault=fault.name,
         answers=answers,
