@@ -138,8 +138,11 @@ def rate_limit_take(*, buckets: list[Bucket], now: float | None = None) -> RateL
     keys = [_cache_key(bucket) for bucket in buckets]
     with _locked(keys):
         stored = cache.get_many(keys)
+        # No arrival time is ever more than WINDOW ahead of the clock that wrote it. One that
+        # is ahead of this clock was written by a clock ahead of it (another machine's, or
+        # this one's stepping: issue 29): an empty bucket, not a wait of the clocks' gap.
         results = [
-            _state(bucket, float(stored.get(key, now)), now)
+            _state(bucket, min(float(stored.get(key, now)), now + WINDOW), now)
             for bucket, key in zip(buckets, keys, strict=True)
         ]
         refused = [state for _, state in results if not state.allowed]

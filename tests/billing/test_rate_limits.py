@@ -51,6 +51,16 @@ def test_the_tighter_bucket_binds_and_a_refusal_takes_from_none():
     assert rate_limit_take(buckets=[tenant], now=0.0).remaining == 97
 
 
+def test_a_bucket_written_by_a_clock_an_hour_ahead_is_empty_not_an_hours_wait():
+    """Issue 29's fault 7: one web process's clock stepped an hour ahead before another's (or
+    one machine's clock is ahead of another's)."""
+    three = bucket(3)
+    assert rate_limit_take(buckets=[three], now=1000.0 + 3600).allowed
+    behind = rate_limit_take(buckets=[three], now=1000.0)
+    assert not behind.allowed and behind.retry_after == pytest.approx(20.0)  # one request's
+    assert behind.reset == pytest.approx(60.0)
+
+
 def test_a_zero_limit_lets_nothing_through():
     assert not rate_limit_take(buckets=[bucket(0)], now=0.0).allowed
 
