@@ -44,8 +44,7 @@ def storage_save(storage: Storage, name: str, content: File) -> str:
 
 
 def file_field_save(file: FieldFile, name: str, content: File) -> None:
-    """FieldFile.save(name, content, save=False), through storage_save."""
-    file.name = storage_save(
-        file.storage, file.field.generate_filename(file.instance, name), content
-    )
-    file._committed = True
+    """FieldFile.save(name, content, save=False), through storage_save: the stored name is
+    assigned to the model's field, which makes it a file already saved."""
+    stored = storage_save(file.storage, file.field.generate_filename(file.instance, name), content)
+    setattr(file.instance, file.field.attname, stored)
