@@ -11,7 +11,8 @@ shared machine. An answer is one of:
     <status> <code>    an OpenAI error envelope (`503 service_unavailable`), or a stream's
                        error event (`stream <code>`)
     html <status>      an answer that is not the envelope (an HTML page, a proxy's text)
-    cut                a stream that ended with neither `done` nor an error event
+    cut                a stream that ended with neither `done` nor an error event (retryable
+                       only when the connection itself was cut: the client's read raised)
     hang               no answer within the client's timeout (the job timeout and a margin)
     refused            no connection (the web process is gone)
 
@@ -72,6 +73,7 @@ class Load:
     api_base: str
     keys: dict[str, str]
     timeout: float
+    realtime: bool = True  # a realtime session client besides (realtime.py)
     answers: list[Answer] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -81,6 +83,11 @@ class Load:
         clip()
         for tenant in self.keys:
             thread = threading.Thread(target=self._client, args=(tenant,), daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        if self.realtime:
+            tenant = list(self.keys)[-1]
+            thread = threading.Thread(target=self._realtime, args=(tenant,), daemon=True)
             thread.start()
             self._threads.append(thread)
         prober = threading.Thread(target=self._prober, daemon=True)
@@ -108,6 +115,18 @@ class Load:
                 with self._lock:
                     self.answers.append(answer)
                 self._stop.wait(max(0.0, PACE - (time.monotonic() - started)))
+
+    def _realtime(self, tenant: str) -> None:
+        """One realtime session after another (each about the clip's length), for one tenant."""
+        from .realtime import realtime_session
+
+        while not self._stop.is_set():
+            answer = realtime_session(
+                api_base=self.api_base, key=self.keys[tenant], tenant=tenant, timeout=self.timeout
+            )
+            with self._lock:
+                self.answers.append(answer)
+            self._stop.wait(max(0.0, PACE - (answer.ended - answer.started)))
 
     def _prober(self) -> None:
         """GET /v1/models every PROBE_EVERY seconds (authenticated, so the database is read
@@ -189,5 +208,7 @@ def _stream_outcome(response: httpx.Response) -> tuple[str, bool]:
     except httpx.TimeoutException:
         return "hang", False
     except httpx.HTTPError:
-        pass
+        # The connection itself was cut (a web process killed): the client's read raises a
+        # connection error, which it can retry, unlike a stream the server ended unfinished.
+        return "cut", True
     return "cut", False
