@@ -57,14 +57,55 @@ def web_processes(platform: LivePlatform) -> list[int]:
     return sorted(_children(platform, masters))
 
 
-def cluster_workers(platform: LivePlatform) -> list[int]:
-    """Every process below a sentinel: django-q2's workers, monitor and pusher, of every
-    cluster `serve` started (the callbacks' included)."""
+def _sentinels(platform: LivePlatform) -> set[int]:
     clusters = {
         pid for pid in _children(platform, {platform.process.pid}) if "qcluster" in _command(pid)
     }
-    sentinels = _children(platform, clusters)
-    return sorted(_children(platform, sentinels))
+    return _children(platform, clusters)
+
+
+def cluster_workers(platform: LivePlatform) -> list[int]:
+    """Every process below a sentinel: django-q2's workers, monitor and pusher, of every
+    cluster `serve` started (the callbacks' included)."""
+    return sorted(_children(platform, _sentinels(platform)))
+
+
+def idle_workers_aim(topology: Topology) -> None:
+    """Until each inference cluster has a worker waiting for a task (or AIM_WAIT): an idle
+    worker waits in its queue's get(), which a kill must not wedge."""
+    platform = topology.platform
+
+    def idle_in_each() -> bool:
+        inference = set(platform.worker_pids())
+        busy = {pid for pid, _ in _running_chunks(platform)}
+        pools = [_children(platform, {s}) & inference for s in _sentinels(platform)]
+        return all(pool - busy for pool in pools if pool)
+
+    _wait(idle_in_each, within=AIM_WAIT)
+
+
+def _sockets(pid: int) -> set[str]:
+    """The inodes of a process's sockets."""
+    found = set()
+    with contextlib.suppress(OSError):
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            with contextlib.suppress(OSError):
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if link.startswith("socket:["):
+                    found.add(link[len("socket:[") : -1])
+    return found
+
+
+def serving(pid: int, port: int) -> bool:
+    """Whether the process holds a connection a client made to `port` (it accepts)."""
+    established = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "01":
+                    established.add(fields[9])
+    return bool(_sockets(pid) & established)
 
 
 def _kill(pids: list[int]) -> None:
@@ -106,8 +147,8 @@ def in_flight_aim(topology: Topology) -> None:
 
     def both() -> bool:
         [(streams, sessions)] = topology.platform.query(
-            "SELECT (SELECT count(*) FROM transcriptions_job WHERE stream"
-            "  AND status IN ('queued', 'running')),"
+            "SELECT (SELECT count(*) FROM transcriptions_job WHERE stream AND status ="
+            "  'running' AND started_at > now() - interval '2 seconds'),"
             " (SELECT count(*) FROM transcriptions_livesession)"
         )
         return streams > 0 and sessions > 0
@@ -116,13 +157,18 @@ def in_flight_aim(topology: Topology) -> None:
 
 
 def web_processes_kill_in_turn(topology: Topology) -> None:
-    """Each web process, in turn: the second once the master has started the first one's
-    replacement, so that one process serves at every moment and every connection open at the
-    first kill and still open at the second is cut, whichever process held it."""
+    """Each web process, in turn: the second once the first one's replacement (the master
+    starts it) serves, so that one process serves at every moment and every connection open
+    at the first kill and still open at the second is cut, whichever process held it."""
     platform = topology.platform
     first, *others = web_processes(platform)
     _kill([first])
-    _wait(lambda: len(set(web_processes(platform)) - {first}) > len(others), within=AIM_WAIT)
+
+    def replaced() -> bool:
+        new = set(web_processes(platform)) - {first, *others}
+        return any(serving(pid, platform.port) for pid in new)
+
+    _wait(replaced, within=AIM_WAIT)
     _kill(others)
 
 
@@ -157,6 +203,7 @@ def every_worker_kill() -> Fault:
         inject=lambda t: _kill(cluster_workers(t.platform)),
         heal=lambda t: None,
         hold=0,
+        aim=idle_workers_aim,
         serves=DECODED,
     )
 
