@@ -1,5 +1,6 @@
-"""A steady load of synchronous, streaming and async requests from three tenants, each
-answer classified by what a client can do with it.
+"""A steady load of synchronous, streaming and async requests from three tenants, and
+realtime sessions from the last of them (realtime.py), each answer classified by what a client
+can do with it.
 
 A prober besides (GET /v1/models twice a second) shows what a new request gets at any
 moment. One client thread per tenant, each sending in turn a synchronous transcription, a streaming
