@@ -9,11 +9,13 @@ recovery (issue 29's faults 3 and 4):
 from datetime import timedelta
 
 import pytest
+from django.conf import settings as django_settings
 from django.utils import timezone
+from django_q.conf import Conf
 
 from billing.models import QuotaPeriod, UsageRecord
 from tests.transcriptions.test_lanes import submit_async
-from transcriptions import tasks
+from transcriptions import signals, tasks
 from transcriptions.models import Chunk, Job
 from transcriptions.services import chunks as chunk_services
 
@@ -61,3 +63,18 @@ def test_the_usage_row_a_killed_worker_left_unsettled_gets_its_cost(api_a, stall
     assert billed == QuotaPeriod.objects.get(tenant=done.tenant).used_seconds > 0
     # A running job's row waits for its end.
     assert UsageRecord.objects.get(job_id=running.public_id).billed_seconds is None
+
+
+def test_the_worker_started_in_a_dead_ones_place_settles_the_row_it_left(
+    api_a, stalled_queue, monkeypatch
+):
+    done = submit_async(api_a)
+    tasks.run_chunk()
+    UsageRecord.objects.filter(job_id=done.public_id).update(billed_seconds=None)
+    monkeypatch.setattr(signals.engine, "preload", lambda: None)
+    monkeypatch.setattr("ops.workers.heartbeat_start", lambda models: None)
+    monkeypatch.setattr(Conf, "SYNC", False)
+    monkeypatch.setattr(Conf, "CLUSTER_NAME", django_settings.Q_CLUSTER["name"])
+
+    signals.on_worker_spawn(sender=None, proc_name="Process-2")
+    assert UsageRecord.objects.get(job_id=done.public_id).billed_seconds > 0
