@@ -1,5 +1,8 @@
 """What a SIGKILLed process can leave between two of its steps, put right by the minute's
-recovery (issue 29's faults 3 and 4):
+recovery (issue 29's faults 3 and 4), or never left at all:
+
+- a request holds its seconds and concurrency slot only in the transaction that stores its
+  job: killed before, while its audio is being written, it holds nothing;
 
 - a job whose request stored it and died before queuing its first chunk is queued, not left
   queued for good with its quota reserved; a job just stored is left to its request;
@@ -13,11 +16,12 @@ from django.conf import settings as django_settings
 from django.utils import timezone
 from django_q.conf import Conf
 
-from billing.models import QuotaPeriod, UsageRecord
+from billing.models import ActiveJobs, QuotaPeriod, UsageRecord
 from tests.transcriptions.test_lanes import submit_async
 from transcriptions import signals, tasks
 from transcriptions.models import Chunk, Job
 from transcriptions.services import chunks as chunk_services
+from transcriptions.services import submission
 
 pytestmark = pytest.mark.fake_engine
 
@@ -78,3 +82,24 @@ def test_the_worker_started_in_a_dead_ones_place_settles_the_row_it_left(
 
     signals.on_worker_spawn(sender=None, proc_name="Process-2")
     assert UsageRecord.objects.get(job_id=done.public_id).billed_seconds > 0
+
+
+def held(tenant) -> tuple[int, int]:
+    seconds = sum(
+        QuotaPeriod.objects.filter(tenant=tenant).values_list("reserved_seconds", flat=True)
+    )
+    slots = sum(ActiveJobs.objects.filter(tenant=tenant).values_list("count", flat=True))
+    return seconds, slots
+
+
+def test_a_request_killed_while_storing_its_audio_holds_nothing(api_a, stalled_queue, monkeypatch):
+    store, at_store = submission._in_pieces, []
+
+    def storing(upload):
+        at_store.append(held(api_a.tenant))  # what a SIGKILL now would leave held
+        return store(upload)
+
+    monkeypatch.setattr(submission, "_in_pieces", storing)
+    job = submit_async(api_a)
+    assert at_store == [(0, 0)]
+    assert held(api_a.tenant) == (job.reserved_seconds, 1) and job.reserved_seconds > 0
