@@ -79,6 +79,9 @@ class Load:
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # thread id -> (tenant, kind, started) of the request it is waiting for
+    _in_flight: dict[int, tuple[str, str, float]] = field(default_factory=dict)
+    _stopped: bool = False
 
     def start(self) -> None:
         clip()
@@ -99,6 +102,22 @@ class Load:
         self._stop.set()
         for thread in self._threads:
             thread.join(self.timeout + 10)
+        # A request still unanswered now is a hang, not an answer the table never shows (a
+        # realtime session's own waits, added up, outlast the join).
+        with self._lock:
+            self._stopped = True
+            for tenant, kind, started in self._in_flight.values():
+                self.answers.append(Answer(tenant, kind, started, time.monotonic(), "hang", False))
+
+    def _sending(self, tenant: str, kind: str, started: float) -> None:
+        with self._lock:
+            self._in_flight[threading.get_ident()] = (tenant, kind, started)
+
+    def _answered(self, answer: Answer) -> None:
+        with self._lock:
+            self._in_flight.pop(threading.get_ident(), None)
+            if not self._stopped:
+                self.answers.append(answer)
 
     def snapshot(self) -> list[Answer]:
         with self._lock:
@@ -112,9 +131,9 @@ class Load:
                 kind = KINDS[turn % len(KINDS)]
                 turn += 1
                 started = time.monotonic()
+                self._sending(tenant, kind, started)
                 answer = request(http, tenant, kind, started)
-                with self._lock:
-                    self.answers.append(answer)
+                self._answered(answer)
                 self._stop.wait(max(0.0, PACE - (time.monotonic() - started)))
 
     def _realtime(self, tenant: str) -> None:
@@ -122,11 +141,11 @@ class Load:
         from .realtime import realtime_session
 
         while not self._stop.is_set():
+            self._sending(tenant, "realtime", time.monotonic())
             answer = realtime_session(
                 api_base=self.api_base, key=self.keys[tenant], tenant=tenant, timeout=self.timeout
             )
-            with self._lock:
-                self.answers.append(answer)
+            self._answered(answer)
             self._stop.wait(max(0.0, PACE - (answer.ended - answer.started)))
 
     def _prober(self) -> None:
