@@ -43,12 +43,20 @@ class LiveSession(models.Model):
     """An open realtime session, counted against its tenant's cap (REALTIME_SESSIONS_PER_TENANT)
     across every web process and machine. Its web process refreshes `seen_at` while it is open
     and deletes the row when it closes; the row of a process that died stops counting once
-    `seen_at` is stale (services.session_slots), and is purged later (services.retention)."""
+    `seen_at` is stale, or at once when that process was on this machine (services.session_slots),
+    and is purged later (services.retention).
+
+    The row also carries the quota its previews hold (services.preview_billing), so that a
+    process killed mid-turn does not keep those seconds reserved for good."""
 
     public_id = models.CharField(max_length=40, unique=True)
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
     opened_at = models.DateTimeField(default=timezone.now)
     seen_at = models.DateTimeField(default=timezone.now)
+    # The web process holding the session (ops.workers.process_identity).
+    process = models.CharField(max_length=300, blank=True)
+    held_seconds = models.PositiveIntegerField(default=0)
+    held_period = models.DateField(null=True, blank=True)
 
     class Meta:
         db_table = "transcriptions_livesession"

@@ -53,7 +53,7 @@ class Previews:
         """The turn being spoken ended (committed, cleared): what its deltas sent and what its
         previews hold and owe; its preview, if one is under way, is dropped."""
         sent, self._sent, self._previewed = self._sent, "", ""
-        charge, self._charge = self._charge, PreviewCharge()
+        charge, self._charge = self._charge, PreviewCharge(session_id=self.id)
         self._preview_samples = 0
         if self._preview is not None:
             self._preview.cancel()

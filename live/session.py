@@ -71,7 +71,7 @@ class LiveSession(Previews, Turns):
         self._preview_samples = 0
         self._preview_after = 0.0
         # The quota held for the turn's previews, and the audio their sent words cover.
-        self._charge = PreviewCharge()
+        self._charge = PreviewCharge(session_id=self.id)
         self._holding: tuple[PreviewCharge, asyncio.Future] | None = None  # a preview queued
 
     async def configure(self, updated: SessionSettings) -> None:

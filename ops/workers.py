@@ -31,6 +31,17 @@ def worker_identity() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+# Any process's, in the same form (a web process holding a realtime session).
+process_identity = worker_identity
+
+
+def process_gone(identity: str) -> bool:
+    """Whether `identity` (hostname:pid) is a process of this host that no longer exists; a
+    process of another host is never known gone here."""
+    hostname, _, pid = identity.rpartition(":")
+    return hostname == socket.gethostname() and pid.isdigit() and not _process_exists(int(pid))
+
+
 def worker_heartbeat(*, models: list[str]) -> None:
     row = {"hostname": socket.gethostname(), "pid": os.getpid()}
     now = Now()

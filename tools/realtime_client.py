@@ -93,6 +93,8 @@ class Run:
     events: list[tuple[float, dict]] = field(default_factory=list)
     started_at: float = 0.0
     sent_at: float = 0.0
+    # The server closed the connection (or it was cut) before the client was done with it.
+    cut: bool = False
 
     def of_type(self, kind: str) -> list[dict]:
         return [event for _, event in self.events if event["type"] == kind]
@@ -116,7 +118,7 @@ def _wait_for_turns(run: Run, *, commit: bool, deadline: float) -> None:
     """Until every committed turn has ended: with server VAD, after the trailing silence has
     had time to end the last turn; with a commit, after it was acknowledged (or refused)."""
     settle = run.sent_at + 0.3
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not run.cut:
         acknowledged = (
             not commit or run.of_type("input_audio_buffer.committed") or run.of_type("error")
         )
@@ -169,6 +171,7 @@ def stream(
     step = rate * width * chunk_ms // 1000
     run = Run()
     failure: list[BaseException] = []
+    finished = threading.Event()  # the sender is done: its own close ends the iteration
     with client.realtime.connect(extra_query={"intent": "transcription"}) as connection:
         connection.session.update(session=session)
 
@@ -195,6 +198,7 @@ def stream(
                 failure.append(error)
             finally:
                 # Ends the iteration below.
+                finished.set()
                 connection.close()
 
         sender = threading.Thread(target=send, daemon=True)
@@ -209,6 +213,8 @@ def stream(
                 if not started and data["type"] in ("session.updated", "error"):
                     started = True
                     sender.start()
+        # Ended by the server's side: a sender still waiting for turns stops waiting.
+        run.cut = not finished.is_set()
         if started:
             sender.join(timeout=timeout)
     if failure:

@@ -1,6 +1,7 @@
 """Worker start-up: each django-q2 inference worker process loads its models before taking a
 job (so the first request after a start is as fast as any other), starts its heartbeat, and
-recovers jobs left running by a worker of this host that died (the guard has just replaced it).
+recovers jobs left running by a worker of this host that died (the guard has just replaced it)
+and the usage rows it left without their cost.
 The callbacks cluster's processes do none of this."""
 
 import logging
@@ -27,7 +28,7 @@ def on_worker_spawn(sender, proc_name: str, **kwargs) -> None:
         return
     from ops.workers import heartbeat_start
 
-    from .services import recover_orphaned_jobs
+    from .services import recover_orphaned_jobs, usage_records_settle_pending
 
     try:
         engine.preload()
@@ -37,5 +38,8 @@ def on_worker_spawn(sender, proc_name: str, **kwargs) -> None:
     heartbeat_start(models=engine.loaded_models())
     try:
         recover_orphaned_jobs()
+        # The worker this one replaces may have died between committing a job's end and
+        # settling its usage row: settled now rather than at the minute's recovery.
+        usage_records_settle_pending()
     except Exception:
         logger.exception("recovering orphaned jobs failed in %s", proc_name)

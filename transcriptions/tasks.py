@@ -21,8 +21,11 @@ def deliver_callback(job_pk: int, attempt: int = 1) -> None:
 
 
 def recover_orphaned_jobs() -> dict[str, int]:
-    """Every minute: chunks of dead workers, then queued chunks that no turn reaches."""
+    """Every minute: chunks of dead workers, jobs stored but never queued, usage rows of ended
+    jobs left without their cost, then queued chunks that no turn reaches."""
     counts = services.recover_orphaned_jobs()
+    counts["unqueued_enqueued"] = services.jobs_unqueued_enqueue()
+    counts["usage_records_settled"] = services.usage_records_settle_pending()
     counts["turns_resupplied"] = services.turns_resupply()
     return counts
 

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
 
 from accounts.models import ApiKey, Tenant
 from billing.models import UsageRecord
@@ -29,6 +31,8 @@ from billing.services import quota_hold, quota_unhold, usage_record_create
 from speech import SAMPLE_RATE
 from transcriptions.models import Job
 from transcriptions.services import job_cancel, job_usage
+
+from ..models import LiveSession
 
 PREVIEW_ENDPOINT = "/v1/realtime/preview"
 PREVIEW_METHOD = "WS"
@@ -51,6 +55,9 @@ class PreviewCharge:
     period: date | None = None  # the month the seconds are held in
     held: int = 0
     sent_seconds: float = 0.0
+    # The session's row (LiveSession), which counts the seconds held too: a web process
+    # killed mid-turn cannot give them back, the row tells who can (session_slots).
+    session_id: str = ""
 
     @property
     def owed(self) -> int:
@@ -68,11 +75,23 @@ def live_preview_hold(*, tenant: Tenant, charge: PreviewCharge, samples: int) ->
     needed = billed_seconds(samples / SAMPLE_RATE)
     if needed <= charge.held:
         return True
-    period = quota_hold(tenant=tenant, period=charge.period, seconds=needed - charge.held)
-    if period is None:
-        return False
+    with transaction.atomic():
+        period = quota_hold(tenant=tenant, period=charge.period, seconds=needed - charge.held)
+        if period is None:
+            return False
+        _session_held(charge, needed - charge.held, period=period)
     charge.period, charge.held = period, needed
     return True
+
+
+def _session_held(charge: PreviewCharge, seconds: int, *, period: date | None = None) -> None:
+    """Count `seconds` more (or fewer) held on the session's row, in the caller's transaction."""
+    if not charge.session_id or not seconds:
+        return
+    fields = {"held_seconds": Greatest(F("held_seconds") + seconds, Value(0))}
+    if period is not None:
+        fields["held_period"] = period
+    LiveSession.objects.filter(public_id=charge.session_id).update(**fields)
 
 
 def live_preview_release(*, tenant: Tenant, charge: PreviewCharge) -> None:
@@ -80,9 +99,11 @@ def live_preview_release(*, tenant: Tenant, charge: PreviewCharge) -> None:
     turn (a tenant with the turn's seconds left is not refused for holding part of them
     twice). What its text covered stays owed should the job not bill it (live_preview_settle)."""
     if charge.held and charge.period is not None:
-        quota_unhold(
-            tenant_id=tenant.pk, period=charge.period, held_seconds=charge.held, used_seconds=0
-        )
+        with transaction.atomic():
+            quota_unhold(
+                tenant_id=tenant.pk, period=charge.period, held_seconds=charge.held, used_seconds=0
+            )
+            _session_held(charge, -charge.held)
     charge.held = 0
 
 
@@ -111,6 +132,7 @@ def live_preview_settle(
                 held_seconds=charge.held,
                 used_seconds=owed,
             )
+            _session_held(charge, -charge.held)
         if owed:
             usage_record_create(
                 request_id=f"req_{uuid.uuid4().hex}",

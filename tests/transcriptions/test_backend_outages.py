@@ -66,17 +66,15 @@ def test_an_outage_in_a_request_answers_503_with_retry_after(api_a, monkeypatch,
     assert counters(api_a.tenant) == (0, 0, 0)
 
 
-def test_what_a_failed_request_reserved_is_given_back_through_the_outage(api_a, monkeypatch):
-    """The database cut under the request fails the job's insert and then the release on the
-    same connection: the release is tried again on a fresh one."""
+def test_what_a_failed_request_reserved_goes_with_its_job_s_transaction(api_a, monkeypatch):
+    """The database cut under the request fails the job's insert after its seconds and slot
+    were reserved: they were reserved in the job's transaction, and go with it (once given
+    back by a release of their own, which the same cut connection failed too)."""
 
-    def job_create(**kwargs):
+    def usage_row(**kwargs):
         raise OperationalError(CUT)
 
-    monkeypatch.setattr(submission, "job_create", job_create)
-    monkeypatch.setattr(
-        submission, "quota_release", once(OperationalError(CUT), submission.quota_release)
-    )
+    monkeypatch.setattr(submission, "job_usage_record_create", usage_row)
     response = transcribe_jfk(api_a)
     assert_error(response, 503, type="server_error", code="service_unavailable")
     assert counters(api_a.tenant) == (0, 0, 0), "no seconds nor slot held with no job"

@@ -1,5 +1,6 @@
-"""A steady load of synchronous, streaming and async requests from three tenants, each
-answer classified by what a client can do with it.
+"""A steady load of synchronous, streaming and async requests from three tenants, and
+realtime sessions from the last of them (realtime.py), each answer classified by what a client
+can do with it.
 
 A prober besides (GET /v1/models twice a second) shows what a new request gets at any
 moment. One client thread per tenant, each sending in turn a synchronous transcription, a streaming
@@ -11,7 +12,8 @@ shared machine. An answer is one of:
     <status> <code>    an OpenAI error envelope (`503 service_unavailable`), or a stream's
                        error event (`stream <code>`)
     html <status>      an answer that is not the envelope (an HTML page, a proxy's text)
-    cut                a stream that ended with neither `done` nor an error event
+    cut                a stream that ended with neither `done` nor an error event (retryable
+                       only when the connection itself was cut: the client's read raised)
     hang               no answer within the client's timeout (the job timeout and a margin)
     refused            no connection (the web process is gone)
 
@@ -72,15 +74,24 @@ class Load:
     api_base: str
     keys: dict[str, str]
     timeout: float
+    realtime: bool = True  # a realtime session client besides (realtime.py)
     answers: list[Answer] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # thread id -> (tenant, kind, started) of the request it is waiting for
+    _in_flight: dict[int, tuple[str, str, float]] = field(default_factory=dict)
+    _stopped: bool = False
 
     def start(self) -> None:
         clip()
         for tenant in self.keys:
             thread = threading.Thread(target=self._client, args=(tenant,), daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        if self.realtime:
+            tenant = list(self.keys)[-1]
+            thread = threading.Thread(target=self._realtime, args=(tenant,), daemon=True)
             thread.start()
             self._threads.append(thread)
         prober = threading.Thread(target=self._prober, daemon=True)
@@ -91,6 +102,22 @@ class Load:
         self._stop.set()
         for thread in self._threads:
             thread.join(self.timeout + 10)
+        # A request still unanswered now is a hang, not an answer the table never shows (a
+        # realtime session's own waits, added up, outlast the join).
+        with self._lock:
+            self._stopped = True
+            for tenant, kind, started in self._in_flight.values():
+                self.answers.append(Answer(tenant, kind, started, time.monotonic(), "hang", False))
+
+    def _sending(self, tenant: str, kind: str, started: float) -> None:
+        with self._lock:
+            self._in_flight[threading.get_ident()] = (tenant, kind, started)
+
+    def _answered(self, answer: Answer) -> None:
+        with self._lock:
+            self._in_flight.pop(threading.get_ident(), None)
+            if not self._stopped:
+                self.answers.append(answer)
 
     def snapshot(self) -> list[Answer]:
         with self._lock:
@@ -104,10 +131,22 @@ class Load:
                 kind = KINDS[turn % len(KINDS)]
                 turn += 1
                 started = time.monotonic()
+                self._sending(tenant, kind, started)
                 answer = request(http, tenant, kind, started)
-                with self._lock:
-                    self.answers.append(answer)
+                self._answered(answer)
                 self._stop.wait(max(0.0, PACE - (time.monotonic() - started)))
+
+    def _realtime(self, tenant: str) -> None:
+        """One realtime session after another (each about the clip's length), for one tenant."""
+        from .realtime import realtime_session
+
+        while not self._stop.is_set():
+            self._sending(tenant, "realtime", time.monotonic())
+            answer = realtime_session(
+                api_base=self.api_base, key=self.keys[tenant], tenant=tenant, timeout=self.timeout
+            )
+            self._answered(answer)
+            self._stop.wait(max(0.0, PACE - (answer.ended - answer.started)))
 
     def _prober(self) -> None:
         """GET /v1/models every PROBE_EVERY seconds (authenticated, so the database is read
@@ -192,5 +231,7 @@ def _stream_outcome(response: httpx.Response) -> tuple[str, bool]:
     except httpx.TimeoutException:
         return "hang", False
     except httpx.HTTPError:
-        pass
+        # The connection itself was cut (a web process killed): the client's read raises a
+        # connection error, which it can retry, unlike a stream the server ended unfinished.
+        return "cut", True
     return "cut", False

@@ -32,6 +32,11 @@ class Fault:
     # What this fault must leave beyond the invariants: problems in words.
     check: Callable[[Topology], list[str]] | None = None
     skipped: str = ""  # why it cannot run on this machine
+    # Waits for the moment to strike (a batch chunk running), before the fault's clock starts.
+    aim: Callable[[Topology], None] | None = None
+    # The kinds of request whose good answer shows the platform serves again (all when empty):
+    # after workers are killed, a probe's answer says nothing of them.
+    serves: tuple[str, ...] = ()
 
 
 def redis_stop(hold: float, *, wipe: bool = False) -> Fault:
@@ -71,6 +76,7 @@ def postgres_read_only(hold: float) -> Fault:
 
 def faults(*, short: bool) -> list[Fault]:
     from .environment import environment_faults  # it builds on Fault
+    from .process_kills import process_kills  # builds on Fault, defined here
 
     if short:
         return [redis_stop(10), postgres_restart()]
@@ -80,6 +86,7 @@ def faults(*, short: bool) -> list[Fault]:
         postgres_restart(),
         postgres_read_only(20),
         *environment_faults(),
+        *process_kills(),
     ]
 
 
@@ -89,6 +96,8 @@ def fault_run(topology: Topology, fault: Fault, *, job_timeout: float) -> FaultR
     load.start()
     try:
         time.sleep(WARM_UP)
+        if fault.aim is not None:
+            fault.aim(topology)
         injected = time.monotonic()
         fault.inject(topology)
         time.sleep(fault.hold)
@@ -96,7 +105,13 @@ def fault_run(topology: Topology, fault: Fault, *, job_timeout: float) -> FaultR
         healed = time.monotonic()
         recovered = None
         while time.monotonic() - healed < RECOVER_WITHIN + job_timeout:
-            good = [a for a in load.snapshot() if a.started >= healed and a.outcome == "ok"]
+            good = [
+                a
+                for a in load.snapshot()
+                if a.started >= healed
+                and a.outcome == "ok"
+                and (not fault.serves or a.kind in fault.serves)
+            ]
             if good:
                 recovered = min(a.ended for a in good) - healed
                 break

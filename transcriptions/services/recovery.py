@@ -3,8 +3,10 @@ housekeeping schedule, defined in one place."""
 
 import logging
 import uuid
+from datetime import timedelta
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django_q.models import Schedule
 
 from billing.rounding import billed_seconds
@@ -133,6 +135,30 @@ def turns_resupply() -> int:
         firsts.setdefault(chunk.job_id, chunk)
     chunks.turns_enqueue([chunk_name(chunk.job, chunk.index) for chunk in firsts.values()])
     return len(firsts)
+
+
+# A job stored this long ago and still without its first chunk lost the request that was to
+# queue it (its web process killed between the two): long past any request's own queuing.
+UNQUEUED_AFTER = timedelta(minutes=1)
+
+
+def jobs_unqueued_enqueue(*, now=None) -> int:
+    """Queue the jobs whose request stored them and died before queuing their first chunk (a
+    web process SIGKILLed, issue 29): they would stay queued for good, their quota reserved.
+    How many were queued."""
+    stored_before = (now or timezone.now()) - UNQUEUED_AFTER
+    queued = 0
+    stranded = Job.objects.filter(
+        status=Job.Status.QUEUED, created_at__lt=stored_before, chunks__isnull=True
+    )
+    for job in stranded:
+        try:
+            job_enqueue(job=job)
+        except IntegrityError:  # its first chunk was queued meanwhile (unique per index)
+            continue
+        logger.warning("job %s was stored but never queued: queued now", job)
+        queued += 1
+    return queued
 
 
 # Periodic tasks, defined in one place and installed after every `migrate` (apps.py).

@@ -6,6 +6,7 @@ import hashlib
 import re
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -28,12 +29,10 @@ from billing.services import (
     idempotency_claim,
     idempotency_release,
     plan_check_duration,
-    quota_release,
     quota_reserve,
     request_fingerprint,
     usage_record_create,
 )
-from ops.outages import through_outage
 from speech import audio
 
 from ..errors import (
@@ -176,8 +175,9 @@ def job_submit(
     params: AudioRequest,
     upload: UploadedFile,
 ) -> Job:
-    """Probe the upload, check it against the plan, reserve its seconds, store it with its
-    job row and the request's usage row (`origin`), and queue the job.
+    """Probe the upload, check it against the plan, store it, reserve its seconds in the
+    transaction that inserts its job row and the request's usage row (`origin`), and queue
+    the job.
 
     With an Idempotency-Key (`origin.idempotency_key`) used in the last 24 hours for the same
     request, the first request's job is returned instead, with a usage row that says so:
@@ -209,10 +209,6 @@ def job_submit(
         )
         plan_check_duration(limits=limits, seconds=info.duration, declared=info.declared)
         queue_check_capacity()
-        reservation = quota_reserve(
-            tenant=tenant, seconds=billed_seconds(info.duration), limits=limits
-        )
-        undo.callback(_quota_release_through_outage, reservation)
         job = job_create(
             tenant=tenant,
             api_key=api_key,
@@ -220,29 +216,15 @@ def job_submit(
             params=params,
             upload=upload,
             info=info,
-            reservation=reservation,
+            reserve=lambda: quota_reserve(
+                tenant=tenant, seconds=billed_seconds(info.duration), limits=limits
+            ),
         )
         undo.pop_all()
     if claim is not None:
         idempotency_attach(record=claim, job_id=job.public_id)
     _job_queue(job)
     return job
-
-
-# How long a request that failed keeps trying to give back what it reserved while the
-# database is out (ops.outages); a longer outage leaves the hold (docs/faults.md).
-RELEASE_PATIENCE = 10.0
-
-
-def _quota_release_through_outage(reservation) -> None:
-    """The undo of a reservation: the failure that calls it may be the database cut under
-    this request (a restart), and the same connection would fail the release too, leaving the
-    seconds and the concurrency slot held with no job (issue 29)."""
-    through_outage(
-        lambda: quota_release(reservation=reservation),
-        within=RELEASE_PATIENCE,
-        what="reservation released",
-    )
 
 
 def _idempotency_claim(
@@ -292,9 +274,14 @@ def job_create(
     params: AudioRequest,
     upload: UploadedFile,
     info: audio.AudioInfo,
-    reservation: Reservation | None = None,
+    reserve: Callable[[], Reservation] | None = None,
 ) -> Job:
-    """Store the audio, then insert the job with its request's usage row, in one transaction."""
+    """Store the audio, then insert the job with its request's usage row, in one transaction.
+
+    `reserve`: the job's seconds and concurrency slot, taken in that transaction, so that they
+    are held only with the job: a request that fails, or whose process is SIGKILLed, before
+    the commit holds nothing (issue 29), where a reservation of its own, committed first, was
+    held for good by a process killed before the job was stored."""
     job = Job(
         tenant=tenant,
         api_key=api_key,
@@ -319,8 +306,6 @@ def job_create(
         audio_bytes=upload.size or 0,
         audio_format=info.container[:32],
         probed_duration=info.duration,
-        reserved_seconds=reservation.seconds if reservation else 0,
-        quota_period=reservation.period if reservation else None,
     )
     upload.seek(0)
     file_field_save(job.audio, job.public_id, _in_pieces(upload))  # no half-written file
@@ -330,6 +315,9 @@ def job_create(
         undo.callback(speaker_references_delete, job=job)
         job.known_speakers = speaker_references_store(job=job, speakers=params.known_speakers)
         with transaction.atomic():
+            if reserve is not None:
+                reservation = reserve()
+                job.reserved_seconds, job.quota_period = reservation.seconds, reservation.period
             job.save()
             job_usage_record_create(job=job, origin=origin)
         undo.pop_all()

@@ -4,6 +4,7 @@ the request that creates a job, written with it."""
 import time
 
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
 
 from accounts.models import ApiKey
 from billing.models import UsageRecord
@@ -40,10 +41,17 @@ def success_usage(job: Job, *, duration: float | None) -> JobUsage:
 
 
 def usage_records_settle_pending() -> int:
-    """Settle pending usage rows whose job has ended: the rare row left behind when a process
-    died between ending a job and settling its row. Safe to run any time."""
+    """Settle pending usage rows whose job has ended (or is gone): the row left behind when a
+    worker died between committing a job's end and settling its row, just after (issue 29:
+    every worker SIGKILLed). Safe to run any time; the rows of jobs still running are not
+    read."""
     settled = 0
-    pending = UsageRecord.objects.filter(billed_seconds__isnull=True).exclude(job_id="")
+    running = Job.objects.filter(public_id=OuterRef("job_id")).exclude(status__in=Job.FINISHED)
+    pending = (
+        UsageRecord.objects.filter(billed_seconds__isnull=True)
+        .exclude(job_id="")
+        .exclude(Exists(running))
+    )
     for record in pending.only("request_id", "job_id"):
         job = Job.objects.filter(public_id=record.job_id).first()
         if job is None:
