@@ -10,11 +10,19 @@ document.addEventListener("click", (event) => {
   }
 });
 
+// Set once a form is on its way: the page is leaving, and a progress poll must not reload it
+// under the submission. A cancel ends the job before its answer saves the session: the poll
+// saw the job end, reloaded, and the reload, read before the message was saved and shown in
+// place of the POST's answer, never said "The transcription was cancelled.".
+let submitting = false;
+
 document.addEventListener("submit", (event) => {
   const message = event.target.dataset.confirm;
   if (message && !window.confirm(message)) {
     event.preventDefault();
+    return;
   }
+  submitting = true;
 });
 
 // --- Transcripts: progress, copy, upload, player --------------------------------------------
@@ -27,6 +35,7 @@ function progressPoll(container) {
   const bars = () => [...container.querySelectorAll("[data-job-progress]")];
   if (!bars().length) return;
   const tick = async () => {
+    if (submitting) return;
     const ids = bars().map((bar) => bar.dataset.jobProgress);
     let landed = false;
     try {
@@ -52,6 +61,7 @@ function progressPoll(container) {
     } catch (error) {
       // A network hiccup: try again at the next tick.
     }
+    if (submitting) return;
     if (landed) {
       window.location.reload();
     } else {
