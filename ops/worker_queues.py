@@ -9,7 +9,10 @@ cluster takes no task again until it is restarted (django-q2 issue #23). The sam
 the monitor and the results.
 
 Here a reader waits for an item without the lock and takes the lock only to read one item,
-so a process killed while it waits holds nothing. `queues_install()` makes django-q2's
+so a process killed while it waits holds nothing. multiprocessing has no public way to wait for an item
+without the lock, so this reads its Queue's own members (`_poll`, `_rlock`, `_recv_bytes`,
+`_sem`): a written exception to using only public API, checked by tests/ops/test_worker_queues.py
+on every Python the project runs on; drop it once django-q2 fixes #23. `queues_install()` makes django-q2's
 Sentinel build its queues from this class; it runs in every process (apps.py), before any
 cluster starts.
 """
