@@ -28,6 +28,7 @@ from accounts.models import ApiKey, Tenant
 from billing.models import UsageRecord
 from billing.rounding import billed_seconds
 from billing.services import quota_hold, quota_unhold, usage_record_create
+from ops.outages import through_outage
 from speech import SAMPLE_RATE
 from transcriptions.models import Job
 from transcriptions.services import job_cancel, job_usage
@@ -35,6 +36,9 @@ from transcriptions.services import job_cancel, job_usage
 from ..models import LiveSession
 
 PREVIEW_ENDPOINT = "/v1/realtime/preview"
+# How long giving back or settling a turn's hold keeps trying while the database is out (a
+# restart cuts every connection): else its seconds stay held until the session's row is reaped.
+OUTAGE_PATIENCE = 10.0
 PREVIEW_METHOD = "WS"
 
 
@@ -99,11 +103,15 @@ def live_preview_release(*, tenant: Tenant, charge: PreviewCharge) -> None:
     turn (a tenant with the turn's seconds left is not refused for holding part of them
     twice). What its text covered stays owed should the job not bill it (live_preview_settle)."""
     if charge.held and charge.period is not None:
-        with transaction.atomic():
+
+        @transaction.atomic
+        def release() -> None:
             quota_unhold(
                 tenant_id=tenant.pk, period=charge.period, held_seconds=charge.held, used_seconds=0
             )
             _session_held(charge, -charge.held)
+
+        through_outage(release, within=OUTAGE_PATIENCE, what="preview hold given back")
     charge.held = 0
 
 
@@ -124,32 +132,49 @@ def live_preview_settle(
     if not (charge.held or owed):  # a committed turn its job billed whole: nothing to write
         charge.sent_seconds = 0.0
         return 0
-    with transaction.atomic():
-        if charge.period is not None:
-            quota_unhold(
-                tenant_id=tenant.pk,
-                period=charge.period,
-                held_seconds=charge.held,
-                used_seconds=owed,
-            )
-            _session_held(charge, -charge.held)
-        if owed:
-            usage_record_create(
-                request_id=f"req_{uuid.uuid4().hex}",
-                method=PREVIEW_METHOD,
-                endpoint=PREVIEW_ENDPOINT,
-                status_code=200,
-                tenant=tenant,
-                api_key=api_key,
-                model=model,
-                job_id=job_id,
-                error_code=end,
-                request_bytes=int(charge.sent_seconds * SAMPLE_RATE) * 2,
-                audio_seconds=charge.sent_seconds,
-                billed_seconds=owed,
-            )
+    through_outage(
+        lambda: _settled(tenant, api_key, model, charge, end, job_id, owed),
+        within=OUTAGE_PATIENCE,
+        what="preview hold settled",
+    )
     charge.held, charge.sent_seconds = 0, 0.0
     return owed
+
+
+@transaction.atomic
+def _settled(
+    tenant: Tenant,
+    api_key: ApiKey | None,
+    model: str,
+    charge: PreviewCharge,
+    end: str,
+    job_id: str,
+    owed: int,
+) -> None:
+    """live_preview_settle's writes, in one transaction (tried again whole after an outage)."""
+    if charge.period is not None:
+        quota_unhold(
+            tenant_id=tenant.pk,
+            period=charge.period,
+            held_seconds=charge.held,
+            used_seconds=owed,
+        )
+        _session_held(charge, -charge.held)
+    if owed:
+        usage_record_create(
+            request_id=f"req_{uuid.uuid4().hex}",
+            method=PREVIEW_METHOD,
+            endpoint=PREVIEW_ENDPOINT,
+            status_code=200,
+            tenant=tenant,
+            api_key=api_key,
+            model=model,
+            job_id=job_id,
+            error_code=end,
+            request_bytes=int(charge.sent_seconds * SAMPLE_RATE) * 2,
+            audio_seconds=charge.sent_seconds,
+            billed_seconds=owed,
+        )
 
 
 def _job_billed(job_id: str) -> int:
