@@ -68,6 +68,10 @@ def platform(tmp_path_factory):
         tmp_path_factory.mktemp("callbacks"),
         CALLBACK_ALLOW_PRIVATE="true",  # the receivers are on loopback
         CALLBACK_TIMEOUT=str(CALLBACK_TIMEOUT),
+        # Both callback workers for the one tenant: the subject is that its slow receivers
+        # hold callback workers, not inference workers, while another tenant is served (the
+        # per-tenant share of the callback workers has tests of its own, test_callbacks.py).
+        CALLBACK_TENANT_SLOTS="2",
         Q_WORKERS="2",
         INTERACTIVE_WORKERS="1",
         WHISPER_PRELOAD_MODELS="tiny.en",
