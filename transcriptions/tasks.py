@@ -35,12 +35,10 @@ def purge_expired() -> dict[str, int]:
 
 
 def housekeeping() -> dict[str, int]:
-    """Hourly: forget Idempotency-Keys past 24 hours, settle usage rows left pending by a
-    process that died between ending a job and recording its cost, delete usage rows past
-    USAGE_RETENTION_DAYS."""
+    """Hourly: forget Idempotency-Keys past 24 hours, delete usage rows past
+    USAGE_RETENTION_DAYS (usage rows left pending are settled every minute, above)."""
     return {
         "idempotency_records_purged": idempotency_records_purge(),
-        "usage_records_settled": services.usage_records_settle_pending(),
         "usage_records_purged": usage_records_purge(),
     }
 

@@ -165,8 +165,7 @@ def jobs_unqueued_enqueue(*, now=None) -> int:
 SCHEDULES = {
     "recover-orphaned-jobs": ("transcriptions.tasks.recover_orphaned_jobs", Schedule.MINUTES, 1),
     "purge-expired-transcripts": ("transcriptions.tasks.purge_expired", Schedule.HOURLY, None),
-    # Old idempotency keys, usage rows still pending after their job ended, usage rows past
-    # USAGE_RETENTION_DAYS.
+    # Old idempotency keys, usage rows past USAGE_RETENTION_DAYS.
     "usage-housekeeping": ("transcriptions.tasks.housekeeping", Schedule.HOURLY, None),
     "task-history-keep": ("transcriptions.tasks.task_history_keep", Schedule.MINUTES, 1),
 }
