@@ -33,14 +33,33 @@ GRACE_SECONDS = 2.0
 STOP_SECONDS = 3.5
 
 
-def _group_alive(pgid: int) -> bool:
+def group_alive(pgid: int) -> bool:
+    """Whether a process of the group still runs. A killed worker whose sentinel died with it is
+    an orphan zombie until init reaps it, which some inits do late or never; signal 0 counts it,
+    so on Linux the group's members are read from /proc and zombies left out."""
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    proc = Path("/proc")
+    if not (proc / "self" / "stat").exists():
+        return True
+    for entry in proc.iterdir():
+        if entry.name.isdigit() and _running_in_group(entry / "stat", pgid):
+            return True
+    return False
+
+
+def _running_in_group(stat_path: Path, pgid: int) -> bool:
+    try:
+        stat = stat_path.read_text()
+    except OSError:
+        return False  # gone meanwhile
+    # After the command's name (which may hold spaces or parentheses): state, ppid, pgrp.
+    state, _ppid, group = stat.rsplit(")", 1)[1].split()[:3]
+    return state != "Z" and int(group) == pgid
 
 
 def _killpg(pgid: int, signum: int) -> None:
@@ -58,7 +77,7 @@ def children_stop(children: list[subprocess.Popen]) -> None:
         while time.monotonic() - start < limit:
             for child in children:
                 child.poll()  # reap a leader that exited, or its zombie keeps the group "alive"
-            if not any(_group_alive(child.pid) for child in children):
+            if not any(group_alive(child.pid) for child in children):
                 return
             time.sleep(0.05)
         if not final:
