@@ -18,6 +18,7 @@ from .plans import (
 )
 from .quota import (
     Reservation,
+    quota_check,
     quota_hold,
     quota_release,
     quota_reserve,
@@ -47,6 +48,7 @@ __all__ = [
     "idempotency_wait_async",
     "plan_check_duration",
     "plan_override_set",
+    "quota_check",
     "quota_hold",
     "quota_release",
     "quota_reserve",

@@ -93,6 +93,29 @@ def quota_reserve(
     return _reserve(tenant=tenant, period=period, seconds=seconds, limits=limits, first=False)
 
 
+def quota_check(
+    *, tenant: Tenant, seconds: int, limits: Limits | None = None, now: datetime | None = None
+) -> None:
+    """Raise QuotaExceeded / TooManyJobs when a reservation of `seconds` would surely be
+    refused now: two reads, no lock. Called before an upload is stored, so a tenant out of
+    quota does not have each of its files written to disk and deleted again; quota_reserve,
+    in the job's transaction, stays the guarantee (a race between the two is settled there)."""
+    limits = limits or tenant_limits(tenant=tenant)
+    period = month_start(now or timezone.now())
+    row = QuotaPeriod.objects.filter(tenant=tenant, period=period).first()
+    taken = (row.reserved_seconds + row.used_seconds) if row else 0
+    if taken + seconds > limits.monthly_audio_seconds:
+        raise _quota_exceeded(
+            tenant=tenant, period=period, seconds=seconds, limit=limits.monthly_audio_seconds
+        )
+    slots = ActiveJobs.objects.filter(tenant=tenant).values_list("count", flat=True).first()
+    if slots is not None and slots >= limits.concurrent_jobs:
+        raise TooManyJobs(
+            MSG_TOO_MANY_JOBS.format(limit=limits.concurrent_jobs),
+            retry_after=CONCURRENCY_RETRY_AFTER,
+        )
+
+
 class _Refused(Exception):
     """A first try's hold was refused (its transaction is rolled back): try again, once the
     counters' rows exist."""

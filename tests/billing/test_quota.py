@@ -298,3 +298,49 @@ def test_the_concurrent_jobs_limit_is_429_and_takes_no_seconds(api_a, set_limits
     )
     assert response["Retry-After"] == "2"
     assert counters(api_a.tenant) == (5, 0, 1), "the refused request's seconds were given back"
+
+
+@pytest.fixture
+def stored(monkeypatch):
+    """The uploads written to the audio storage (the spy only observes)."""
+    names = []
+    real = submission.file_field_save
+
+    def counted(field, name, content):
+        real(field, name, content)
+        stored = getattr(field.instance, field.field.attname)
+        names.append((field.storage, str(stored)))
+
+    monkeypatch.setattr(submission, "file_field_save", counted)
+    return names
+
+
+@pytest.mark.parametrize("limit", ["monthly_audio_seconds", "concurrent_jobs"])
+def test_a_request_surely_refused_is_refused_before_its_audio_is_written(
+    api_a, set_limits, stored, limit
+):
+    """A tenant out of quota (or of job slots) sending file after file had each written to the
+    audio disk and deleted again before its 429."""
+    if limit == "concurrent_jobs":
+        set_limits(api_a.tenant, concurrent_jobs=1)
+        quota_reserve(tenant=api_a.tenant, seconds=5)
+    else:
+        set_limits(api_a.tenant, monthly_audio_seconds=5)
+    assert transcribe(api_a).status_code == 429
+    assert stored == []
+    assert not Job.objects.exists()
+
+
+def test_a_reservation_refused_after_the_check_passed_leaves_no_audio(api_a, stored, monkeypatch):
+    """The check is advisory (no lock): a request that passes it and loses the race for the
+    last seconds is refused in the job's transaction, its stored audio deleted."""
+    from billing.errors import QuotaExceeded
+
+    def lost(**kwargs):
+        raise QuotaExceeded("the last seconds went to another request", retry_after=1)
+
+    monkeypatch.setattr(submission, "quota_reserve", lost)
+    assert transcribe(api_a).status_code == 429
+    [(storage, name)] = stored
+    assert not Job.objects.exists()
+    assert name and not storage.exists(name)

@@ -29,6 +29,7 @@ from billing.services import (
     idempotency_claim,
     idempotency_release,
     plan_check_duration,
+    quota_check,
     quota_reserve,
     request_fingerprint,
     usage_record_create,
@@ -208,6 +209,8 @@ def job_submit(
             stop_after=limits.max_audio_seconds,
         )
         plan_check_duration(limits=limits, seconds=info.duration, declared=info.declared)
+        seconds = billed_seconds(info.duration)
+        quota_check(tenant=tenant, seconds=seconds, limits=limits)  # before the audio is stored
         queue_check_capacity()
         job = job_create(
             tenant=tenant,
@@ -216,9 +219,7 @@ def job_submit(
             params=params,
             upload=upload,
             info=info,
-            reserve=lambda: quota_reserve(
-                tenant=tenant, seconds=billed_seconds(info.duration), limits=limits
-            ),
+            reserve=lambda: quota_reserve(tenant=tenant, seconds=seconds, limits=limits),
         )
         undo.pop_all()
     if claim is not None:
