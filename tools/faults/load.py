@@ -75,6 +75,7 @@ class Load:
     keys: dict[str, str]
     timeout: float
     realtime: bool = True  # a realtime session client besides (realtime.py)
+    pace: float = PACE  # seconds between a client's requests at most (the soak sets its own)
     answers: list[Answer] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -134,7 +135,7 @@ class Load:
                 self._sending(tenant, kind, started)
                 answer = request(http, tenant, kind, started)
                 self._answered(answer)
-                self._stop.wait(max(0.0, PACE - (time.monotonic() - started)))
+                self._stop.wait(max(0.0, self.pace - (time.monotonic() - started)))
 
     def _realtime(self, tenant: str) -> None:
         """One realtime session after another (each about the clip's length), for one tenant."""
@@ -146,7 +147,7 @@ class Load:
                 api_base=self.api_base, key=self.keys[tenant], tenant=tenant, timeout=self.timeout
             )
             self._answered(answer)
-            self._stop.wait(max(0.0, PACE - (answer.ended - answer.started)))
+            self._stop.wait(max(0.0, self.pace - (answer.ended - answer.started)))
 
     def _prober(self) -> None:
         """GET /v1/models every PROBE_EVERY seconds (authenticated, so the database is read

@@ -31,7 +31,7 @@ from pathlib import Path
 import redis
 
 from .invariants import invariants_check
-from .load import Load
+from .load import PACE, Load
 from .topology import Topology, topology_start
 
 MEMORY_GROWTH = 0.05
@@ -158,12 +158,22 @@ def main() -> int:
     parser.add_argument("--every", type=float, default=60.0, help="seconds between samples")
     parser.add_argument("--warm-up", type=float, default=5.0, help="minutes not judged")
     parser.add_argument("--job-timeout", type=int, default=60)
+    parser.add_argument(
+        "--pace",
+        type=float,
+        default=PACE,
+        help=f"seconds between a client's requests at most (default {PACE}); the cpu column "
+        "shows the share of the machine it takes: aim at about half",
+    )
     args = parser.parse_args()
     topology = topology_start(
         job_timeout=args.job_timeout, env={"TASK_HISTORY_KEEP": str(TASK_HISTORY_KEEP)}
     )
     load = Load(
-        api_base=topology.platform.api_base, keys=topology.keys, timeout=args.job_timeout + 30
+        api_base=topology.platform.api_base,
+        keys=topology.keys,
+        timeout=args.job_timeout + 30,
+        pace=args.pace,
     )
     samples: list[Sample] = []
     try:
