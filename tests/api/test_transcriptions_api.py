@@ -171,7 +171,10 @@ def test_prompt_guides_vocabulary(api_a):
 
 # A translation's coverage is measured by its segments (speech.coverage.marks): its English
 # words' times say nothing of where the German speech is, and measured by them every gap
-# between two words was "left out" and decoded again, most of the test's time.
+# between two words was "left out" and decoded again, most of the test's time. The last
+# window is sampled (seeded), and what that covers depends on the CPU's int8 kernels: on an
+# AVX2 machine all of it, on an AVX-512 one it ends 1.6 s early and that stretch is decoded
+# again. So: at most that one stretch, and the translation reaches the speech's end.
 @pytest.mark.inference
 def test_translation_turns_german_speech_into_english(api_a, caplog):
     caplog.set_level(logging.INFO, logger="transcriptions.services.running")
@@ -190,7 +193,8 @@ def test_translation_turns_german_speech_into_english(api_a, caplog):
     assert "software" in text
     assert {"the", "and"} <= set(text)
     assert not {"und", "die", "der", "zu"} & set(text)
-    assert not [r.message for r in caplog.records if "left out" in r.getMessage()]
+    assert len([r for r in caplog.records if "left out" in r.getMessage()]) <= 1
+    assert body["segments"][-1]["end"] >= 28.0, "the translation stops short of the speech"
 
 
 @pytest.mark.inference
