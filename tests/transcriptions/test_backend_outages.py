@@ -122,3 +122,19 @@ def test_an_outage_before_django_answers_503_with_retry_after(monkeypatch):
     assert headers[b"retry-after"] == b"5" and headers[b"content-type"] == b"application/json"
     error = json.loads(body["body"])["error"]
     assert (error["type"], error["code"]) == ("server_error", "service_unavailable")
+
+
+def test_a_database_cut_as_a_job_ends_still_settles_its_usage_row(api_a, monkeypatch):
+    """The fault harness found one row left waiting for its cost after a PostgreSQL restart
+    (the quota said 4 s more than the usage log until the minute's recovery): the settle,
+    after the commit that ended the job, met the restart."""
+    from transcriptions.services import lifecycle
+
+    monkeypatch.setattr(
+        lifecycle, "usage_record_settle", once(OperationalError(CUT), lifecycle.usage_record_settle)
+    )
+    response = transcribe_jfk(api_a)
+    assert response.status_code == 200, response.content[:300]
+    [row] = UsageRecord.objects.filter(job_id=Job.objects.get().public_id)
+    assert row.billed_seconds == 11
+    assert counters(api_a.tenant) == (0, 11, 0)

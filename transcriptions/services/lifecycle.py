@@ -12,6 +12,7 @@ import speech as engine
 from billing.errors import AudioTooLong
 from billing.rounding import billed_seconds
 from billing.services import quota_settle, usage_record_settle
+from ops.outages import through_outage
 
 from ..errors import (
     JobCancelled,
@@ -31,6 +32,8 @@ MSG_WAIT_TIMEOUT = (
     "The transcription is taking longer than this request may wait; fetch it later as job {job}."
 )
 MSG_CANCELLED = "Job {job} was cancelled."
+# How long a job's end keeps trying to settle its usage row through a database outage.
+SETTLE_PATIENCE = 30.0
 
 
 def job_enqueue(*, job: Job) -> None:
@@ -107,7 +110,16 @@ def _settle(job: Job, fields: dict[str, Any]) -> None:
     # After the commit: a usage row inserted meanwhile either is seen by this UPDATE or its
     # writer sees the job ended and settles it itself (api.middleware). The figures are
     # taken now: a job deleted right after its cancel is gone by then.
-    transaction.on_commit(lambda: usage_record_settle(request_id=request_id, usage=usage))
+    # A database restarted just after that commit would leave the row waiting for the
+    # minute's recovery (recovery.py), a usage log and a quota that disagree meanwhile: the
+    # settle is tried again on a fresh connection first.
+    transaction.on_commit(
+        lambda: through_outage(
+            lambda: usage_record_settle(request_id=request_id, usage=usage),
+            within=SETTLE_PATIENCE,
+            what=f"usage row {request_id} settled",
+        )
+    )
 
 
 def job_succeed(*, job: Job, result: engine.TranscriptionResult) -> bool:
