@@ -9,6 +9,8 @@ import textwrap
 
 import pytest
 
+from tools.live_platform import BASE_DIR
+
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="prctl and /proc are Linux's")
 
 # In a process of its own: it becomes the subreaper of what it starts and never reaps the
@@ -41,7 +43,12 @@ SCRIPT = textwrap.dedent(
 
 def test_a_group_left_with_only_a_zombie_is_gone():
     result = subprocess.run(
-        [sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=60, check=True
+        [sys.executable, "-c", SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        cwd=BASE_DIR,  # the script imports the project from there
     )
     running, orphan_zombie, alive_after = result.stdout.split()
     assert running == "True", "a group with processes running is alive"
