@@ -19,7 +19,7 @@ if _runner != "main" and not os.environ.get("Q_SITE_NAME", "").endswith(f"-{_run
     os.environ["Q_SITE_NAME"] = f"{os.environ.get('Q_SITE_NAME') or 'transcribe'}-{_runner}"
 
 from .base import *  # noqa: E402, F403
-from .base import BASE_DIR, CACHES, DATABASES, Q_CLUSTER, STATIC_ROOT  # noqa: E402
+from .base import BASE_DIR, CACHES, DATABASES, Q_CLUSTER, STATIC_ROOT, VAR_DIR  # noqa: E402
 
 if _runner != "main" and "KEY_PREFIX" in CACHES["default"]:
     # Nor cache keys (rate-limit counters, leases) on a shared Redis: tenants' ids repeat.
@@ -37,7 +37,12 @@ STORAGES = {
 
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns about a missing root
 
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file in the run's var directory, as the product runs (WAL, the busy timeout), not
+    # Django's default shared-cache in-memory database: there a read in one thread fails
+    # another thread's write at once ("database table is locked"), which no deployment does.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Test runs may share one PostgreSQL server (CI, engineers side by side): each run
     # creates and drops a test database of its own.
     DATABASES["default"]["TEST"] = {"NAME": f"test_whisper_{uuid.uuid4().hex[:12]}"}
