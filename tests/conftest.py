@@ -259,8 +259,15 @@ def platform_server(tmp_path_factory):
     from tests.platforms import make_platform, production_like
 
     workers = 1 if production_like() else 2
+    # Its workers preload tiny.en, the model most of its tests send; a test that sends another
+    # has it loaded by the worker its job lands on (as any model left out of
+    # WHISPER_PRELOAD_MODELS is): warming base up in every worker of every test process's
+    # platform cost more than any test's use of it.
     platform = make_platform(
-        tmp_path_factory.mktemp("platform"), Q_WORKERS=str(workers), INTERACTIVE_WORKERS="1"
+        tmp_path_factory.mktemp("platform"),
+        Q_WORKERS=str(workers),
+        INTERACTIVE_WORKERS="1",
+        WHISPER_PRELOAD_MODELS="tiny.en",
     )
     platform.clusters = 2 if production_like() else 1
     # Every worker process: Q_WORKERS, and one more kept for clients' requests, per cluster.

@@ -2,13 +2,21 @@
 embedded (SQLite, ORM broker) by default, or PostgreSQL and Redis when the environment points
 at them (CI's second pass).
 
-Every platform of a test session starts from one template, migrated and with its static files
-collected once: a copy of the SQLite file, or a PostgreSQL database created from the template
-database. Each platform still gets a database of its own.
+Every platform of a test session starts from one template, migrated, with its static files
+collected and the e2e tenant and its key made by the operator commands once: a copy of the
+SQLite file, or a PostgreSQL database created from the template database. Each platform still
+gets a database of its own (the same tenant and key in each: no two platforms share a
+database, a cache prefix or a queue). Under pytest-xdist the SQLite template is made once for
+the whole run, by the first process that needs it (the others wait for it): each of
+`make test`'s processes made its own, three times the same work while every process was
+starting its first platform.
 """
 
 import atexit
+import fcntl
+import json
 import os
+import shutil
 import sqlite3
 import uuid
 from contextlib import closing
@@ -32,36 +40,65 @@ def production_like() -> bool:
     return os.environ.get("DATABASE_URL", "").startswith("postgres")
 
 
-# The session's templates, by the directory they live in (pytest's basetemp).
+# The session's templates, by the directory they live in.
 _templates: dict[Path, LivePlatform] = {}
+TENANT, TENANT_NAME = "e2e", "E2E"
 
 
 def _template(root: Path, env: dict[str, str]) -> LivePlatform:
-    """Migrate a template database and collect the static files, once per test session; the
-    template's environment is the base one (no platform's overrides: migrations read none)."""
+    """The template for the platforms under `root` (pytest's basetemp of this process), made
+    once; the template's environment is the base one (no platform's overrides: migrations read
+    none). An embedded one is shared by the run's processes (pytest-xdist)."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if run and not production_like():
+        # The processes' basetemps are folders of one run's folder: its template is theirs.
+        root = root.parent
     if root in _templates:
         return _templates[root]
     template = LivePlatform(var_dir=root / "platform-template", env=env)
     template.env["STATIC_ROOT"] = str(template.var_dir / "static")
     if production_like():
-        name = f"whisper_e2e_template_{uuid.uuid4().hex[:10]}"
-        _postgres_admin(f'CREATE DATABASE "{name}"')
-        atexit.register(_postgres_admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        template.env["DATABASE_URL"] = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + f"/{name}"
-        template.database = name
+        _template_postgres(template)
     else:
         template.env.pop("DATABASE_URL", None)
         template.env.pop("REDIS_URL", None)
-    template.var_dir.mkdir(parents=True, exist_ok=True)
-    template.manage("migrate", "--noinput")
-    template.manage("collectstatic", "--noinput", "--verbosity", "0")
+        with (root / "platform-template.lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # another process of the run may be making it
+            _template_sqlite(template)
     _templates[root] = template
     return template
 
 
+def _template_sqlite(template: LivePlatform) -> None:
+    """Made in a folder of its own and renamed into place when done, its tenant and key kept
+    beside it: a process that finds it finds it whole."""
+    if not template.var_dir.exists():
+        building = template.var_dir.with_name(f"{template.var_dir.name}-{uuid.uuid4().hex[:8]}")
+        try:
+            maker = LivePlatform(var_dir=building, env=template.env)
+            maker.env["STATIC_ROOT"] = str(building / "static")
+            maker.prepare(tenant=TENANT, name=TENANT_NAME)
+            made = {"tenant": maker.tenant, "key": maker.key}
+            (building / "made.json").write_text(json.dumps(made))
+            building.rename(template.var_dir)
+        finally:
+            shutil.rmtree(building, ignore_errors=True)
+    entry = json.loads((template.var_dir / "made.json").read_text())
+    template.tenant, template.key = entry["tenant"], entry["key"]
+
+
+def _template_postgres(template: LivePlatform) -> None:
+    name = f"whisper_e2e_template_{uuid.uuid4().hex[:10]}"
+    _postgres_admin(f'CREATE DATABASE "{name}"')
+    atexit.register(_postgres_admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    template.env["DATABASE_URL"] = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + f"/{name}"
+    template.database = name
+    template.prepare(tenant=TENANT, name=TENANT_NAME)
+
+
 def make_platform(tmp_dir: Path, **env_overrides: str) -> LivePlatform:
-    """A fresh database (a copy of the session's migrated template), a tenant and key made
-    with the operator commands. If that fails half-way, what was made is removed again."""
+    """A fresh database (a copy of the session's template, its tenant and key made with the
+    operator commands). If that fails half-way, what was made is removed again."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.base",
@@ -86,15 +123,15 @@ def make_platform(tmp_dir: Path, **env_overrides: str) -> LivePlatform:
         platform.env.pop("DATABASE_URL", None)
         platform.env.pop("REDIS_URL", None)
     try:
+        platform.var_dir.mkdir(parents=True, exist_ok=True)
         if not production_like():
-            platform.var_dir.mkdir(parents=True, exist_ok=True)
             # sqlite3's backup: a consistent copy whatever the journal mode.
             with (
                 closing(sqlite3.connect(template.var_dir / "db.sqlite3")) as source,
                 closing(sqlite3.connect(platform.var_dir / "db.sqlite3")) as copy,
             ):
                 source.backup(copy)
-        platform.prepare(tenant="e2e", name="E2E", migrated=True)
+        platform.tenant, platform.key = template.tenant, template.key
     except BaseException:
         platform.stop()
         raise
