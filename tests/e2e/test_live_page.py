@@ -33,7 +33,10 @@ def browser(tmp_path_factory):
     microphone = tmp_path_factory.mktemp("microphone") / "jfk.wav"
     # Chromium's fake microphone plays a 16-bit WAV (in a loop); two seconds of silence after
     # the speech end its last turn.
-    samples = np.concatenate([load_samples(JFK, 48000), np.zeros(2 * 48000, dtype="<i2")])
+    # (`encode` takes float samples: the int16 ones, clipped to -1..1, made a square wave of
+    # the speech, garbled into one or two words a turn until a later pass happened to match.)
+    speech = load_samples(JFK, 48000).astype(np.float32) / 32768
+    samples = np.concatenate([speech, np.zeros(2 * 48000, dtype=np.float32)])
     microphone.write_bytes(encode(samples, rate=48000))
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
