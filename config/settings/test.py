@@ -1,6 +1,8 @@
 """Test settings: the embedded setup, fast hashing, tasks run inline unless a test is about the queue."""
 
+import atexit
 import os
+import shutil
 import tempfile
 import uuid
 
@@ -14,6 +16,9 @@ if (
 ):
     os.environ["PLATFORM_VAR_DIR"] = tempfile.mkdtemp(prefix=f"whisper-platform-test-{_runner}-")
     os.environ["TEST_VAR_DIR_RUNNER"] = _runner
+    # Gone with the process that made it (its test database already dropped): every run left
+    # its media and static files in the temporary directory.
+    atexit.register(shutil.rmtree, os.environ["PLATFORM_VAR_DIR"], ignore_errors=True)
 if _runner != "main" and not os.environ.get("Q_SITE_NAME", "").endswith(f"-{_runner}"):
     # Nor a queue or task-signing name on a shared Redis.
     os.environ["Q_SITE_NAME"] = f"{os.environ.get('Q_SITE_NAME') or 'transcribe'}-{_runner}"

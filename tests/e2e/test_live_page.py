@@ -66,8 +66,9 @@ def _event_summary(frame) -> str:
     return f"{time.monotonic():.1f} {event.get('type')} {event.get('item_id', '')} {detail}"
 
 
-# About 20 s and more: the fake microphone plays the recording in real time (13 s a pass)
-# until three turns are done (the subject: live transcription as it is spoken).
+# About 13 s: the fake microphone plays the recording in real time (13 s a pass) until three
+# turns are done (the subject: live transcription as it is spoken); a later pass only if the
+# browser dropped audio.
 def test_the_microphone_is_transcribed_live(browser, platform_server):
     platform_server.manage(
         "create_member", platform_server.tenant, MEMBER, "--role", "member", "--password-stdin",
