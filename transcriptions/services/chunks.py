@@ -137,6 +137,20 @@ def chunk_claim(*, worker: str, interactive_only: bool = False) -> Chunk | None:
         now = timezone.now()
         chunk.status, chunk.worker, chunk.started_at = Chunk.Status.RUNNING, worker, now
         chunk.attempts += 1
+        job = chunk.job
+        if job.status == Job.Status.QUEUED:
+            job.status, job.started_at = Job.Status.RUNNING, now
+        job.worker = worker
+        job.attempts = max(job.attempts, chunk.attempts)
+        # The job's row before its chunk's, the order every other writer of both takes them in
+        # (a job's end, its plan, a chunk's result): the other way round, a cancel racing this
+        # claim deadlocked on PostgreSQL, and the claim was rolled back with a traceback.
+        Job.objects.filter(pk=job.pk, status__in=(Job.Status.QUEUED, Job.Status.RUNNING)).update(
+            status=job.status,
+            started_at=job.started_at,
+            worker=worker,
+            attempts=Greatest(F("attempts"), chunk.attempts),
+        )
         Chunk.objects.filter(pk=chunk.pk, status=Chunk.Status.QUEUED).update(
             status=chunk.status,
             worker=worker,
@@ -145,17 +159,6 @@ def chunk_claim(*, worker: str, interactive_only: bool = False) -> Chunk | None:
             partial_text="",
             partial_logprobs=[],
             covered_seconds=0.0,
-        )
-        job = chunk.job
-        if job.status == Job.Status.QUEUED:
-            job.status, job.started_at = Job.Status.RUNNING, now
-        job.worker = worker
-        job.attempts = max(job.attempts, chunk.attempts)
-        Job.objects.filter(pk=job.pk, status__in=(Job.Status.QUEUED, Job.Status.RUNNING)).update(
-            status=job.status,
-            started_at=job.started_at,
-            worker=worker,
-            attempts=Greatest(F("attempts"), chunk.attempts),
         )
     return chunk
 
