@@ -108,14 +108,12 @@ class LivePlatform:
             raise PlatformError(f"manage.py {' '.join(args)} failed:\n{done.stderr[-4000:]}")
         return done.stdout.strip()
 
-    def prepare(self, *, tenant: str, name: str, migrated: bool = False) -> None:
+    def prepare(self, *, tenant: str, name: str) -> None:
         """As `make run` does: migrate, collect the static files the server (whitenoise) serves,
-        and a tenant with a key made by the operator commands. `migrated`: the database is a
-        copy of one that was (and STATIC_ROOT already collected), so only the tenant is made."""
+        and a tenant with a key made by the operator commands."""
         self.var_dir.mkdir(parents=True, exist_ok=True)
-        if not migrated:
-            self.manage("migrate", "--noinput")
-            self.manage("collectstatic", "--noinput", "--verbosity", "0")
+        self.manage("migrate", "--noinput")
+        self.manage("collectstatic", "--noinput", "--verbosity", "0")
         if self.manage("create_tenant", tenant, "--name", name) != tenant:
             raise PlatformError(f"create_tenant did not print {tenant!r}")
         self.tenant = tenant
