@@ -104,6 +104,11 @@ def make_platform(tmp_dir: Path, **env_overrides: str) -> LivePlatform:
         "DJANGO_SETTINGS_MODULE": "config.settings.base",
         "WHISPER_CACHE_DIR": str(BASE_DIR / "var" / "models"),
         "WEB_CONCURRENCY": "1",
+        # One decoding thread per worker: the suite runs several platforms and test processes
+        # on the machine's cores at once, where a second thread per decode costs more CPU than
+        # it saves time. No test here is about a decode's threads (the benchmark's own
+        # platform keeps the product's default).
+        "WHISPER_CPU_THREADS": "1",
     }
     template = _template(Path(tmp_dir).parent, env)
     platform = LivePlatform(var_dir=tmp_dir, env={**env, **env_overrides})

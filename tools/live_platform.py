@@ -18,7 +18,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -32,6 +32,18 @@ STOP_TIMEOUT = 15.0
 # A heartbeat older than this is a worker that died (settings.WORKER_STALE_SECONDS's default).
 HEARTBEAT_FRESH = timedelta(seconds=45)
 _PR_SET_PDEATHSIG = 1
+# manage_many's program, run by `manage.py shell`: the commands (JSON on standard input) by
+# call_command, their outputs printed as JSON on the last line.
+_RUN_COMMANDS = """
+import io, json, sys
+from django.core.management import call_command
+outputs = []
+for command in json.loads(sys.stdin.read()):
+    out = io.StringIO()
+    call_command(*command, stdout=out)
+    outputs.append(out.getvalue().strip())
+print(json.dumps(outputs))
+"""
 
 
 class PlatformError(RuntimeError):
@@ -105,19 +117,30 @@ class LivePlatform:
             timeout=START_TIMEOUT,
         )
         if check and done.returncode != 0:
-            raise PlatformError(f"manage.py {' '.join(args)} failed:\n{done.stderr[-4000:]}")
+            what = " ".join(args) if args[0] != "shell" else input
+            raise PlatformError(f"manage.py {what} failed:\n{done.stderr[-4000:]}")
         return done.stdout.strip()
+
+    def manage_many(self, *commands: Sequence[str]) -> list[str]:
+        """Several management commands in one Django process, in order; each one's output.
+        Each `manage.py` run spends a second or more starting Django, and set-ups run several
+        in a row. Commands that read standard input still go through `manage`."""
+        out = self.manage("shell", "--command", _RUN_COMMANDS, input=json.dumps(commands))
+        return json.loads(out.splitlines()[-1])
 
     def prepare(self, *, tenant: str, name: str) -> None:
         """As `make run` does: migrate, collect the static files the server (whitenoise) serves,
         and a tenant with a key made by the operator commands."""
         self.var_dir.mkdir(parents=True, exist_ok=True)
-        self.manage("migrate", "--noinput")
-        self.manage("collectstatic", "--noinput", "--verbosity", "0")
-        if self.manage("create_tenant", tenant, "--name", name) != tenant:
+        *_, slug, self.key = self.manage_many(
+            ["migrate", "--noinput"],
+            ["collectstatic", "--noinput", "--verbosity", "0"],
+            ["create_tenant", tenant, "--name", name],
+            ["create_api_key", tenant, "--name", tenant],
+        )
+        if slug != tenant:
             raise PlatformError(f"create_tenant did not print {tenant!r}")
         self.tenant = tenant
-        self.key = self.manage("create_api_key", tenant, "--name", tenant)
 
     def query(self, sql: str, params: tuple = ()) -> list[tuple]:
         """Read the platform's own database (SQLite file or PostgreSQL); `%s` placeholders."""

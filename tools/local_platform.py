@@ -69,9 +69,12 @@ class LocalPlatform(LivePlatform):
 
     def add_tenant(self, slug: str, *, name: str) -> str:
         """Another tenant, by the same operator commands as the first; returns its API key."""
-        if self.manage("create_tenant", slug, "--name", name) != slug:
+        made, key = self.manage_many(
+            ["create_tenant", slug, "--name", name], ["create_api_key", slug, "--name", slug]
+        )
+        if made != slug:
             raise RuntimeError(f"create_tenant did not print {slug!r}")
-        return self.manage("create_api_key", slug, "--name", slug)
+        return key
 
     def set_limits(self, slug: str, **limits: int) -> None:
         """`manage.py set_tenant_limits`: per-tenant overrides of the plan's limits."""

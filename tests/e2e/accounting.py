@@ -19,12 +19,11 @@ class Customer(NamedTuple):
 def tenant_with_limits(platform: LivePlatform, name: str, **limits: int) -> Customer:
     """A new tenant (unique slug) with plan overrides set by the operator command."""
     slug = f"{name}-{uuid.uuid4().hex[:6]}"
-    platform.manage("create_tenant", slug)
-    key = platform.manage("create_api_key", slug, "--name", name)
+    commands = [["create_tenant", slug], ["create_api_key", slug, "--name", name]]
     if limits:
         options = [f"--{field.replace('_', '-')}={value}" for field, value in limits.items()]
-        platform.manage("set_tenant_limits", slug, *options)
-    return Customer(slug, key)
+        commands.append(["set_tenant_limits", slug, *options])
+    return Customer(slug, platform.manage_many(*commands)[1])
 
 
 def usage_rows(platform: LivePlatform, key: str, *, count: int = 0) -> list[tuple]:

@@ -27,12 +27,15 @@ INVITED_PASSWORD = "gus sets his own passphrase 7"
 @pytest.fixture(scope="module")
 def console(platform_server) -> str:
     """A tenant of its own (figures not shared with other tests) with an owner and a key."""
-    platform_server.manage("create_tenant", TENANT, "--name", "Console Org")
+    _, key = platform_server.manage_many(
+        ["create_tenant", TENANT, "--name", "Console Org"],
+        ["create_api_key", TENANT, "--name", "first"],
+    )
     platform_server.manage(
         "create_member", TENANT, OWNER, "--role", "owner", "--password-stdin",
         input=PASSWORD + "\n",
     )  # fmt: skip
-    return platform_server.manage("create_api_key", TENANT, "--name", "first")
+    return key
 
 
 def tenant_rows(platform_server, since: date) -> list[tuple]:

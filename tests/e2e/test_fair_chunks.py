@@ -29,10 +29,12 @@ def two_clusters(tmp_path_factory):
     platform.clusters = 2
     platform.start(workers_ready=2, model="tiny.en")
     try:
-        platform.manage("create_tenant", "other", "--name", "Other")
-        platform.other_key = platform.manage("create_api_key", "other", "--name", "other")
-        for slug in ("e2e", "other"):  # no plan limit on concurrent jobs gets in the way here
-            platform.manage("set_tenant_limits", slug, "--concurrent-jobs", "100")
+        # No plan limit on concurrent jobs gets in the way here.
+        _, platform.other_key, *_ = platform.manage_many(
+            ["create_tenant", "other", "--name", "Other"],
+            ["create_api_key", "other", "--name", "other"],
+            *(["set_tenant_limits", slug, "--concurrent-jobs", "100"] for slug in ("e2e", "other")),
+        )
         yield platform
     finally:
         platform.stop()

@@ -36,7 +36,8 @@ def topology():
     missing = _servers_missing()
     if missing:
         pytest.skip(f"the fault harness runs its own PostgreSQL and Redis: {missing}")
-    topology = topology_start(job_timeout=JOB_TIMEOUT)
+    # One decoding thread per worker, as the suite's other platforms (tests/platforms.py).
+    topology = topology_start(job_timeout=JOB_TIMEOUT, env={"WHISPER_CPU_THREADS": "1"})
     try:
         yield topology
     finally:

@@ -90,18 +90,15 @@ def topology_start(
         platform.clusters = CLUSTERS
         platform.env["STATIC_ROOT"] = str(platform.var_dir / "static")
         platform.prepare(tenant=TENANTS[0], name=TENANTS[0])
-        keys = {TENANTS[0]: platform.key}
+        commands = []
         for slug in TENANTS[1:]:
-            platform.manage("create_tenant", slug, "--name", slug)
-            keys[slug] = platform.manage("create_api_key", slug, "--name", slug)
-        for slug in TENANTS:
-            platform.manage(
-                "set_tenant_limits",
-                slug,
-                "--requests-per-minute=1200",
-                "--concurrent-jobs=50",
-                "--monthly-audio-seconds=100000000",
-            )
+            commands += [["create_tenant", slug, "--name", slug]]
+            commands += [["create_api_key", slug, "--name", slug]]
+        limits = ["--requests-per-minute=1200", "--concurrent-jobs=50"]
+        limits += ["--monthly-audio-seconds=100000000"]
+        commands += [["set_tenant_limits", slug, *limits] for slug in TENANTS]
+        outputs = platform.manage_many(*commands)
+        keys = {TENANTS[0]: platform.key, TENANTS[1]: outputs[1], TENANTS[2]: outputs[3]}
         platform.start(workers_ready=CLUSTERS * (Q_WORKERS + 1), model="tiny.en")
     except BaseException:
         if platform is not None:
