@@ -15,10 +15,12 @@ from django.db import OperationalError
 import speech as engine
 from api import body_guard
 from billing.models import UsageRecord
+from ops import outages
+from ops.workers import worker_identity
 from tests.billing.conftest import counters
 from tests.conftest import assert_error, transcribe_jfk
-from transcriptions.models import Job
-from transcriptions.services import submission, waiting
+from transcriptions.models import Chunk, Job
+from transcriptions.services import chunks, running, submission, waiting
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.fake_engine]
 
@@ -47,6 +49,43 @@ def test_a_database_cut_mid_decode_puts_the_chunk_back_and_bills_once(api_a, mon
     [row] = UsageRecord.objects.filter(job_id=job.public_id)
     assert row.billed_seconds == 11
     assert counters(api_a.tenant) == (0, 11, 0)
+
+
+class OutageClock:
+    """ops.outages' clock, where a wait passes at once: an outage of minutes in no time."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_a_chunk_is_put_back_after_an_outage_of_minutes(tenant_a, monkeypatch):
+    # A worker's decode is cut, then the database stays out for five minutes (longer than the
+    # two a worker once waited before leaving its chunk running for good), then comes back.
+    job = Job.objects.create(tenant=tenant_a, requested_model="tiny.en", model="tiny.en")
+    Chunk.objects.create(job=job, tenant=tenant_a, arrived_at=job.created_at, index=0)
+    chunk = chunks.chunk_claim(worker=worker_identity())
+    clock = OutageClock()
+    monkeypatch.setattr(outages, "time", clock)
+    # The turn the put-back enqueues claims it again (the test settings run it at once) and
+    # this time its decode just returns.
+    monkeypatch.setattr(running, "_chunk_run", once(OperationalError(CUT), lambda chunk: None))
+
+    def requeue_after_five_minutes(*, chunk):
+        if clock.now < 300:
+            raise OperationalError(CUT)
+        return chunks.chunk_requeue(chunk=chunk)
+
+    monkeypatch.setattr(running, "chunk_requeue", requeue_after_five_minutes)
+    running.chunk_run(chunk=chunk)
+
+    assert clock.now >= 300
+    assert Chunk.objects.get(pk=chunk.pk).attempts == 2  # put back, and taken again
 
 
 @pytest.mark.parametrize(

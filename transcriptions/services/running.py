@@ -107,14 +107,13 @@ def chunk_run(*, chunk: Chunk) -> None:
         if not is_outage(exc):
             raise
         logger.warning("job %s chunk %s: backend out (%s), put back", chunk.job, chunk.index, exc)
+        # Tried until the backend is back, for as long as the task may run: a chunk left
+        # running under a live worker would be recovered by no one. If the outage outlasts
+        # the task's timeout, django-q2 ends this worker process, and a dead worker's chunks
+        # are queued again by recovery (its replacement's start, the minute's housekeeping).
         through_outage(
-            lambda: chunk_requeue(chunk=chunk), within=OUTAGE_PATIENCE, what="chunk put back"
+            lambda: chunk_requeue(chunk=chunk), within=settings.JOB_TIMEOUT, what="chunk put back"
         )
-
-
-# How long a worker keeps trying to put back a chunk an outage stopped; past that the chunk
-# is left running under a live worker (docs/faults.md: not recovered yet).
-OUTAGE_PATIENCE = 120.0
 
 
 def _chunk_run(chunk: Chunk) -> None:
