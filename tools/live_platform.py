@@ -106,8 +106,8 @@ class LivePlatform:
     def api_base(self) -> str:
         return f"{self.url}/v1"
 
-    def manage(self, *args: str, check: bool = True, input: str | None = None) -> str:
-        done = subprocess.run(
+    def _manage_run(self, args: Sequence[str], input: str | None) -> subprocess.CompletedProcess:
+        return subprocess.run(
             [sys.executable, str(BASE_DIR / "manage.py"), *args],
             input=input,
             env=self.env,
@@ -116,17 +116,21 @@ class LivePlatform:
             text=True,
             timeout=START_TIMEOUT,
         )
+
+    def manage(self, *args: str, check: bool = True, input: str | None = None) -> str:
+        done = self._manage_run(args, input)
         if check and done.returncode != 0:
-            what = " ".join(args) if args[0] != "shell" else input
-            raise PlatformError(f"manage.py {what} failed:\n{done.stderr[-4000:]}")
+            raise PlatformError(f"manage.py {' '.join(args)} failed:\n{done.stderr[-4000:]}")
         return done.stdout.strip()
 
     def manage_many(self, *commands: Sequence[str]) -> list[str]:
         """Several management commands in one Django process, in order; each one's output.
         Each `manage.py` run spends a second or more starting Django, and set-ups run several
         in a row. Commands that read standard input still go through `manage`."""
-        out = self.manage("shell", "--command", _RUN_COMMANDS, input=json.dumps(commands))
-        return json.loads(out.splitlines()[-1])
+        done = self._manage_run(["shell", "--command", _RUN_COMMANDS], json.dumps(commands))
+        if done.returncode != 0:
+            raise PlatformError(f"manage.py {commands} failed:\n{done.stderr[-4000:]}")
+        return json.loads(done.stdout.strip().splitlines()[-1])
 
     def prepare(self, *, tenant: str, name: str) -> None:
         """As `make run` does: migrate, collect the static files the server (whitenoise) serves,

@@ -98,7 +98,10 @@ def topology_start(
         limits += ["--monthly-audio-seconds=100000000"]
         commands += [["set_tenant_limits", slug, *limits] for slug in TENANTS]
         outputs = platform.manage_many(*commands)
-        keys = {TENANTS[0]: platform.key, TENANTS[1]: outputs[1], TENANTS[2]: outputs[3]}
+        keys = {TENANTS[0]: platform.key}
+        # The others' (create_tenant, create_api_key) outputs come first, in pairs.
+        made = outputs[: 2 * len(TENANTS[1:])]
+        keys.update(zip(TENANTS[1:], made[1::2], strict=True))
         platform.start(workers_ready=CLUSTERS * (Q_WORKERS + 1), model="tiny.en")
     except BaseException:
         if platform is not None:
