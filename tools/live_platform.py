@@ -78,6 +78,21 @@ def _zombie(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] == "Z"
 
 
+def parent_pid(pid: int) -> int:
+    """The process's parent (0 once it is gone)."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
 def _die_with_parent() -> None:
     """In the child, before exec: if the process that started the platform dies (a test run
     killed with SIGKILL), `serve` gets SIGTERM and stops its own children."""
@@ -200,6 +215,13 @@ class LivePlatform:
     def pids(self) -> list[int]:
         """Every process this platform started (its session), `serve` included."""
         return session_pids(self.process.pid) if self.process is not None else []
+
+    def children(self, parents: set[int], *, named: str = "") -> set[int]:
+        """The platform's processes whose parent is one of `parents` (and whose command line
+        holds `named`). `serve`'s own children: `children({platform.process.pid})`."""
+        return {
+            pid for pid in self.pids() if parent_pid(pid) in parents and named in command_line(pid)
+        }
 
     def workers_ready(self, *, model: str = "") -> int:
         return len(self.worker_pids(model=model))

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="prctl and /proc
 SCRIPT = textwrap.dedent(
     """
     import ctypes, os, signal, subprocess, sys, time
-    from ops.management.commands.serve import group_alive
+    from ops.children import group_alive
 
     PR_SET_CHILD_SUBREAPER = 36
     assert ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0

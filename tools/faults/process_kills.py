@@ -7,10 +7,11 @@
     mid-batch               another): the chunk is decoded again by the dead-worker recovery
     every worker killed     every process under both sites' and the callbacks' sentinels at once
                             (the decoders, their monitors and pushers), as the OOM killer would
-
-The qcluster's own process and its sentinel are left alone: `serve` stops the whole platform
-when one of its children exits (production's systemd units restart it instead), so killing
-them here would measure `serve`, not the platform.
+    qcluster killed         the qcluster process (`serve`'s child) whose worker decodes a batch
+    mid-batch               chunk: `serve` ends what is left of its group (the sentinel, the
+                            workers) and starts it again, as a systemd unit's restart does
+    sentinel killed         the sentinel above that worker: the qcluster process ends with it
+    mid-batch               (it waits on nothing else), and the same follows
 
 Processes are found through /proc within the platform's session (tools.live_platform): serve's
 children are gunicorn's master and the qclusters; below those, web processes and sentinels;
@@ -22,7 +23,7 @@ import signal
 import time
 from pathlib import Path
 
-from tools.live_platform import LivePlatform
+from tools.live_platform import LivePlatform, parent_pid
 
 from .scenarios import Fault
 from .topology import Topology
@@ -31,43 +32,21 @@ from .topology import Topology
 AIM_WAIT = 30.0
 
 
-def _parent(pid: int) -> int:
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    except (OSError, IndexError, ValueError):
-        return 0
-
-
-def _command(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
-
-
-def _children(platform: LivePlatform, parents: set[int]) -> set[int]:
-    return {pid for pid in platform.pids() if _parent(pid) in parents}
-
-
 def web_processes(platform: LivePlatform) -> list[int]:
     """gunicorn's web processes (the master's children)."""
-    masters = {
-        pid for pid in _children(platform, {platform.process.pid}) if "gunicorn" in _command(pid)
-    }
-    return sorted(_children(platform, masters))
+    masters = platform.children({platform.process.pid}, named="gunicorn")
+    return sorted(platform.children(masters))
 
 
 def _sentinels(platform: LivePlatform) -> set[int]:
-    clusters = {
-        pid for pid in _children(platform, {platform.process.pid}) if "qcluster" in _command(pid)
-    }
-    return _children(platform, clusters)
+    clusters = platform.children({platform.process.pid}, named="qcluster")
+    return platform.children(clusters)
 
 
 def cluster_workers(platform: LivePlatform) -> list[int]:
     """Every process below a sentinel: django-q2's workers, monitor and pusher, of every
     cluster `serve` started (the callbacks' included)."""
-    return sorted(_children(platform, _sentinels(platform)))
+    return sorted(platform.children(_sentinels(platform)))
 
 
 def idle_workers_aim(topology: Topology) -> None:
@@ -78,7 +57,7 @@ def idle_workers_aim(topology: Topology) -> None:
     def idle_in_each() -> bool:
         inference = set(platform.worker_pids())
         busy = {pid for pid, _ in _running_chunks(platform)}
-        pools = [_children(platform, {s}) & inference for s in _sentinels(platform)]
+        pools = [platform.children({s}) & inference for s in _sentinels(platform)]
         return all(pool - busy for pool in pools if pool)
 
     _wait(idle_in_each, within=AIM_WAIT)
@@ -134,12 +113,25 @@ def batch_chunk_aim(topology: Topology) -> None:
     _wait(lambda: any(not i for _, i in _running_chunks(topology.platform)), within=AIM_WAIT)
 
 
-def batch_worker_kill_now(topology: Topology) -> None:
+def _batch_worker(topology: Topology) -> list[int]:
+    """The worker decoding a batch chunk (any chunk if none is), or none."""
     running = _running_chunks(topology.platform)
     if not running:  # ended between the aim and now: the next one
         _wait(lambda: _running_chunks(topology.platform), within=AIM_WAIT)
         running = _running_chunks(topology.platform)
-    _kill([pid for pid, _ in running[:1]])
+    return [pid for pid, _ in running[:1]]
+
+
+def batch_worker_kill_now(topology: Topology) -> None:
+    _kill(_batch_worker(topology))
+
+
+def batch_sentinel_kill_now(topology: Topology, *, generations: int) -> None:
+    """SIGKILL the batch worker's ancestor `generations` up: 1 its sentinel, 2 its qcluster."""
+    pids = _batch_worker(topology)
+    for _ in range(generations):
+        pids = [parent_pid(pid) for pid in pids if parent_pid(pid) > 1]
+    _kill(pids)
 
 
 def in_flight_aim(topology: Topology) -> None:
@@ -197,6 +189,17 @@ def batch_worker_kill() -> Fault:
     )
 
 
+def cluster_kill(what: str, generations: int) -> Fault:
+    return Fault(
+        f"{what} killed mid-batch",
+        inject=lambda t: batch_sentinel_kill_now(t, generations=generations),
+        heal=lambda t: None,
+        hold=0,
+        aim=batch_chunk_aim,
+        serves=DECODED,
+    )
+
+
 def every_worker_kill() -> Fault:
     return Fault(
         "every worker killed",
@@ -209,4 +212,10 @@ def every_worker_kill() -> Fault:
 
 
 def process_kills() -> list[Fault]:
-    return [web_process_kill(), batch_worker_kill(), every_worker_kill()]
+    return [
+        web_process_kill(),
+        batch_worker_kill(),
+        every_worker_kill(),
+        cluster_kill("qcluster", 2),
+        cluster_kill("sentinel", 1),
+    ]

@@ -3,7 +3,9 @@ inference workers and the callbacks cluster.
 
 Production runs them as separate services (platform/); this is the one-command local setup.
 Ctrl-C, SIGINT or SIGTERM to the process group, or SIGTERM (or SIGHUP) to `serve` alone stop
-everything within STOP_SECONDS; if a child dies, the others are stopped too.
+everything within ops.children.STOP_SECONDS. A child that exits on its own is started again,
+as the systemd units restart theirs (ops.children); one that keeps exiting at its start stops
+everything, `serve` exiting 1.
 
 Each child runs in a process group of its own, so a Ctrl-C in the terminal reaches `serve`
 only, and `serve` stops each child the way it expects: SIGTERM to gunicorn's master, SIGTERM to
@@ -13,13 +15,10 @@ sentinel whose parent died) is killed as a group; a job cut short that way is re
 platform's dead-worker recovery, as after any crash.
 """
 
-import contextlib
 import os
 import signal
-import subprocess
 import sys
 import threading
-import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -27,64 +26,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-# Graceful stop first; whatever is left at this point is killed, so the whole stop stays well
-# under 5 s (a test holds it to that).
-GRACE_SECONDS = 2.0
-STOP_SECONDS = 3.5
-
-
-def group_alive(pgid: int) -> bool:
-    """Whether a process of the group still runs. A killed worker whose sentinel died with it is
-    an orphan zombie until init reaps it, which some inits do late or never; signal 0 counts it,
-    so on Linux the group's members are read from /proc and zombies left out."""
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    proc = Path("/proc")
-    if not (proc / "self" / "stat").exists():
-        return True
-    for entry in proc.iterdir():
-        if entry.name.isdigit() and _running_in_group(entry / "stat", pgid):
-            return True
-    return False
-
-
-def _running_in_group(stat_path: Path, pgid: int) -> bool:
-    try:
-        stat = stat_path.read_text()
-    except OSError:
-        return False  # gone meanwhile
-    # After the command's name (which may hold spaces or parentheses): state, ppid, pgrp.
-    state, _ppid, group = stat.rsplit(")", 1)[1].split()[:3]
-    return state != "Z" and int(group) == pgid
-
-
-def _killpg(pgid: int, signum: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signum)
-
-
-def children_stop(children: list[subprocess.Popen]) -> None:
-    """SIGTERM to each child, wait for its whole group, SIGKILL the group at the deadline."""
-    start = time.monotonic()
-    for child in children:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-    for limit, final in ((GRACE_SECONDS, False), (STOP_SECONDS, True)):
-        while time.monotonic() - start < limit:
-            for child in children:
-                child.poll()  # reap a leader that exited, or its zombie keeps the group "alive"
-            if not any(group_alive(child.pid) for child in children):
-                return
-            time.sleep(0.05)
-        if not final:
-            for child in children:
-                _killpg(child.pid, signal.SIGKILL)
-    for child in children:
-        child.wait()
+from ops.children import Child, children_stop
 
 
 def static_files_ensure(stdout) -> None:
@@ -128,13 +70,16 @@ class Command(BaseCommand):
         env.update(BIND=f"{host}:{port}", Q_SITE_NAME=site)
         config = settings.BASE_DIR / "platform" / "gunicorn.conf.py"
         qcluster = [sys.executable, str(settings.BASE_DIR / "manage.py"), "qcluster"]
-        # (command, the cluster it runs): the web server, the site's clusters, then one
+        # (name, command, the cluster it runs): the web server, the site's clusters, then one
         # cluster per queue of its own (ALT_CLUSTERS: the callbacks), which django-q2 picks
         # by Q_CLUSTER_NAME.
         commands = [
-            ([sys.executable, "-m", "gunicorn", "-c", str(config)], site),
-            *[(qcluster, site)] * clusters,
-            *[(qcluster, name) for name in settings.Q_CLUSTER.get("ALT_CLUSTERS", {})],
+            ("gunicorn", [sys.executable, "-m", "gunicorn", "-c", str(config)], site),
+            *[(f"qcluster {site}", qcluster, site)] * clusters,
+            *[
+                (f"qcluster {name}", qcluster, name)
+                for name in settings.Q_CLUSTER.get("ALT_CLUSTERS", {})
+            ],
         ]
         stopping = threading.Event()
 
@@ -144,19 +89,15 @@ class Command(BaseCommand):
         # Before the first child exists, so a signal during start-up is not lost.
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, on_signal)
-        children: list[subprocess.Popen] = []
+        children: list[Child] = []
+        given_up = False
         try:
-            for command, cluster in commands:
+            for name, command, cluster in commands:
                 if stopping.is_set():
                     break
-                children.append(
-                    subprocess.Popen(
-                        command,
-                        env={**env, "Q_CLUSTER_NAME": cluster},
-                        cwd=settings.BASE_DIR,
-                        process_group=0,
-                    )
-                )
+                child = Child(name, command, {**env, "Q_CLUSTER_NAME": cluster}, settings.BASE_DIR)
+                child.start()
+                children.append(child)
             workers = settings.Q_WORKERS * clusters
             kept = settings.INTERACTIVE_WORKERS * clusters
             self.stdout.write(
@@ -165,8 +106,16 @@ class Command(BaseCommand):
             )
             self.stdout.flush()
             while not stopping.wait(0.2):
-                if any(child.poll() is not None for child in children):
-                    self.stderr.write("A child process exited; stopping the others.")
+                ended = [child for child in children if child.exited()]
+                if not all(child.restart(self._say) for child in ended):
+                    self._say("Stopping the others.")
+                    given_up = True
                     break
         finally:
-            children_stop(children)
+            children_stop([child.process for child in children if child.process])
+        if given_up:
+            sys.exit(1)
+
+    def _say(self, line: str) -> None:
+        self.stderr.write(line)
+        self.stderr.flush()
