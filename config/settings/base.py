@@ -156,6 +156,12 @@ from .api import *  # noqa: E402, F403
 from .speech import *  # noqa: E402, F403
 from .workers import *  # noqa: E402, F403
 
+# A client waits for its job no longer than the job may run (a synchronous request's 504, a
+# realtime turn's failure), unless the operator set the wait: a job that never starts (every
+# worker wedged) then answers within the job timeout too.
+if "SYNC_WAIT_TIMEOUT" not in env.ENVIRON:
+    SYNC_WAIT_TIMEOUT = min(SYNC_WAIT_TIMEOUT, JOB_TIMEOUT)  # noqa: F405
+
 # --- Logging ------------------------------------------------------------------------------------
 LOGGING = {
     "version": 1,
