@@ -2,7 +2,7 @@
 callback receivers that accept and never answer, the clock an hour ahead.
 
 Each needs something in place before the platform starts (`Fault.prepare`: a tmpfs under
-MEDIA_ROOT, private callback addresses allowed, libfaketime preloaded) and checks what the
+MEDIA_ROOT, private callback addresses allowed, a wall-clock shim preloaded) and checks what the
 common invariants do not see (`Fault.check`: files left on the disk, callbacks held up or never
 sent, chunks decoded twice). A fault whose tool is missing here is skipped, with the reason."""
 
@@ -119,63 +119,27 @@ def callbacks_hanging(count: int) -> Fault:
 
 # --- 7. The clock an hour ahead --------------------------------------------------------------
 
-# Debian's libfaketime 0.9.10 breaks Python's time.sleep when the monotonic clock is left alone
-# (wolfcw/libfaketime#426, fixed in 0.9.11): FAKETIME_LIB may name a newer build.
-FAKETIME_LIBS = (
-    os.environ.get("FAKETIME_LIB", ""),
-    "/usr/local/lib/faketime/libfaketime.so.1",
-    "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
-    "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
-)
-
-
-def _faketime_env(lib: str, timestamp_file: Path) -> dict[str, str]:
-    # Only the wall clock jumps, as a stepped system clock does: CLOCK_MONOTONIC goes on. The
-    # offset file is re-read every second by every process (children included: DONT_RESET).
-    return {
-        "LD_PRELOAD": lib,
-        "FAKETIME_TIMESTAMP_FILE": str(timestamp_file),
-        "FAKETIME_CACHE_DURATION": "1",
-        "FAKETIME_DONT_RESET": "1",
-        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
-    }
-
-
-def faketime_lib() -> tuple[str, str]:
-    """A libfaketime that moves the wall clock of a Python process and lets it sleep; or "" and
-    why none does."""
-    probe = "import time; t = time.time(); time.sleep(0.01); print(round(time.time() - t))"
-    tried = []
-    for lib in FAKETIME_LIBS:
-        if not lib or not Path(lib).exists():
-            continue
-        rc = Path(f"/tmp/faketime-probe-{os.getpid()}")
-        rc.write_text("+3600\n")
-        try:
-            done = subprocess.run(
-                ["python3", "-c", probe],
-                env={**os.environ, **_faketime_env(lib, rc)},
-                capture_output=True,
-                text=True,
-                timeout=30,
-            )
-        finally:
-            rc.unlink(missing_ok=True)
-        if done.returncode == 0:
-            return lib, ""
-        tried.append(f"{lib} ({done.stderr.strip().splitlines()[-1:]})")
-    if not tried:
-        return "", "libfaketime not found (apt-get install faketime; FAKETIME_LIB=<path>)"
-    return "", "no libfaketime >= 0.9.11 (FAKETIME_LIB=<path>); tried " + ", ".join(tried)
+# Our own shim (its source says why not libfaketime), built for each run by the C compiler.
+WALLCLOCK_SOURCE = Path(__file__).with_name("wallclock.c")
 
 
 def _clock_file(root: Path) -> Path:
-    return root / "faketime.rc"
+    return root / "wallclock.offset"
 
 
-def _clock_prepare(root: Path, lib: str) -> dict[str, str]:
-    _clock_file(root).write_text("+0\n")
-    return _faketime_env(lib, _clock_file(root))
+def _clock_prepare(root: Path, compiler: str) -> dict[str, str]:
+    """Build the shim into the run's folder; every platform process preloads it (children
+    included: they inherit the environment). Only the wall clock steps, as a stepped system
+    clock does: CLOCK_MONOTONIC goes on, and the offset file is re-read every second."""
+    lib = root / "wallclock.so"
+    subprocess.run(
+        [compiler, "-shared", "-fPIC", "-O2", "-o", str(lib), str(WALLCLOCK_SOURCE), "-ldl"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    _clock_file(root).write_text("0\n")
+    return {"LD_PRELOAD": str(lib), "WALLCLOCK_OFFSET_FILE": str(_clock_file(root))}
 
 
 def _clock_check(topology: Topology) -> list[str]:
@@ -184,7 +148,7 @@ def _clock_check(topology: Topology) -> list[str]:
     period (an hour ahead stays in the month, unless run at its very end)."""
     q = topology.platform.query
     # The jobs' times are the platform's clock, the database's now() is not (its server is
-    # not preloaded): an hour apart, or libfaketime was not in effect and nothing was shown.
+    # not preloaded): an hour apart, or the shim was not in effect and nothing was shown.
     ahead = q("SELECT extract(epoch FROM max(created_at) - now()) FROM transcriptions_job")[0][0]
     if ahead is None or float(ahead) < 1800:
         return [f"the platform's clock did not move (newest job {ahead} s from now)"]
@@ -200,15 +164,15 @@ def _clock_check(topology: Topology) -> list[str]:
 
 
 def clock_jump(hold: float) -> Fault:
-    lib, missing = faketime_lib()
+    compiler = shutil.which("cc") or shutil.which("gcc") or ""
     return Fault(
         "clock an hour ahead",
-        inject=lambda t: _clock_file(t.root).write_text("+3600\n"),
+        inject=lambda t: _clock_file(t.root).write_text("3600\n"),
         heal=lambda t: None,  # a stepped clock stays stepped: the platform must live with it
         hold=hold,
-        prepare=(lambda root: _clock_prepare(root, lib)) if lib else None,
+        prepare=(lambda root: _clock_prepare(root, compiler)) if compiler else None,
         check=_clock_check,
-        skipped=missing,
+        skipped="" if compiler else "no C compiler (cc) to build tools/faults/wallclock.c",
     )
 
 
