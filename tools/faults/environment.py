@@ -123,11 +123,11 @@ def callbacks_hanging(count: int) -> Fault:
 WALLCLOCK_SOURCE = Path(__file__).with_name("wallclock.c")
 
 
-def _clock_file(root: Path) -> Path:
+def clock_offset_file(root: Path) -> Path:
     return root / "wallclock.offset"
 
 
-def _clock_prepare(root: Path, compiler: str) -> dict[str, str]:
+def clock_shim_prepare(root: Path, compiler: str) -> dict[str, str]:
     """Build the shim into the run's folder; every platform process preloads it (children
     included: they inherit the environment). Only the wall clock steps, as a stepped system
     clock does: CLOCK_MONOTONIC goes on, and the offset file is re-read every second."""
@@ -138,8 +138,8 @@ def _clock_prepare(root: Path, compiler: str) -> dict[str, str]:
         capture_output=True,
         timeout=60,
     )
-    _clock_file(root).write_text("0\n")
-    return {"LD_PRELOAD": str(lib), "WALLCLOCK_OFFSET_FILE": str(_clock_file(root))}
+    clock_offset_file(root).write_text("0\n")
+    return {"LD_PRELOAD": str(lib), "WALLCLOCK_OFFSET_FILE": str(clock_offset_file(root))}
 
 
 def _clock_check(topology: Topology) -> list[str]:
@@ -167,10 +167,10 @@ def clock_jump(hold: float) -> Fault:
     compiler = shutil.which("cc") or shutil.which("gcc") or ""
     return Fault(
         "clock an hour ahead",
-        inject=lambda t: _clock_file(t.root).write_text("3600\n"),
+        inject=lambda t: clock_offset_file(t.root).write_text("3600\n"),
         heal=lambda t: None,  # a stepped clock stays stepped: the platform must live with it
         hold=hold,
-        prepare=(lambda root: _clock_prepare(root, compiler)) if compiler else None,
+        prepare=(lambda root: clock_shim_prepare(root, compiler)) if compiler else None,
         check=_clock_check,
         skipped="" if compiler else "no C compiler (cc) to build tools/faults/wallclock.c",
     )
