@@ -12,6 +12,8 @@
                             workers) and starts it again, as a systemd unit's restart does
     sentinel killed         the sentinel above that worker: the qcluster process ends with it
     mid-batch               (it waits on nothing else), and the same follows
+    every qcluster killed   every process of every qcluster at once (their own, sentinels,
+                            workers), as `pkill -9 -f qcluster` would: `serve` starts them all
 
 Processes are found through /proc within the platform's session (tools.live_platform): serve's
 children are gunicorn's master and the qclusters; below those, web processes and sentinels;
@@ -200,6 +202,24 @@ def cluster_kill(what: str, generations: int) -> Fault:
     )
 
 
+def every_qcluster_kill_now(topology: Topology) -> None:
+    platform = topology.platform
+    clusters = platform.children({platform.process.pid}, named="qcluster")
+    sentinels = platform.children(clusters)
+    _kill(sorted(clusters | sentinels | platform.children(sentinels)))
+
+
+def every_qcluster_kill() -> Fault:
+    return Fault(
+        "every qcluster killed",
+        inject=every_qcluster_kill_now,
+        heal=lambda t: None,
+        hold=0,
+        aim=batch_chunk_aim,
+        serves=DECODED,
+    )
+
+
 def every_worker_kill() -> Fault:
     return Fault(
         "every worker killed",
@@ -218,4 +238,5 @@ def process_kills() -> list[Fault]:
         every_worker_kill(),
         cluster_kill("qcluster", 2),
         cluster_kill("sentinel", 1),
+        every_qcluster_kill(),
     ]
