@@ -35,6 +35,7 @@ from live.services.session_slots import (
     live_session_seen,
 )
 from live.session import LiveSession
+from ops.outages import is_outage
 from transcriptions.errors import TranscriptionError
 
 from ..errors import to_api_error
@@ -208,7 +209,16 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         # Everything is decided before the handshake completes: a client cannot send a frame
         # before it is accepted, so one refused (error event, then the close at once) has had
         # none of its frames read or queued while its key was being looked up.
-        refusal = await self._admit()
+        try:
+            refusal = await self._admit()
+        except Exception as exc:
+            # The database or Redis out while the key is looked up or the session counted:
+            # the envelope's 503 as an error event (retryable), not the server's bare 500 for
+            # a handshake that raised. Nothing was counted: each step is one transaction.
+            if not is_outage(exc):
+                raise
+            error = to_api_error(exc).as_dict()["error"]
+            refusal = {"message": error["message"], "code": error["code"], "type": error["type"]}
         offered = self.scope.get("subprotocols", [])
         # A browser's handshake fails unless the server picks one of the offered protocols.
         await self.accept("realtime" if "realtime" in offered else None)

@@ -9,9 +9,11 @@ import threading
 
 import pytest
 from asgiref.testing import ApplicationCommunicator
+from django.db import OperationalError
 
 from accounts.authentication import api_key_check
 from api.realtime.consumer import RealtimeConsumer
+from live.models import LiveSession
 from tests.conftest import keyed_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -98,3 +100,31 @@ def test_a_message_over_the_limit_gets_an_error_event_and_the_close(tenant_a, se
     assert error["type"] == "error" and error["error"]["code"] == "message_too_large"
     assert "at most 1000 bytes" in error["error"]["message"]
     assert closed["type"] == "websocket.close" and closed["code"] == 1009
+
+
+@pytest.mark.parametrize("where", ["the key's lookup", "the session's count"])
+def test_the_database_out_at_the_handshake_is_a_retryable_error_event(tenant_a, monkeypatch, where):
+    """A read-only or restarting database while the session is admitted: the envelope's
+    `service_unavailable` as an error event and the close (a client retries it), not the
+    server's bare 500 for a handshake that raised; and no session is left counted."""
+
+    def out(**kwargs):
+        raise OperationalError("cannot execute INSERT in a read-only transaction")
+
+    target = "api_key_check" if where == "the key's lookup" else "live_session_open"
+    monkeypatch.setattr(f"api.realtime.consumer.{target}", out)
+    api = keyed_client(tenant_a)
+
+    async def run() -> tuple[bool, dict, dict]:
+        client = Client(api.key)
+        accepted = await client.connect()
+        event = await client.event()
+        closed = await client.receive_output(timeout=5)
+        return accepted, event, closed
+
+    accepted, event, closed = asyncio.run(run())
+    assert accepted
+    assert event["type"] == "error" and event["error"]["code"] == "service_unavailable"
+    assert event["error"]["type"] == "server_error"
+    assert closed["type"] == "websocket.close" and closed["code"] == 3000
+    assert not LiveSession.objects.exists()
