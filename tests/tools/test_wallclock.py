@@ -1,6 +1,8 @@
 """The clock fault's shim (tools/faults/wallclock.c): the wall clock of a process that
-preloads it steps by the offset file's seconds, while its sleeps, its monotonic clock and the
-age of a file it just wrote stay what they are (libfaketime 0.9.10 broke the sleeps)."""
+preloads it steps by the offset file's seconds, while its sleeps, its timed waits on
+multiprocessing's locks (until a wall-clock deadline: they waited the offset longer), its
+monotonic clock and the age of a file it just wrote stay what they are (libfaketime 0.9.10
+broke the sleeps)."""
 
 import shutil
 import subprocess
@@ -17,9 +19,12 @@ pytestmark = pytest.mark.skipif(
 )
 
 PROBE = """
-import os, time
+import multiprocessing, os, time
 wall, mono = time.time(), time.monotonic()
-time.sleep(0.3)
+time.sleep(0.15)
+lock = multiprocessing.Lock()
+lock.acquire()
+lock.acquire(timeout=0.15)  # a wait until a wall-clock deadline (sem_timedwait)
 slept = time.monotonic() - mono
 with open(os.environ["PROBE_FILE"], "w") as f:
     f.write("x")
@@ -51,5 +56,5 @@ def test_the_wall_clock_steps_and_nothing_else_does(tmp_path):
     before = time.time()
     wall, slept, age = _probe(env, tmp_path)
     assert 3600 - 30 < wall - before < 3600 + 30, "an hour ahead"
-    assert 0.25 < slept < 5, "time.sleep sleeps as long as asked"
+    assert 0.25 < slept < 5, "time.sleep and a lock's timed wait wait as long as asked"
     assert abs(age) < 5, "a file just written is not an hour old"

@@ -3,7 +3,9 @@
  * (stat and its kin, so that a file written after the step is not an hour old to the process
  * that wrote it, as gunicorn's worker heartbeats would be) move by the seconds written in
  * WALLCLOCK_OFFSET_FILE, re-read at most once a second. CLOCK_MONOTONIC and sleeping are left
- * alone, as a stepped system clock leaves them.
+ * alone, as a stepped system clock leaves them. Waits until a wall-clock time (sem_timedwait:
+ * Python's multiprocessing locks and queues, which django-q2's processes wait on) are given
+ * the kernel's time of the caller's deadline, or they would wait the offset longer.
  *
  * Our own because libfaketime, which does this, breaks Python's time.sleep when the monotonic
  * clock is left alone in the 0.9.10 that Debian and PyPI ship (wolfcw/libfaketime#426).
@@ -12,6 +14,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,4 +157,50 @@ int fstatat64(int dirfd, const char *path, struct stat64 *st, int flags) {
     if (!real)
         real = dlsym(RTLD_NEXT, "fstatat64");
     return moved64(real(dirfd, path, st, flags), st);
+}
+
+/* A deadline on the shifted wall clock, as the kernel's clock reads it. */
+static struct timespec unshifted(const struct timespec *deadline) {
+    struct timespec real = *deadline;
+
+    offset_refresh();
+    real.tv_sec -= offset_seconds;
+    return real;
+}
+
+int sem_timedwait(sem_t *sem, const struct timespec *deadline) {
+    static int (*real)(sem_t *, const struct timespec *);
+    struct timespec kernel;
+
+    if (!real)
+        real = dlsym(RTLD_NEXT, "sem_timedwait");
+    if (!deadline)
+        return real(sem, deadline);
+    kernel = unshifted(deadline);
+    return real(sem, &kernel);
+}
+
+int sem_clockwait(sem_t *sem, clockid_t clock, const struct timespec *deadline) {
+    static int (*real)(sem_t *, clockid_t, const struct timespec *);
+    struct timespec kernel;
+
+    if (!real)
+        real = dlsym(RTLD_NEXT, "sem_clockwait");
+    if (!deadline || clock != CLOCK_REALTIME)
+        return real(sem, clock, deadline);
+    kernel = unshifted(deadline);
+    return real(sem, clock, &kernel);
+}
+
+int clock_nanosleep(clockid_t clock, int flags, const struct timespec *request,
+                    struct timespec *remain) {
+    static int (*real)(clockid_t, int, const struct timespec *, struct timespec *);
+    struct timespec kernel;
+
+    if (!real)
+        real = dlsym(RTLD_NEXT, "clock_nanosleep");
+    if (!request || clock != CLOCK_REALTIME || !(flags & TIMER_ABSTIME))
+        return real(clock, flags, request, remain);
+    kernel = unshifted(request);
+    return real(clock, flags, &kernel, remain);
 }
