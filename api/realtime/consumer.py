@@ -307,11 +307,15 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code) -> None:
         session, self.session = self.session, None
-        if session is not None:
-            await session.close()
-        if self.heartbeat is not None:
-            self.heartbeat.cancel()
-            self.heartbeat = None
-        if self.counted is not None:
-            counted, self.counted = self.counted, None
-            await in_thread(live_session_close)(counted)
+        try:
+            if session is not None:
+                await session.close()
+        finally:
+            # Whatever the close met, the session stops counting (its row would only stop
+            # counting once stale, a minute on).
+            if self.heartbeat is not None:
+                self.heartbeat.cancel()
+                self.heartbeat = None
+            if self.counted is not None:
+                counted, self.counted = self.counted, None
+                await in_thread(live_session_close)(counted)

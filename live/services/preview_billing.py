@@ -37,8 +37,10 @@ from ..models import LiveSession
 
 PREVIEW_ENDPOINT = "/v1/realtime/preview"
 # How long giving back or settling a turn's hold keeps trying while the database is out (a
-# restart cuts every connection): else its seconds stay held until the session's row is reaped.
-OUTAGE_PATIENCE = 10.0
+# restart cuts every connection, a failover makes it read-only for a while): else its seconds
+# stay held until the session's row is reaped. The wait holds one of the realtime share's
+# threads (ops.threads), for a session that is ending anyway.
+OUTAGE_PATIENCE = 60.0
 PREVIEW_METHOD = "WS"
 
 

@@ -32,6 +32,7 @@ from django_q.tasks import async_task
 import speech as engine
 from accounts.models import Tenant
 from ops import threads
+from ops.outages import is_outage
 from speech import SAMPLE_RATE
 from transcriptions.models import Chunk
 from transcriptions.services.waiting import topic_notify, topic_wait_async
@@ -179,4 +180,12 @@ async def live_preview_take(preview_pk: int, *, timeout: float) -> str | None:
 
 
 def live_preview_drop(preview_pk: int) -> None:
-    LivePreview.objects.filter(pk=preview_pk).delete()
+    """The preview's row is no longer wanted. With the database out it is left to the hourly
+    purge (live.services.retention): what comes after (the turn's hold settled) must not wait
+    on it, nor be skipped."""
+    try:
+        LivePreview.objects.filter(pk=preview_pk).delete()
+    except Exception as exc:
+        if not is_outage(exc):
+            raise
+        logger.warning("preview %s left for the purge: backend unavailable (%s)", preview_pk, exc)

@@ -8,10 +8,12 @@ import subprocess
 from datetime import timedelta
 
 import pytest
+from django.db import OperationalError
 from django.utils import timezone
 
 from billing.models import QuotaPeriod
 from live.models import LiveSession
+from live.services import preview_billing, preview_decoding
 from live.services.preview_billing import (
     PreviewCharge,
     live_preview_hold,
@@ -19,6 +21,7 @@ from live.services.preview_billing import (
     live_preview_settle,
 )
 from live.services.session_slots import live_session_open
+from ops import outages
 from transcriptions.services import retention
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -83,3 +86,50 @@ def test_the_purge_gives_back_the_holds_of_stale_rows_of_any_machine(tenant_a):
     )
     assert retention.purge_expired()["live_sessions"] == 1
     assert reserved(tenant_a) == 0
+
+
+class _Clock:
+    """ops.outages' clock, where a wait passes at once."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+READ_ONLY = "cannot execute UPDATE in a read-only transaction"
+
+
+def test_a_turn_ending_while_the_database_is_read_only_for_20_s_gives_its_hold_back(
+    tenant_a, monkeypatch
+):
+    """A failover's read-only spell (the fault harness's 20 s) as the session ends: the drop of
+    its last preview does not stop the close, and the hold is settled once writes come back
+    (it was tried for 10 s, then left held until the session's row was reaped)."""
+    assert live_session_open(tenant_id=tenant_a.pk, session_id="sess_ro", limit=1)
+    charge = held_by_session(tenant_a, "sess_ro", 3)
+    clock = _Clock()
+    monkeypatch.setattr(outages, "time", clock)
+    real_unhold = preview_billing.quota_unhold
+
+    def read_only_for_20_s(**kwargs):
+        if clock.now < 20:
+            raise OperationalError(READ_ONLY)
+        return real_unhold(**kwargs)
+
+    monkeypatch.setattr(preview_billing, "quota_unhold", read_only_for_20_s)
+
+    def delete_refused(*args, **kwargs):
+        raise OperationalError(READ_ONLY)
+
+    monkeypatch.setattr(preview_decoding.LivePreview.objects, "filter", delete_refused)
+    preview_decoding.live_preview_drop(1)  # left for the purge, not raised
+    live_preview_settle(tenant=tenant_a, api_key=None, model="tiny.en", charge=charge, end="x")
+
+    assert clock.now >= 20
+    assert reserved(tenant_a) == 0
+    assert LiveSession.objects.get(public_id="sess_ro").held_seconds == 0
