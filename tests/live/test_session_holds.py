@@ -22,6 +22,7 @@ from live.services.preview_billing import (
 )
 from live.services.session_slots import live_session_open
 from ops import outages
+from tests.clocks import OutageClock
 from transcriptions.services import retention
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -88,19 +89,6 @@ def test_the_purge_gives_back_the_holds_of_stale_rows_of_any_machine(tenant_a):
     assert reserved(tenant_a) == 0
 
 
-class _Clock:
-    """ops.outages' clock, where a wait passes at once."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
 READ_ONLY = "cannot execute UPDATE in a read-only transaction"
 
 
@@ -112,7 +100,7 @@ def test_a_turn_ending_while_the_database_is_read_only_for_20_s_gives_its_hold_b
     (it was tried for 10 s, then left held until the session's row was reaped)."""
     assert live_session_open(tenant_id=tenant_a.pk, session_id="sess_ro", limit=1)
     charge = held_by_session(tenant_a, "sess_ro", 3)
-    clock = _Clock()
+    clock = OutageClock()
     monkeypatch.setattr(outages, "time", clock)
     real_unhold = preview_billing.quota_unhold
 

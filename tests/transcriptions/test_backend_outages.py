@@ -18,6 +18,7 @@ from billing.models import UsageRecord
 from ops import outages
 from ops.workers import worker_identity
 from tests.billing.conftest import counters
+from tests.clocks import OutageClock
 from tests.conftest import assert_error, transcribe_jfk
 from transcriptions.models import Chunk, Job
 from transcriptions.services import chunks, running, submission, waiting
@@ -49,19 +50,6 @@ def test_a_database_cut_mid_decode_puts_the_chunk_back_and_bills_once(api_a, mon
     [row] = UsageRecord.objects.filter(job_id=job.public_id)
     assert row.billed_seconds == 11
     assert counters(api_a.tenant) == (0, 11, 0)
-
-
-class OutageClock:
-    """ops.outages' clock, where a wait passes at once: an outage of minutes in no time."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def test_a_chunk_is_put_back_after_an_outage_of_minutes(tenant_a, monkeypatch):

@@ -180,25 +180,19 @@ def web_process_kill() -> Fault:
 DECODED = ("sync", "stream", "realtime")
 
 
+def _decoder_kill(name: str, inject, aim=batch_chunk_aim) -> Fault:
+    """A kill of what decodes: nothing to heal, the recovery counted on a decoded answer."""
+    return Fault(name, inject=inject, heal=lambda t: None, hold=0, aim=aim, serves=DECODED)
+
+
 def batch_worker_kill() -> Fault:
-    return Fault(
-        "qcluster worker killed mid-batch",
-        inject=batch_worker_kill_now,
-        heal=lambda t: None,
-        hold=0,
-        aim=batch_chunk_aim,
-        serves=DECODED,
-    )
+    return _decoder_kill("qcluster worker killed mid-batch", batch_worker_kill_now)
 
 
 def cluster_kill(what: str, generations: int) -> Fault:
-    return Fault(
+    return _decoder_kill(
         f"{what} killed mid-batch",
-        inject=lambda t: batch_sentinel_kill_now(t, generations=generations),
-        heal=lambda t: None,
-        hold=0,
-        aim=batch_chunk_aim,
-        serves=DECODED,
+        lambda t: batch_sentinel_kill_now(t, generations=generations),
     )
 
 
@@ -210,24 +204,12 @@ def every_qcluster_kill_now(topology: Topology) -> None:
 
 
 def every_qcluster_kill() -> Fault:
-    return Fault(
-        "every qcluster killed",
-        inject=every_qcluster_kill_now,
-        heal=lambda t: None,
-        hold=0,
-        aim=batch_chunk_aim,
-        serves=DECODED,
-    )
+    return _decoder_kill("every qcluster killed", every_qcluster_kill_now)
 
 
 def every_worker_kill() -> Fault:
-    return Fault(
-        "every worker killed",
-        inject=lambda t: _kill(cluster_workers(t.platform)),
-        heal=lambda t: None,
-        hold=0,
-        aim=idle_workers_aim,
-        serves=DECODED,
+    return _decoder_kill(
+        "every worker killed", lambda t: _kill(cluster_workers(t.platform)), aim=idle_workers_aim
     )
 
 
