@@ -17,6 +17,7 @@ heap), not a leak of the platform's."""
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import textwrap
@@ -149,6 +150,7 @@ def main() -> int:
         print("\nGrown most since the warm-up:", *(f"{n:+d} {k}" for n, k in grown), sep="\n  ")
     finally:
         topology.stop()
+        shutil.rmtree(folder, ignore_errors=True)
     return 0
 
 
