@@ -12,17 +12,19 @@ FRAME_SECONDS = 0.01  # one mel frame every 10 ms
 HOP_SECONDS = 0.75
 # A cluster takes a known speaker's name when its centroid is at least this similar to the
 # speaker's reference embedding (the closest pairs first: one name per cluster and one cluster
-# per name).
-KNOWN_SIMILARITY = 0.83
+# per name). A reference and a cluster of its voice are 0.6-0.9 alike, of another voice under
+# 0.4.
+KNOWN_SIMILARITY = 0.5
 # A cluster with less speech than this must show it is a speaker of its own (a short answer)
 # and not a few stray windows of another voice (a cough, a window across a change of speaker,
-# a snippet too short to embed well): it must hold a turn of its own, stretches of speech
-# between pauses that no other cluster shares, of at least SHORTEST_SPEAKER_SECONDS, and its
-# centroid must be less similar than SAME_VOICE_SIMILARITY to every other. Else its windows
+# a snippet too short to embed well): it must hold a turn of its own, a stretch of speech
+# between pauses that no other cluster shares, of at least SHORTEST_SPEAKER_SECONDS (snippets
+# of a few tenths of a second, each alone between pauses, embed too far from their voice to
+# count), and its centroid must be less similar than SAME_VOICE_SIMILARITY to every other. Else its windows
 # join the closest other cluster.
 SMALLEST_SPEAKER_SECONDS = 2.0
-SHORTEST_SPEAKER_SECONDS = 1.25
-SAME_VOICE_SIMILARITY = 0.75
+SHORTEST_SPEAKER_SECONDS = 1.0
+SAME_VOICE_SIMILARITY = 0.5
 
 
 def _average_linkage(vectors: np.ndarray) -> list[tuple[float, int, int]]:
@@ -120,17 +122,17 @@ def absorb_small(
         others = [k for k in present if k != smallest]
         similarity = {k: float(centroids[k] @ own) / np.linalg.norm(centroids[k]) for k in others}
         closest = max(others, key=lambda k: similarity[k])
-        own_turns = _own_turn_seconds(labels, windows, groups, smallest)
-        if own_turns >= SHORTEST_SPEAKER_SECONDS and similarity[closest] < SAME_VOICE_SIMILARITY:
+        own_turn = _longest_own_turn(labels, windows, groups, smallest)
+        if own_turn >= SHORTEST_SPEAKER_SECONDS and similarity[closest] < SAME_VOICE_SIMILARITY:
             kept.add(smallest)
         else:
             labels[labels == smallest] = closest
 
 
-def _own_turn_seconds(
+def _longest_own_turn(
     labels: np.ndarray, windows: list[tuple[int, int]], groups: list[int], label: int
 ) -> float:
-    """The seconds of the stretches of speech whose windows are all the label's."""
+    """The seconds of the longest stretch of speech whose windows are all the label's."""
     spans: dict[int, tuple[int, int]] = {}
     mixed: set[int] = set()
     for (first, last), group, own in zip(windows, groups, labels, strict=True):
@@ -140,9 +142,8 @@ def _own_turn_seconds(
             spans[group] = (min(spans[group][0], first), max(spans[group][1], last))
         else:
             spans[group] = (first, last)
-    return sum(last - first for g, (first, last) in spans.items() if g not in mixed) * (
-        FRAME_SECONDS
-    )
+    own = [last - first for g, (first, last) in spans.items() if g not in mixed]
+    return max(own, default=0) * FRAME_SECONDS
 
 
 def cluster_centroids(vectors: np.ndarray, labels: np.ndarray) -> np.ndarray:

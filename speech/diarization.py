@@ -1,9 +1,9 @@
 """Speaker diarization: who spoke when, offline, on the CPU, with numpy only.
 
 Speech (Silero VAD's regions, within Whisper's segments when given) is cut into windows of 1.5 s
-every 0.75 s, each window is embedded by the speaker encoder (speaker_encoder.py: Resemblyzer's
-voice encoder, weights from its PyPI wheel, checked by SHA-256, loaded once per process), the
-windows are clustered by average linkage on cosine distance (the number of speakers is found by a
+every 0.75 s, each window is embedded by the speaker encoder (campplus.py: CAM++, weights from a
+PyPI wheel, checked by SHA-256, loaded once per process; speaker_encoder.py), the windows are
+clustered by average linkage on cosine distance (the number of speakers is found by a
 threshold, not given), isolated windows are smoothed away, and the turns are labelled: a
 cluster close enough to a known speaker's reference takes that speaker's name, the others
 "A", "B", ... in the order in which they first speak.
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .campplus import fbank
 from .clustering import (
     FRAME_SECONDS,
     HOP_SECONDS,
@@ -25,16 +26,20 @@ from .clustering import (
     speaker_names,
 )
 from .constants import SAMPLE_RATE
-from .speaker_encoder import get_encoder, mel_frames, volume_gain
+from .speaker_encoder import get_encoder
 
 WINDOW_SECONDS = 1.5
 SHORTEST_WINDOW = 0.5  # speech shorter than this is given its neighbours' speaker
-# Average cosine distance under which two clusters are one speaker. Resemblyzer's embeddings
-# are non-negative, so distances lie in [0, 1]. Tuned on real voices (tests/data): between
-# where the windows of one noisy, quieter voice (jfk.flac) are all merged and where the two
-# closest voices (Allison and June) still stay apart; quick turns came out right in between.
-CLUSTER_THRESHOLD = 0.29
-BATCH = 64  # windows per forward pass
+# Average cosine distance under which two clusters are one speaker (distances lie in [0, 2]).
+# CAM++'s 1.5-s windows of one voice are on average 0.5-0.9 alike, of two voices -0.1-0.3
+# (the closest pair here: Allison and June); the conversations of the benchmark and of
+# `python -m tools.speaker_mixes` come out the same from 0.6 to 0.7.
+CLUSTER_THRESHOLD = 0.6
+# The longest stretch of speech the network runs over at once (its memory grows with it).
+CHUNK_SECONDS = 8.0
+FBANK_SHIFT_SAMPLES = SAMPLE_RATE // 100
+FBANK_FRAME_SAMPLES = SAMPLE_RATE * 25 // 1000
+EMBEDDING_SIZE = 192
 # Silero's regions: a pause this long ends one (a new voice usually comes after a pause), and
 # each is padded by this much.
 VAD_MIN_SILENCE_MS = 300
@@ -72,26 +77,45 @@ def _speech_regions(samples: np.ndarray) -> list[tuple[float, float]]:
     return [(r["start"] / SAMPLE_RATE, r["end"] / SAMPLE_RATE) for r in regions]
 
 
-def _embed_windows(
-    samples: np.ndarray, mels: np.ndarray, windows: list[tuple[int, int]]
-) -> np.ndarray:
-    """One embedding per window [first frame, last frame), each window brought to the
-    encoder's loudness on its own (the encoder reads mel power, not its log)."""
-    encoder = get_encoder()
-    out = np.zeros((len(windows), 256), dtype=np.float32)
-    by_length: dict[int, list[int]] = {}
+def _chunks(windows: list[tuple[int, int]], groups: list[int]) -> list[tuple[int, int, list[int]]]:
+    """The windows (in order) gathered into stretches of at most CHUNK_SECONDS, each window
+    whole in one, none across a pause between stretches of speech: (first frame, last frame,
+    window indexes)."""
+    limit = round(CHUNK_SECONDS / FRAME_SECONDS)
+    chunks: list[tuple[int, int, list[int]]] = []
     for index, (first, last) in enumerate(windows):
-        by_length.setdefault(last - first, []).append(index)
-    for length, indexes in by_length.items():
-        for start in range(0, len(indexes), BATCH):
-            batch = indexes[start : start + BATCH]
-            stack = np.empty((len(batch), length, mels.shape[1]), dtype=np.float32)
-            for row, index in enumerate(batch):
-                first, last = windows[index]
-                gain = volume_gain(samples[first * 160 : last * 160])
-                stack[row] = mels[first:last] * (gain * gain)
-            out[batch] = encoder(stack)
-    return out
+        if chunks:
+            start, end, members = chunks[-1]
+            if groups[members[-1]] == groups[index] and last - start <= limit:
+                chunks[-1] = (start, max(end, last), [*members, index])
+                continue
+        chunks.append((first, last, [index]))
+    return chunks
+
+
+def _embed_windows(
+    samples: np.ndarray, windows: list[tuple[int, int]], groups: list[int]
+) -> np.ndarray:
+    """One unit embedding per window [first frame, last frame) of 10 ms. The network runs once over
+    each chunk of consecutive windows (windows overlap by half: per window it would run twice
+    over every frame) and each window's embedding pools the network's frames under it. The
+    filterbank's mean over the chunk is taken off (3D-Speaker's normalisation), so the input's
+    loudness does not matter."""
+    encoder = get_encoder()
+    out = np.zeros((len(windows), EMBEDDING_SIZE), dtype=np.float32)
+    tail = FBANK_FRAME_SAMPLES - FBANK_SHIFT_SAMPLES
+    for start, end, members in _chunks(windows, groups):
+        feats = fbank(samples[start * FBANK_SHIFT_SAMPLES : end * FBANK_SHIFT_SAMPLES + tail])
+        feats -= feats.mean(axis=0)
+        frames = encoder.frames(feats[None])[0]
+        # The network's frames are 20 ms: frame j is centred on filterbank frame 2 j.
+        pooled = [
+            frames[:, (first - start) // 2 : -(-(last - start) // 2)]
+            for first, last in (windows[i] for i in members)
+        ]
+        for index, span in zip(members, pooled, strict=True):
+            out[index] = encoder.pool(span[None])[0]
+    return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
 
 
 def _windows(start: float, end: float, total_frames: int) -> list[tuple[int, int]]:
@@ -109,8 +133,9 @@ def _windows(start: float, end: float, total_frames: int) -> list[tuple[int, int
 
 
 def embed(samples: np.ndarray, sampling_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """One L2-normalised embedding of a stretch of speech (a reference clip of a speaker):
-    its speech (Silero VAD) in windows of 1.6 s, embedded and averaged."""
+    """One L2-normalised embedding of a stretch of speech (a reference clip of a speaker): its
+    speech (Silero VAD) joined, run through the network in chunks of at most CHUNK_SECONDS,
+    and all the network's frames pooled into one."""
     samples = _as_16k(samples, sampling_rate)
     if len(samples) < SAMPLE_RATE * SHORTEST_WINDOW:
         raise ValueError("a speaker reference needs at least half a second of audio")
@@ -120,15 +145,16 @@ def embed(samples: np.ndarray, sampling_rate: int = SAMPLE_RATE) -> np.ndarray:
     )
     if len(speech) < SAMPLE_RATE * SHORTEST_WINDOW:
         speech = samples
-    mels = mel_frames(speech)
-    width = 160  # the encoder's training length, 1.6 s
-    starts = list(range(0, max(1, len(mels) - width + 1), width // 2))
-    if starts[-1] + width < len(mels):
-        starts.append(len(mels) - width)
-    windows = [(s, min(s + width, len(mels))) for s in starts]
-    vectors = _embed_windows(speech, mels, windows)
-    mean = vectors.mean(axis=0)
-    return (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
+    feats = fbank(speech)
+    feats -= feats.mean(axis=0)
+    encoder = get_encoder()
+    limit = round(CHUNK_SECONDS / FRAME_SECONDS)
+    frames = np.concatenate(
+        [encoder.frames(feats[None, i : i + limit])[0] for i in range(0, len(feats), limit)],
+        axis=1,
+    )
+    vector = encoder.pool(frames[None])[0]
+    return (vector / max(float(np.linalg.norm(vector)), 1e-12)).astype(np.float32)
 
 
 # --- Diarization ----------------------------------------------------------------------------
@@ -174,16 +200,16 @@ def diarize(
     stretches = _merge_overlapping(stretches)
     if not stretches:
         return []
-    mels = mel_frames(samples)
+    total_frames = len(samples) // FBANK_SHIFT_SAMPLES
     windows: list[tuple[int, int]] = []
     groups: list[int] = []
     for group, (start, end) in enumerate(stretches):
-        found = _windows(start, end, len(mels))
+        found = _windows(start, end, total_frames)
         windows += found
         groups += [group] * len(found)
     if not windows:  # only snippets of speech: one speaker, unnamed
         return _turns([(s, e, 0) for s, e in stretches], ["A"])
-    vectors = _embed_windows(samples, mels, windows)
+    vectors = _embed_windows(samples, windows, groups)
     labels = cluster(vectors, CLUSTER_THRESHOLD, max(1, max_speakers))
     labels = smooth(labels, groups)
     labels = absorb_small(vectors, labels, windows, groups)

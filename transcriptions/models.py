@@ -64,7 +64,7 @@ class Job(models.Model):
     keywords = models.JSONField(default=list, blank=True)
     languages = models.JSONField(default=list, blank=True)
     # gpt-4o-transcribe-diarize's `known_speaker_names[]` with their references:
-    # [{"name", "reference": the stored file, "embedding": [256 floats]}] (the speaker
+    # [{"name", "reference": the stored file, "embedding": [192 floats]}] (the speaker
     # encoder's, taken by the worker; the file is deleted with the job's audio).
     known_speakers = models.JSONField(default=list, blank=True)
     # Live turns (the Realtime API) only: the seconds of Whisper's encoder window

@@ -10,6 +10,7 @@ import pytest
 from django.core.files.storage import default_storage
 
 from api.serializers import messages
+from speech import diarization
 from tests.api.diarized import REFERENCES, assert_diarized, post, reference
 from tests.audio import JFK, long_silence_flac
 from tests.conftest import assert_error
@@ -39,7 +40,7 @@ def test_known_speakers_take_their_names(api_a):
     assert_diarized(response.json(), names={"jfk": "A", "allison": "agent"})
     [speaker] = Job.objects.get().known_speakers
     # Embedded by the worker; the reference file it was stored as is gone with the job.
-    assert speaker["name"] == "agent" and len(speaker["embedding"]) == 256
+    assert speaker["name"] == "agent" and len(speaker["embedding"]) == diarization.EMBEDDING_SIZE
     assert not default_storage.exists(speaker["reference"])
 
 

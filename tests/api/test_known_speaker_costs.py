@@ -38,7 +38,7 @@ def heavy_work(monkeypatch):
 
     spy("decode", limits, "decode_bounded")
     spy("embed", diarization, "embed")
-    spy("encoder", speaker_encoder.VoiceEncoder, "__call__")
+    spy("encoder", speaker_encoder.CAMPPlus, "frames")
     return calls
 
 
@@ -161,3 +161,24 @@ def test_a_diarizing_job_without_the_encoder_fails_before_it_is_transcribed(
     )
     assert_error(response, 500, code="speaker_encoder_unavailable", type="server_error")
     assert transcribed == [] and no_encoder_copy == []
+
+
+def test_an_embedding_of_another_encoder_is_taken_again(api_a, settings, heavy_work):
+    """A job queued before the speaker encoder changed holds embeddings of another size: the
+    worker embeds those references again (they are kept until the job ends) and no other."""
+    from transcriptions.services.speakers import known_speakers_embed
+
+    settings.RETAIN_AUDIO = True
+    assert four_references(api_a, JFK.read_bytes()).status_code == 200
+    job = Job.objects.get()
+    current = [speaker["embedding"] for speaker in job.known_speakers]
+    stale = [dict(speaker) for speaker in job.known_speakers]
+    stale[1]["embedding"] = [0.0625] * 256  # Resemblyzer's size
+    Job.objects.filter(pk=job.pk).update(known_speakers=stale)
+    job.refresh_from_db()
+    before = heavy_work["embed"]
+    embedded = known_speakers_embed(job)
+    assert heavy_work["embed"] == before + 1
+    assert [len(v) for v in embedded.values()] == [diarization.EMBEDDING_SIZE] * 4
+    job.refresh_from_db()
+    assert [speaker["embedding"] for speaker in job.known_speakers] == current

