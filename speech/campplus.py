@@ -258,6 +258,10 @@ class CAMPPlus:
         count = frames.shape[-1]
         std = frames.std(-1, ddof=1) if count > 1 else np.full(frames.shape[:2], 1e-2)
         stats = np.concatenate([frames.mean(-1), std], axis=1).astype(np.float32)
+        return self.dense_layer(stats)
+
+    def dense_layer(self, stats: np.ndarray) -> np.ndarray:
+        """(B, 1024) means and standard deviations -> (B, 192)."""
         scale, shift = self.dense_bn
         return (stats @ self.dense.T) * scale + shift
 

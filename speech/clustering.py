@@ -16,15 +16,13 @@ HOP_SECONDS = 0.75
 # 0.4.
 KNOWN_SIMILARITY = 0.5
 # A cluster with less speech than this must show it is a speaker of its own (a short answer)
-# and not a few stray windows of another voice (a cough, a window across a change of speaker,
-# a snippet too short to embed well): it must hold a turn of its own, a stretch of speech
-# between pauses that no other cluster shares, of at least SHORTEST_SPEAKER_SECONDS (snippets
-# of a few tenths of a second, each alone between pauses, embed too far from their voice to
-# count), and its centroid must be less similar than SAME_VOICE_SIMILARITY to every other. Else its windows
-# join the closest other cluster.
+# and not a few stray windows of another voice (a cough, a window across a change of speaker):
+# its centroid must be less similar than SAME_VOICE_SIMILARITY to every other, else its windows
+# join the closest other cluster. How long its turns are does not count: a speaker may say one
+# word. The threshold lies between a noisy voice's second turn and its first (0.38, jfk.flac)
+# and a speaker's single short turn and the others (under 0.3 in `tools.speaker_mixes`).
 SMALLEST_SPEAKER_SECONDS = 2.0
-SHORTEST_SPEAKER_SECONDS = 1.0
-SAME_VOICE_SIMILARITY = 0.5
+SAME_VOICE_SIMILARITY = 0.35
 
 
 def _average_linkage(vectors: np.ndarray) -> list[tuple[float, int, int]]:
@@ -99,11 +97,11 @@ def smooth(labels: np.ndarray, groups: list[int]) -> np.ndarray:
 
 
 def absorb_small(
-    vectors: np.ndarray, labels: np.ndarray, windows: list[tuple[int, int]], groups: list[int]
+    vectors: np.ndarray, labels: np.ndarray, windows: list[tuple[int, int]]
 ) -> np.ndarray:
     """Clusters given less than SMALLEST_SPEAKER_SECONDS of speech (a window counts for its
     hop), smallest first, join the cluster whose centroid is closest to theirs, unless they
-    hold a turn of their own and sound like no other (SHORTEST_SPEAKER_SECONDS)."""
+    sound like no other (SAME_VOICE_SIMILARITY)."""
     labels = labels.copy()
     hop = round(HOP_SECONDS / FRAME_SECONDS)
     share = np.array([min(last - first, hop) for first, last in windows]) * FRAME_SECONDS
@@ -122,28 +120,35 @@ def absorb_small(
         others = [k for k in present if k != smallest]
         similarity = {k: float(centroids[k] @ own) / np.linalg.norm(centroids[k]) for k in others}
         closest = max(others, key=lambda k: similarity[k])
-        own_turn = _longest_own_turn(labels, windows, groups, smallest)
-        if own_turn >= SHORTEST_SPEAKER_SECONDS and similarity[closest] < SAME_VOICE_SIMILARITY:
+        if similarity[closest] < SAME_VOICE_SIMILARITY:
             kept.add(smallest)
         else:
             labels[labels == smallest] = closest
 
 
-def _longest_own_turn(
-    labels: np.ndarray, windows: list[tuple[int, int]], groups: list[int], label: int
-) -> float:
-    """The seconds of the longest stretch of speech whose windows are all the label's."""
-    spans: dict[int, tuple[int, int]] = {}
-    mixed: set[int] = set()
-    for (first, last), group, own in zip(windows, groups, labels, strict=True):
-        if own != label:
-            mixed.add(group)
-        elif group in spans:
-            spans[group] = (min(spans[group][0], first), max(spans[group][1], last))
-        else:
-            spans[group] = (first, last)
-    own = [last - first for g, (first, last) in spans.items() if g not in mixed]
-    return max(own, default=0) * FRAME_SECONDS
+def relabel(scores: np.ndarray, groups: list[int], penalty: float) -> np.ndarray:
+    """A label per window, given each window's score for every label (windows in time order,
+    grouped by stretch of speech): within each stretch, the sequence of labels with the
+    highest total score less `penalty` per change of label (Viterbi)."""
+    labels = np.zeros(len(scores), dtype=int)
+    if len(scores) == 0:
+        return labels
+    bounds = np.flatnonzero(np.diff(np.asarray(groups))) + 1
+    for run in np.split(np.arange(len(scores)), bounds):
+        best = scores[run[0]].astype(np.float64)
+        back = np.zeros((len(run), scores.shape[1]), dtype=int)
+        for step, index in enumerate(run[1:], 1):
+            # Staying on a label is free; coming from the best other label costs the penalty.
+            leader = int(np.argmax(best))
+            switch = best[leader] - penalty
+            stay = best >= switch
+            back[step] = np.where(stay, np.arange(len(best)), leader)
+            best = np.where(stay, best, switch) + scores[index]
+        label = int(np.argmax(best))
+        for step in range(len(run) - 1, -1, -1):
+            labels[run[step]] = label
+            label = back[step][label]
+    return labels
 
 
 def cluster_centroids(vectors: np.ndarray, labels: np.ndarray) -> np.ndarray:

@@ -15,18 +15,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .campplus import fbank
+from .campplus import EMBEDDING_SIZE as EMBEDDING_SIZE  # the size of `embed`'s vectors
 from .clustering import (
     FRAME_SECONDS,
     HOP_SECONDS,
     absorb_small,
     cluster,
     cluster_centroids,
+    relabel,
     smooth,
     speaker_names,
 )
 from .constants import SAMPLE_RATE
-from .speaker_encoder import get_encoder
+from .voice_frames import SHIFT_SAMPLES, as_16k, embed_speech, pool_windows, stretch_frames
 
 WINDOW_SECONDS = 1.5
 SHORTEST_WINDOW = 0.5  # speech shorter than this is given its neighbours' speaker
@@ -35,11 +36,12 @@ SHORTEST_WINDOW = 0.5  # speech shorter than this is given its neighbours' speak
 # (the closest pair here: Allison and June); the conversations of the benchmark and of
 # `python -m tools.speaker_mixes` come out the same from 0.6 to 0.7.
 CLUSTER_THRESHOLD = 0.6
-# The longest stretch of speech the network runs over at once (its memory grows with it).
-CHUNK_SECONDS = 8.0
-FBANK_SHIFT_SAMPLES = SAMPLE_RATE // 100
-FBANK_FRAME_SAMPLES = SAMPLE_RATE * 25 // 1000
-EMBEDDING_SIZE = 192
+# The relabelling pass: its windows, their hop, and what a change of speaker costs on the
+# path through them (in cosine similarity: a change must win at least this much over the
+# windows it relabels).
+RELABEL_WINDOW_SECONDS = 0.5
+RELABEL_HOP_SECONDS = 0.1
+CHANGE_PENALTY = 0.5
 # Silero's regions: a pause this long ends one (a new voice usually comes after a pause), and
 # each is padded by this much.
 VAD_MIN_SILENCE_MS = 300
@@ -57,15 +59,6 @@ class SpeakerTurn:
 # --- Embeddings -----------------------------------------------------------------------------
 
 
-def _as_16k(samples: np.ndarray, sampling_rate: int) -> np.ndarray:
-    samples = np.asarray(samples, dtype=np.float32).reshape(-1)
-    if sampling_rate == SAMPLE_RATE or len(samples) == 0:
-        return samples
-    duration = len(samples) / sampling_rate
-    target = np.arange(int(duration * SAMPLE_RATE)) / SAMPLE_RATE
-    return np.interp(target, np.arange(len(samples)) / sampling_rate, samples).astype(np.float32)
-
-
 def _speech_regions(samples: np.ndarray) -> list[tuple[float, float]]:
     """Silero VAD's speech regions in seconds (faster-whisper's copy, loaded once)."""
     from faster_whisper import vad as silero
@@ -77,53 +70,12 @@ def _speech_regions(samples: np.ndarray) -> list[tuple[float, float]]:
     return [(r["start"] / SAMPLE_RATE, r["end"] / SAMPLE_RATE) for r in regions]
 
 
-def _chunks(windows: list[tuple[int, int]], groups: list[int]) -> list[tuple[int, int, list[int]]]:
-    """The windows (in order) gathered into stretches of at most CHUNK_SECONDS, each window
-    whole in one, none across a pause between stretches of speech: (first frame, last frame,
-    window indexes)."""
-    limit = round(CHUNK_SECONDS / FRAME_SECONDS)
-    chunks: list[tuple[int, int, list[int]]] = []
-    for index, (first, last) in enumerate(windows):
-        if chunks:
-            start, end, members = chunks[-1]
-            if groups[members[-1]] == groups[index] and last - start <= limit:
-                chunks[-1] = (start, max(end, last), [*members, index])
-                continue
-        chunks.append((first, last, [index]))
-    return chunks
-
-
-def _embed_windows(
-    samples: np.ndarray, windows: list[tuple[int, int]], groups: list[int]
-) -> np.ndarray:
-    """One unit embedding per window [first frame, last frame) of 10 ms. The network runs once over
-    each chunk of consecutive windows (windows overlap by half: per window it would run twice
-    over every frame) and each window's embedding pools the network's frames under it. The
-    filterbank's mean over the chunk is taken off (3D-Speaker's normalisation), so the input's
-    loudness does not matter."""
-    encoder = get_encoder()
-    out = np.zeros((len(windows), EMBEDDING_SIZE), dtype=np.float32)
-    tail = FBANK_FRAME_SAMPLES - FBANK_SHIFT_SAMPLES
-    for start, end, members in _chunks(windows, groups):
-        feats = fbank(samples[start * FBANK_SHIFT_SAMPLES : end * FBANK_SHIFT_SAMPLES + tail])
-        feats -= feats.mean(axis=0)
-        frames = encoder.frames(feats[None])[0]
-        # The network's frames are 20 ms: frame j is centred on filterbank frame 2 j.
-        pooled = [
-            frames[:, (first - start) // 2 : -(-(last - start) // 2)]
-            for first, last in (windows[i] for i in members)
-        ]
-        for index, span in zip(members, pooled, strict=True):
-            out[index] = encoder.pool(span[None])[0]
-    return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
-
-
-def _windows(start: float, end: float, total_frames: int) -> list[tuple[int, int]]:
-    """Windows [first, last) in frames covering a stretch of speech."""
-    first = max(0, round(start / FRAME_SECONDS))
-    last = min(total_frames, round(end / FRAME_SECONDS))
-    width = round(WINDOW_SECONDS / FRAME_SECONDS)
-    hop = round(HOP_SECONDS / FRAME_SECONDS)
+def _windows(
+    first: int, last: int, seconds: float = WINDOW_SECONDS, hop_seconds: float = HOP_SECONDS
+) -> list[tuple[int, int]]:
+    """Windows [first, last) in frames covering a stretch of speech [first, last)."""
+    width = round(seconds / FRAME_SECONDS)
+    hop = round(hop_seconds / FRAME_SECONDS)
     if last - first <= width:
         return [(first, last)] if last - first >= SHORTEST_WINDOW / FRAME_SECONDS else []
     starts = list(range(first, last - width + 1, hop))
@@ -134,9 +86,8 @@ def _windows(start: float, end: float, total_frames: int) -> list[tuple[int, int
 
 def embed(samples: np.ndarray, sampling_rate: int = SAMPLE_RATE) -> np.ndarray:
     """One L2-normalised embedding of a stretch of speech (a reference clip of a speaker): its
-    speech (Silero VAD) joined, run through the network in chunks of at most CHUNK_SECONDS,
-    and all the network's frames pooled into one."""
-    samples = _as_16k(samples, sampling_rate)
+    speech (Silero VAD) joined, and all the network's frames over it pooled into one."""
+    samples = as_16k(samples, sampling_rate)
     if len(samples) < SAMPLE_RATE * SHORTEST_WINDOW:
         raise ValueError("a speaker reference needs at least half a second of audio")
     regions = _speech_regions(samples) or [(0.0, len(samples) / SAMPLE_RATE)]
@@ -145,16 +96,7 @@ def embed(samples: np.ndarray, sampling_rate: int = SAMPLE_RATE) -> np.ndarray:
     )
     if len(speech) < SAMPLE_RATE * SHORTEST_WINDOW:
         speech = samples
-    feats = fbank(speech)
-    feats -= feats.mean(axis=0)
-    encoder = get_encoder()
-    limit = round(CHUNK_SECONDS / FRAME_SECONDS)
-    frames = np.concatenate(
-        [encoder.frames(feats[None, i : i + limit])[0] for i in range(0, len(feats), limit)],
-        axis=1,
-    )
-    vector = encoder.pool(frames[None])[0]
-    return (vector / max(float(np.linalg.norm(vector)), 1e-12)).astype(np.float32)
+    return embed_speech(speech)
 
 
 # --- Diarization ----------------------------------------------------------------------------
@@ -200,21 +142,28 @@ def diarize(
     stretches = _merge_overlapping(stretches)
     if not stretches:
         return []
-    total_frames = len(samples) // FBANK_SHIFT_SAMPLES
-    windows: list[tuple[int, int]] = []
-    groups: list[int] = []
-    for group, (start, end) in enumerate(stretches):
-        found = _windows(start, end, total_frames)
-        windows += found
-        groups += [group] * len(found)
+    total_frames = len(samples) // SHIFT_SAMPLES
+    spans = [
+        (max(0, round(start / FRAME_SECONDS)), min(total_frames, round(end / FRAME_SECONDS)))
+        for start, end in stretches
+    ]
+    windows, groups = _grouped_windows(spans, WINDOW_SECONDS, HOP_SECONDS)
     if not windows:  # only snippets of speech: one speaker, unnamed
         return _turns([(s, e, 0) for s, e in stretches], ["A"])
-    vectors = _embed_windows(samples, windows, groups)
+    frames = [stretch_frames(samples, first, last) for first, last in spans]
+    vectors = pool_windows(frames, windows, groups)
     labels = cluster(vectors, CLUSTER_THRESHOLD, max(1, max_speakers))
     labels = smooth(labels, groups)
-    labels = absorb_small(vectors, labels, windows, groups)
+    labels = absorb_small(vectors, labels, windows)
     labels = np.unique(labels, return_inverse=True)[1]  # renumbered
     centroids = cluster_centroids(vectors, labels)
+    # The clusters are found on windows long enough to embed a voice well; who speaks when is
+    # then read off half-second windows every tenth of a second, each scored against every
+    # cluster's centroid, the best path through them with a price on each change of speaker.
+    windows, groups = _grouped_windows(spans, RELABEL_WINDOW_SECONDS, RELABEL_HOP_SECONDS)
+    scores = pool_windows(frames, windows, groups) @ centroids.T
+    used, labels = np.unique(relabel(scores, groups, CHANGE_PENALTY), return_inverse=True)
+    centroids = centroids[used]  # a cluster no window is given any more is gone
 
     # Each stretch is split between its windows at the midpoints of their centres; a stretch
     # without a window (shorter than half a second) takes the speaker of the nearest window.
@@ -236,6 +185,19 @@ def diarize(
             edge = cut
     first_seen = [min(s for s, _, k in pieces if k == label) for label in range(len(centroids))]
     return _turns(pieces, speaker_names(centroids, first_seen, known))
+
+
+def _grouped_windows(
+    spans: list[tuple[int, int]], seconds: float, hop: float
+) -> tuple[list[tuple[int, int]], list[int]]:
+    """The windows of every stretch, and the stretch (its index) each lies in."""
+    windows: list[tuple[int, int]] = []
+    groups: list[int] = []
+    for group, (first, last) in enumerate(spans):
+        found = _windows(first, last, seconds, hop)
+        windows += found
+        groups += [group] * len(found)
+    return windows, groups
 
 
 def _intersect(
