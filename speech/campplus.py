@@ -139,26 +139,34 @@ class CAMPPlus:
             return np.ascontiguousarray(state[name].astype(np.float32).transpose(2, 0, 1))
 
         four, three = (-1, 1, 1, 1), (1, -1, 1)
-        self.head = [("conv", kernel2d("head.conv1.weight"), 1, bn("head.bn1", four))]
+
+        def folded(weight: np.ndarray, norm: tuple[np.ndarray, np.ndarray]):
+            """A kernel (O, ...) with its batch norm's scale folded in, and the shift."""
+            scale, shift = norm
+            return weight * scale.reshape(-1, 1), shift
+
+        self.head = [("conv", *folded(kernel2d("head.conv1.weight"), bn("head.bn1", four)))]
+        self.head[0] = ("conv", self.head[0][1], 1, self.head[0][2])
         for layer, stride in (("layer1", 2), ("layer2", 2)):
             for index, block_stride in ((0, stride), (1, 1)):
                 p = f"head.{layer}.{index}"
                 shortcut = None
                 if f"{p}.shortcut.0.weight" in state:
-                    shortcut = (
+                    shortcut = folded(
                         state[f"{p}.shortcut.0.weight"][:, :, 0, 0].astype(np.float32),
                         bn(f"{p}.shortcut.1", four),
                     )
                 self.head.append(
                     (
                         "block",
-                        (kernel2d(f"{p}.conv1.weight"), bn(f"{p}.bn1", four)),
-                        (kernel2d(f"{p}.conv2.weight"), bn(f"{p}.bn2", four)),
+                        folded(kernel2d(f"{p}.conv1.weight"), bn(f"{p}.bn1", four)),
+                        folded(kernel2d(f"{p}.conv2.weight"), bn(f"{p}.bn2", four)),
                         block_stride,
                         shortcut,
                     )
                 )
-        self.head.append(("conv", kernel2d("head.conv2.weight"), 2, bn("head.bn2", four)))
+        weight, shift = folded(kernel2d("head.conv2.weight"), bn("head.bn2", four))
+        self.head.append(("conv", weight, 2, shift))
         self.tdnn = (
             kernel1d("xvector.tdnn.linear.weight"),
             bn("xvector.tdnn.nonlinear.batchnorm", three),
@@ -195,22 +203,28 @@ class CAMPPlus:
         self.dense_bn = bn("xvector.dense.nonlinear.batchnorm", (1, -1), affine=False)
 
     def _head(self, x: np.ndarray) -> np.ndarray:
+        # Each convolution's batch norm scale is folded into its kernel (`_fold`): a product,
+        # its shift added in place, the ReLU in place.
         for step in self.head:
             if step[0] == "conv":
-                _, weight, stride, (scale, shift) = step
-                x = _relu(_conv2d(x, weight, stride) * scale + shift)
+                _, weight, stride, shift = step
+                out = _conv2d(x, weight, stride)
+                out += shift
+                x = _relu(out)
                 continue
-            _, (w1, (s1, b1)), (w2, (s2, b2)), stride, shortcut = step
-            out = _relu(_conv2d(x, w1, stride) * s1 + b1)
-            out = _conv2d(out, w2, 1) * s2 + b2
+            _, (w1, b1), (w2, b2), stride, shortcut = step
+            out = _conv2d(x, w1, stride)
+            out += b1
+            out = _conv2d(_relu(out), w2, 1)
+            out += b2
             if shortcut is None:
                 out += x
             else:
-                weight, (scale, shift) = shortcut
+                weight, shift = shortcut
                 strided = x[:, :, ::stride, :]
                 channels, batch, freq, time = strided.shape
-                projected = (weight @ strided.reshape(channels, -1)).reshape(-1, batch, freq, time)
-                out += projected * scale + shift
+                out += (weight @ strided.reshape(channels, -1)).reshape(-1, batch, freq, time)
+                out += shift
             x = _relu(out)
         return x
 
