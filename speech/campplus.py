@@ -78,17 +78,22 @@ def fbank(samples: np.ndarray) -> np.ndarray:
 
 
 def _conv2d(x: np.ndarray, weight: np.ndarray, stride: int) -> np.ndarray:
-    """x (C, B, F, T), a 3x3 kernel (O, 9 C) in (row, column, channel) order, padding 1,
-    stride (stride, 1) -> (O, B, F', T): the nine shifted copies stacked and one product."""
+    """x (C, B, F, T), a 3x3 kernel laid out (3 O, 3 C): rows (time tap, out channel), columns
+    (frequency tap, in channel); padding 1, stride (stride, 1) -> (O, B, F', T). The three
+    frequency taps are stacked (rows shifted, time padded) and one product gives every time
+    tap at once; the time taps are then summed shifted. Stacking all nine taps would copy the
+    input nine times, and that copy costs more than the product."""
     channels, batch, freq, time = x.shape
-    padded = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
     out_freq = (freq - 1) // stride + 1
-    columns = np.empty((3, 3, channels, batch, out_freq, time), dtype=np.float32)
-    for i in range(3):
-        for j in range(3):
-            columns[i, j] = padded[:, :, i : i + stride * (out_freq - 1) + 1 : stride, j : j + time]
-    out = weight @ columns.reshape(9 * channels, -1)
-    return out.reshape(-1, batch, out_freq, time)
+    columns = np.zeros((3, channels, batch, out_freq, time + 2), dtype=np.float32)
+    for tap in range(3):  # output row f reads input row f * stride + tap - 1
+        skip = 1 if tap == 0 else 0  # row -1 is padding
+        rows = x[:, :, skip * stride + tap - 1 :: stride][:, :, : out_freq - skip]
+        columns[tap, :, :, skip : skip + rows.shape[2], 1 : time + 1] = rows
+    out = (weight @ columns.reshape(3 * channels, -1)).reshape(3, -1, batch, out_freq, time + 2)
+    summed = out[0, ..., :time] + out[1, ..., 1 : time + 1]
+    summed += out[2, ..., 2:]
+    return summed
 
 
 def _conv1d(x: np.ndarray, weight: np.ndarray, dilation: int = 1, stride: int = 1) -> np.ndarray:
@@ -131,41 +136,39 @@ class CAMPPlus:
                 shift.astype(np.float32).reshape(shape),
             )
 
-        def kernel2d(name: str) -> np.ndarray:
-            w = state[name].astype(np.float32)  # (O, C, 3, 3)
-            return np.ascontiguousarray(w.transpose(0, 2, 3, 1).reshape(w.shape[0], -1))
+        def kernel2d(name: str, norm: tuple[np.ndarray, np.ndarray]):
+            """A 3x3 kernel (O, C, freq, time) with its batch norm's scale folded in, laid
+            out for _conv2d, and the norm's shift."""
+            scale, shift = norm
+            w = state[name].astype(np.float32) * scale.reshape(-1, 1, 1, 1)
+            o, c = w.shape[:2]
+            return np.ascontiguousarray(w.transpose(3, 0, 2, 1).reshape(3 * o, 3 * c)), shift
 
         def kernel1d(name: str) -> np.ndarray:
             return np.ascontiguousarray(state[name].astype(np.float32).transpose(2, 0, 1))
 
         four, three = (-1, 1, 1, 1), (1, -1, 1)
 
-        def folded(weight: np.ndarray, norm: tuple[np.ndarray, np.ndarray]):
-            """A kernel (O, ...) with its batch norm's scale folded in, and the shift."""
-            scale, shift = norm
-            return weight * scale.reshape(-1, 1), shift
-
-        self.head = [("conv", *folded(kernel2d("head.conv1.weight"), bn("head.bn1", four)))]
-        self.head[0] = ("conv", self.head[0][1], 1, self.head[0][2])
+        weight, shift = kernel2d("head.conv1.weight", bn("head.bn1", four))
+        self.head = [("conv", weight, 1, shift)]
         for layer, stride in (("layer1", 2), ("layer2", 2)):
             for index, block_stride in ((0, stride), (1, 1)):
                 p = f"head.{layer}.{index}"
                 shortcut = None
                 if f"{p}.shortcut.0.weight" in state:
-                    shortcut = folded(
-                        state[f"{p}.shortcut.0.weight"][:, :, 0, 0].astype(np.float32),
-                        bn(f"{p}.shortcut.1", four),
-                    )
+                    scale, shift = bn(f"{p}.shortcut.1", four)
+                    weight = state[f"{p}.shortcut.0.weight"][:, :, 0, 0].astype(np.float32)
+                    shortcut = (weight * scale.reshape(-1, 1), shift)
                 self.head.append(
                     (
                         "block",
-                        folded(kernel2d(f"{p}.conv1.weight"), bn(f"{p}.bn1", four)),
-                        folded(kernel2d(f"{p}.conv2.weight"), bn(f"{p}.bn2", four)),
+                        kernel2d(f"{p}.conv1.weight", bn(f"{p}.bn1", four)),
+                        kernel2d(f"{p}.conv2.weight", bn(f"{p}.bn2", four)),
                         block_stride,
                         shortcut,
                     )
                 )
-        weight, shift = folded(kernel2d("head.conv2.weight"), bn("head.bn2", four))
+        weight, shift = kernel2d("head.conv2.weight", bn("head.bn2", four))
         self.head.append(("conv", weight, 2, shift))
         self.tdnn = (
             kernel1d("xvector.tdnn.linear.weight"),
@@ -203,7 +206,7 @@ class CAMPPlus:
         self.dense_bn = bn("xvector.dense.nonlinear.batchnorm", (1, -1), affine=False)
 
     def _head(self, x: np.ndarray) -> np.ndarray:
-        # Each convolution's batch norm scale is folded into its kernel (`_fold`): a product,
+        # Each convolution's batch norm scale is folded into its kernel (`kernel2d`): a product,
         # its shift added in place, the ReLU in place.
         for step in self.head:
             if step[0] == "conv":
