@@ -265,10 +265,14 @@ def _said(piece: _Piece) -> list[str]:
 
 
 def _in_speech_asked_for(piece: _Piece, heard: list[tuple[float, float]]) -> bool:
-    """Whether a word of the piece lies (by its middle) in speech that no word covered before
-    the retake: what the retake was decoded for."""
+    """Whether a word of the piece lies in speech that no word covered before the retake (what
+    the retake was decoded for): by its middle, or by at least half WORD_SLACK_SECONDS of its
+    time. A retake's first word is often timed from the retake's own start, which is the
+    padding before that speech: a one-word retake ("five") then has its middle before the
+    speech it says."""
     return any(
         start <= (word["start"] + word["end"]) / 2 <= end
+        or min(end, word["end"]) - max(start, word["start"]) >= WORD_SLACK_SECONDS / 2
         for word in piece.words
         for start, end in heard
     )

@@ -238,6 +238,12 @@ def test_a_word_said_again_in_the_speech_left_out_is_kept_and_an_edge_heard_agai
     edges = coverage.results_spliced(jfk, [(int(at * RATE), retake)], model_id="tiny.en")
     assert words(edges.text) == words(jfk.text), edges.text
 
+    # A one-word retake timed from its own start, the padding before the speech left out:
+    # its middle lies before that speech, most of its end inside.
+    early = said_again(last, (0.1, 0.56))
+    kept = coverage.results_spliced(jfk, [(int(at * RATE), early)], model_id="tiny.en", heard=heard)
+    assert words(kept.text) == [*words(jfk.text), *words(last)], kept.text
+
     twice = said_again(last, (0.4, 0.5), (0.5, 0.6))
     doubled = coverage.results_spliced(
         jfk, [(int(at * RATE), twice)], model_id="tiny.en", heard=heard
