@@ -15,9 +15,9 @@ The voices (all 16 kHz, decoded as faster-whisper decodes):
 - transcriptions/benchmark_data: jfk.flac (jfk), hotwords.mp3 (hotwords), multilingual.mp3 (one
   reader: English to 29.1 s, German from 31.0 s: mit).
 
-The reader of multilingual.mp3 is two parts, mit/en and mit/de, and a mix takes one: the speaker
-encoder puts the two languages as far apart as two people (cosine distance about 0.33; one
-voice's clips lie within 0.05). Each voice's material is cut at Silero's pauses, pieces over
+The reader of multilingual.mp3 is two parts, mit/en and mit/de, and a mix takes one: a speaker
+encoder may put one reader's two languages as far apart as two people, and whether they are one
+reader is not known for sure, so a mix's truth holds either way. Each voice's material is cut at Silero's pauses, pieces over
 MAX_CLIP at their quietest point, each trimmed of silence; clips of MIN_CLIP to MAX_CLIP are kept.
 """
 
