@@ -14,6 +14,7 @@ first speak.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 
@@ -29,7 +30,7 @@ from .clustering import (
     speaker_names,
 )
 from .constants import SAMPLE_RATE
-from .voice_frames import SHIFT_SAMPLES, as_16k, embed_speech, pool_windows, stretch_frames
+from .voice_frames import SHIFT_SAMPLES, as_16k, embed_speech, embed_windows
 
 WINDOW_SECONDS = 1.5
 SHORTEST_WINDOW = 0.5  # speech shorter than this is given its neighbours' speaker
@@ -49,6 +50,9 @@ CHANGE_PENALTY = 0.5
 VAD_MIN_SILENCE_MS = 300
 VAD_SPEECH_PAD_MS = 100
 BRIDGE_SECONDS = 1.5  # the pauses between given regions (Whisper's segments) bridged over
+# A longer stretch of speech (music, a monologue without a pause) is embedded in pieces of this
+# length: the network's frames of one stretch are held at once.
+LONGEST_STRETCH_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -141,7 +145,7 @@ def diarize(
             bridge=BRIDGE_SECONDS,
         )
         stretches = _touching(speech, given) or given
-    stretches = _merge_overlapping(stretches)
+    stretches = _at_most(_merge_overlapping(stretches), LONGEST_STRETCH_SECONDS)
     if not stretches:
         return []
     total_frames = len(samples) // SHIFT_SAMPLES
@@ -152,8 +156,8 @@ def diarize(
     windows, groups = _grouped_windows(spans, WINDOW_SECONDS, HOP_SECONDS)
     if not windows:  # only snippets of speech: one speaker, unnamed
         return _turns([(s, e, 0) for s, e in stretches], ["A"])
-    frames = [stretch_frames(samples, first, last) for first, last in spans]
-    vectors = pool_windows(frames, windows, groups)
+    fine = _grouped_windows(spans, RELABEL_WINDOW_SECONDS, RELABEL_HOP_SECONDS)
+    vectors, fine_vectors = embed_windows(samples, spans, [(windows, groups), fine])
     labels = cluster(vectors, CLUSTER_THRESHOLD, max(1, max_speakers))
     labels = smooth(labels, groups)
     labels = absorb_small(vectors, labels, windows)
@@ -162,8 +166,8 @@ def diarize(
     # The clusters are found on windows long enough to embed a voice well; who speaks when is
     # then read off half-second windows every tenth of a second, each scored against every
     # cluster's centroid, the best path through them with a price on each change of speaker.
-    windows, groups = _grouped_windows(spans, RELABEL_WINDOW_SECONDS, RELABEL_HOP_SECONDS)
-    scores = pool_windows(frames, windows, groups) @ centroids.T
+    windows, groups = fine
+    scores = fine_vectors @ centroids.T
     used, labels = np.unique(relabel(scores, groups, CHANGE_PENALTY), return_inverse=True)
     centroids = centroids[used]  # a cluster no window is given any more is gone
 
@@ -187,6 +191,16 @@ def diarize(
             edge = cut
     first_seen = [min(s for s, _, k in pieces if k == label) for label in range(len(centroids))]
     return _turns(pieces, speaker_names(centroids, first_seen, known))
+
+
+def _at_most(stretches: list[tuple[float, float]], seconds: float) -> list[tuple[float, float]]:
+    """The stretches, each longer than `seconds` cut into equal pieces no longer."""
+    out: list[tuple[float, float]] = []
+    for start, end in stretches:
+        count = max(1, int(np.ceil((end - start) / seconds)))
+        edges = np.linspace(start, end, count + 1)
+        out += [(float(a), float(b)) for a, b in pairwise(edges)]
+    return out
 
 
 def _grouped_windows(

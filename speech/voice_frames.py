@@ -3,7 +3,7 @@ stretch of speech, and embeddings of windows pooled from them.
 
 The network runs once over each stretch (in chunks of at most CHUNK_SECONDS, its memory grows
 with the length), not once per window: windows overlap, and the relabelling pass pools windows
-every quarter of a second, so per window it would run over every frame several times. A window's
+every tenth of a second, so per window it would run over every frame several times. A window's
 embedding pools the frames under it; those frames have also heard a few tenths of a second
 around the window, which blurs a change of speaker no more than the window's own length does.
 """
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .campplus import fbank
+from .campplus import EMBEDDING_SIZE, fbank
 from .constants import SAMPLE_RATE
 from .speaker_encoder import get_encoder
 
@@ -24,7 +24,6 @@ TAIL_SAMPLES = SAMPLE_RATE * 25 // 1000 - SHIFT_SAMPLES  # a frame reads 25 ms f
 CHUNK_SECONDS = 8.0
 # Chunks of a long stretch overlap by this much; each keeps the frames of its own middle.
 CHUNK_OVERLAP_SECONDS = 1.0
-SHORTEST_REFERENCE = 0.5
 
 
 @dataclass(frozen=True)
@@ -66,26 +65,17 @@ def stretch_frames(samples: np.ndarray, first: int, last: int) -> StretchFrames:
     return StretchFrames(first, np.concatenate(pieces, axis=1))
 
 
-def pool_windows(
-    stretches: list[StretchFrames], windows: list[tuple[int, int]], groups: list[int]
-) -> np.ndarray:
-    """One unit embedding per window [first, last) of filterbank frames, each in the stretch
-    its group names: the mean and standard deviation of the frames under it (from running
-    sums: windows every tenth of a second would sum every frame many times), then the
-    network's last layer over all windows at once."""
-    stats = np.zeros((len(windows), 1024), dtype=np.float64)
-    sums: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    for index, ((first, last), group) in enumerate(zip(windows, groups, strict=True)):
-        stretch = stretches[group]
-        if group not in sums:
-            frames = stretch.frames.astype(np.float64)
-            zero = np.zeros((frames.shape[0], 1))
-            sums[group] = (
-                np.concatenate([zero, np.cumsum(frames, axis=1)], axis=1),
-                np.concatenate([zero, np.cumsum(frames * frames, axis=1)], axis=1),
-            )
-        total, squares = sums[group]
-        size = total.shape[1] - 1
+def _pooled_stats(stretch: StretchFrames, windows: list[tuple[int, int]]) -> np.ndarray:
+    """(len(windows), 1024): the mean and standard deviation of the stretch's frames under
+    each window [first, last) of filterbank frames, from running sums (windows every tenth of
+    a second would sum every frame many times); zeros for a window with no frame."""
+    frames = stretch.frames.astype(np.float64)
+    zero = np.zeros((frames.shape[0], 1))
+    total = np.concatenate([zero, np.cumsum(frames, axis=1)], axis=1)
+    squares = np.concatenate([zero, np.cumsum(frames * frames, axis=1)], axis=1)
+    size = frames.shape[1]
+    stats = np.zeros((len(windows), 2 * frames.shape[0]), dtype=np.float64)
+    for row, (first, last) in enumerate(windows):
         start = min(size, (first - stretch.first) // 2)
         end = min(size, -(-(last - stretch.first) // 2))
         count = end - start
@@ -97,10 +87,39 @@ def pool_windows(
             std = np.sqrt(np.maximum(spread, 0.0))
         else:
             std = np.full_like(mean, 1e-2)
-        stats[index] = np.concatenate([mean, std])
-    out = get_encoder().dense_layer(stats.astype(np.float32))
-    out[~stats.any(axis=1)] = 0.0
-    return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        stats[row] = np.concatenate([mean, std])
+    return stats
+
+
+def embed_windows(
+    samples: np.ndarray,
+    spans: list[tuple[int, int]],
+    window_sets: list[tuple[list[tuple[int, int]], list[int]]],
+) -> list[np.ndarray]:
+    """For each set of (windows [first, last) of filterbank frames, the span each lies in), one
+    unit embedding per window. The network runs once over each span and its frames are
+    dropped once that span's windows of every set are pooled: memory follows the longest span,
+    not the audio."""
+    encoder = get_encoder()
+    embedded = [
+        np.zeros((len(windows), EMBEDDING_SIZE), dtype=np.float32) for windows, _ in window_sets
+    ]
+    members = [
+        {group: [i for i, g in enumerate(groups) if g == group] for group in set(groups)}
+        for _, groups in window_sets
+    ]
+    for group, (first, last) in enumerate(spans):
+        if not any(group in found for found in members):
+            continue
+        stretch = stretch_frames(samples, first, last)
+        for (windows, _), found, out in zip(window_sets, members, embedded, strict=True):
+            rows = found.get(group, [])
+            if rows:
+                stats = _pooled_stats(stretch, [windows[i] for i in rows])
+                vectors = encoder.dense_layer(stats.astype(np.float32))
+                vectors[~stats.any(axis=1)] = 0.0
+                out[rows] = vectors
+    return [out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12) for out in embedded]
 
 
 def as_16k(samples: np.ndarray, sampling_rate: int) -> np.ndarray:

@@ -382,3 +382,13 @@ def test_fetch_command_reports_the_verified_copy():
     out = StringIO()
     call_command("fetch_speaker_encoder", "--offline", stdout=out)
     assert speaker_encoder.encoder_spec()["sha256"] in out.getvalue()
+
+
+def test_a_long_stretch_is_embedded_in_pieces_of_at_most_a_minute():
+    """The network's frames of one stretch are held at once: a pause-less hour would hold
+    hundreds of megabytes. Stretches over LONGEST_STRETCH_SECONDS are cut into equal pieces."""
+    pieces = diarization._at_most([(0.0, 10.0), (12.0, 162.0)], 60.0)
+    assert pieces[0] == (0.0, 10.0)
+    assert [round(e - s, 3) for s, e in pieces[1:]] == [50.0, 50.0, 50.0]
+    assert pieces[1][0] == 12.0 and pieces[-1][1] == 162.0
+    assert all(a[1] == b[0] for a, b in zip(pieces[1:], pieces[2:], strict=False))
