@@ -391,4 +391,4 @@ def test_a_long_stretch_is_embedded_in_pieces_of_at_most_a_minute():
     assert pieces[0] == (0.0, 10.0)
     assert [round(e - s, 3) for s, e in pieces[1:]] == [50.0, 50.0, 50.0]
     assert pieces[1][0] == 12.0 and pieces[-1][1] == 162.0
-    assert all(a[1] == b[0] for a, b in zip(pieces[1:], pieces[2:], strict=False))
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(pieces[1:]))
