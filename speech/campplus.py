@@ -121,7 +121,6 @@ class CAMPPlus:
     every 20 ms; `pool` turns a span of them into an embedding (not normalised)."""
 
     def __init__(self, state: dict[str, np.ndarray]):
-        self._state = state
 
         def bn(prefix: str, shape: tuple[int, ...], affine: bool = True):
             mean = state[f"{prefix}.running_mean"].astype(np.float64)
